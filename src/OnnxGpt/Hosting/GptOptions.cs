@@ -1,0 +1,26 @@
+using OnnxGpt.Generation;
+using OnnxGpt.Providers;
+
+namespace OnnxGpt.Hosting;
+
+/// <summary>How to load and run one model. Bind it from configuration (e.g. the <c>"Gpt"</c> section) or set it in code.</summary>
+public sealed class GptOptions
+{
+    /// <summary>
+    /// The model folder (holding <c>model.onnx</c> and the files exported beside it) or an <c>.onnx</c> file.
+    /// A relative path is resolved against the current directory, then against the application's folder.
+    /// </summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>
+    /// The execution providers to try, in order; the first that creates a working session serves the model.
+    /// Empty means CPU alone. A provider that cannot load is logged with its reason and the next one is tried.
+    /// </summary>
+    public IList<ExecutionProviderOptions> ExecutionProviders { get; } = new List<ExecutionProviderOptions>();
+
+    /// <summary>Threads ONNX Runtime uses within one operator on the CPU. Null: ONNX Runtime's default (one per physical core).</summary>
+    public int? IntraOpNumThreads { get; set; }
+
+    /// <summary>Application-wide generation defaults; a request's own settings win, and the model's fill what both leave null.</summary>
+    public GenerationOptions Generation { get; set; } = new();
+}

@@ -1,0 +1,277 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using OnnxGpt.Hosting;
+using OnnxGpt.Providers;
+using OnnxGpt.Tokenization;
+
+namespace OnnxGpt.Models;
+
+/// <summary>
+/// A loaded GPT-style ONNX model: its session on the chosen execution provider, the layout of its graph,
+/// its tokenizer and its defaults. Load it once and share it: it is safe to use from several threads, and each
+/// generation keeps its own cache. Dispose it to release the native session; generations still running finish
+/// their current step and then end with <see cref="ObjectDisposedException"/>.
+/// </summary>
+public sealed class GptModel : IDisposable
+{
+    private readonly Lock _gate = new();
+    private int _activeRuns;
+    private bool _disposed;
+
+    private GptModel(InferenceSession session, string provider, GraphLayout layout, ModelConfiguration config, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options)
+    {
+        Session = session;
+        ExecutionProvider = provider;
+        Layout = layout;
+        Configuration = config;
+        Info = info;
+        Tokenizer = tokenizer;
+        Options = options;
+    }
+
+    /// <summary>What the loader found in the graph and the files beside it.</summary>
+    public GptModelInfo Info { get; }
+
+    /// <summary>The execution provider that serves this model (<c>Cpu</c>, <c>Cuda</c> or <c>DirectML</c>).</summary>
+    public string ExecutionProvider { get; }
+
+    /// <summary>The model's tokenizer, or null when its folder has none (prompts must then be token ids).</summary>
+    public GptTokenizer? Tokenizer { get; }
+
+    /// <summary>The options the model was loaded with (their <see cref="GptOptions.Generation"/> defaults apply to every request).</summary>
+    public GptOptions Options { get; }
+
+    internal InferenceSession Session { get; }
+
+    internal GraphLayout Layout { get; }
+
+    internal ModelConfiguration Configuration { get; }
+
+    /// <summary>Loads a model folder (or <c>.onnx</c> file) on the CPU.</summary>
+    /// <param name="modelPath">The folder holding <c>model.onnx</c>, or the graph itself.</param>
+    /// <param name="loggerFactory">Where to log what was loaded and any fallback; null logs nothing.</param>
+    /// <returns>The loaded model.</returns>
+    /// <exception cref="ModelLoadException">The path is missing or the model cannot be used; the message says why.</exception>
+    public static GptModel Load(string modelPath, ILoggerFactory? loggerFactory = null) =>
+        Load(new GptOptions { ModelPath = modelPath }, loggerFactory);
+
+    /// <summary>Loads the model <paramref name="options"/> names, on the first of its execution providers that works.</summary>
+    /// <param name="options">The model path, execution providers and defaults.</param>
+    /// <param name="loggerFactory">Where to log what was loaded and any fallback; null logs nothing.</param>
+    /// <returns>The loaded model.</returns>
+    /// <exception cref="ArgumentException">The options are invalid; the message names the setting.</exception>
+    /// <exception cref="ModelLoadException">The path is missing or the model cannot be used; the message says why.</exception>
+    /// <exception cref="ExecutionProviderException">No listed execution provider could run the model.</exception>
+    public static GptModel Load(GptOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var validation = new GptOptionsValidator().Validate(null, options);
+        if (validation.Failed)
+        {
+            throw new ArgumentException(validation.FailureMessage, nameof(options));
+        }
+
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<GptModel>();
+        var modelPath = options.ModelPath!;
+        var (directory, graphPath) = ResolveGraph(modelPath);
+        var config = ModelConfiguration.Read(directory);
+
+        var (session, provider) = SessionFactory.Create(graphPath, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger);
+        try
+        {
+            var layout = GraphLayout.Detect(session.InputMetadata, session.OutputMetadata, config, modelPath);
+            if (layout.Convention == KvCacheConvention.None)
+            {
+                Log.NoCache(logger, modelPath);
+            }
+
+            var vocabulary = layout.LogitsVocabularySize ?? config.VocabularySize
+                ?? throw new ModelLoadException(modelPath, "neither the graph's logits nor config.json give the vocabulary size.");
+            if (layout.LogitsVocabularySize is { } graphVocab && config.VocabularySize is { } configVocab && graphVocab != configVocab)
+            {
+                Log.ConfigContradictsGraph(logger, modelPath, "vocab_size", configVocab.ToString(System.Globalization.CultureInfo.InvariantCulture), graphVocab.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            var context = config.ContextLength ?? int.MaxValue;
+            if (config.ContextLength is null)
+            {
+                Log.NoContextLength(logger, modelPath);
+            }
+
+            var tokenizer = LoadTokenizer(directory, config, logger, modelPath);
+            var info = new GptModelInfo
+            {
+                ModelPath = modelPath,
+                GraphPath = graphPath,
+                CacheConvention = layout.Convention,
+                LayerCount = layout.LayerCount,
+                AttentionHeads = config.AttentionHeads,
+                KeyValueHeads = layout.KeyValueHeads,
+                HeadSize = layout.HeadSize,
+                CacheElementType = layout.CacheElementType == TensorElementType.Float16 ? "float16" : "float32",
+                ContextLength = context,
+                VocabularySize = vocabulary,
+                BosTokenId = config.BosTokenId,
+                EosTokenIds = config.EosTokenIds,
+                PadTokenId = config.PadTokenId,
+                HasPositionIds = layout.HasPositionIds,
+                TokenizerKind = tokenizer?.Kind,
+                Defaults = config.Defaults,
+            };
+
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                Log.ModelLoaded(logger, modelPath, layout.Convention.ToString(), info.LayerCount, info.KeyValueHeads, info.HeadSize, info.ContextLength, info.VocabularySize, provider);
+            }
+            return new GptModel(session, provider, layout, config, info, tokenizer, options);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Turns text into the token ids this model reads (with bos when the model adds it).</summary>
+    /// <param name="text">The text to encode.</param>
+    /// <returns>The token ids.</returns>
+    /// <exception cref="InvalidOperationException">The model has no tokenizer.</exception>
+    public IReadOnlyList<int> Encode(string text) => RequireTokenizer().Encode(text);
+
+    /// <summary>Turns token ids back into text.</summary>
+    /// <param name="tokenIds">The ids to decode.</param>
+    /// <returns>The text.</returns>
+    /// <exception cref="InvalidOperationException">The model has no tokenizer.</exception>
+    public string Decode(IEnumerable<int> tokenIds) => RequireTokenizer().Decode(tokenIds);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_activeRuns > 0)
+            {
+                // The last running step releases the session (see ExitRun).
+                return;
+            }
+        }
+
+        Session.Dispose();
+    }
+
+    /// <summary>Marks a session run as started; throws if the model is disposed.</summary>
+    internal void EnterRun()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _activeRuns++;
+        }
+    }
+
+    /// <summary>Marks a session run as finished, releasing the session if the model was disposed meanwhile.</summary>
+    internal void ExitRun()
+    {
+        bool release;
+        lock (_gate)
+        {
+            release = --_activeRuns == 0 && _disposed;
+        }
+
+        if (release)
+        {
+            Session.Dispose();
+        }
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+        }
+    }
+
+    internal GptTokenizer RequireTokenizer() => Tokenizer
+        ?? throw new InvalidOperationException($"The model at '{Info.ModelPath}' has no tokenizer files (vocab.json + merges.txt, or tokenizer.model); give the prompt as token ids instead.");
+
+    private static (string Directory, string Graph) ResolveGraph(string modelPath)
+    {
+        var full = Resolve(modelPath);
+        if (File.Exists(full))
+        {
+            if (!full.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ModelLoadException(modelPath, "the path is a file but not an .onnx graph; give the model folder or its .onnx file.");
+            }
+
+            return (Path.GetDirectoryName(full)!, full);
+        }
+
+        if (!Directory.Exists(full))
+        {
+            throw new ModelLoadException(modelPath, $"no such folder or file (looked at '{full}'). Check GptOptions.ModelPath.");
+        }
+
+        foreach (var name in new[] { "model.onnx", "decoder_model_merged.onnx" })
+        {
+            var candidate = Path.Combine(full, name);
+            if (File.Exists(candidate))
+            {
+                return (full, candidate);
+            }
+        }
+
+        string[] graphs;
+        try
+        {
+            graphs = Directory.GetFiles(full, "*.onnx");
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new ModelLoadException(modelPath, $"the folder cannot be read ({ex.Message}).", ex);
+        }
+
+        return graphs.Length switch
+        {
+            1 => (full, graphs[0]),
+            0 => throw new ModelLoadException(modelPath, "the folder holds no .onnx graph (expected model.onnx)."),
+            _ => throw new ModelLoadException(modelPath, $"the folder holds several graphs ({string.Join(", ", graphs.Select(Path.GetFileName))}) and none is named model.onnx; give the path of the one to run."),
+        };
+    }
+
+    private static string Resolve(string modelPath)
+    {
+        var full = Path.GetFullPath(modelPath);
+        if (Path.IsPathRooted(modelPath) || File.Exists(full) || Directory.Exists(full))
+        {
+            return full;
+        }
+
+        var besideApp = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, modelPath));
+        return File.Exists(besideApp) || Directory.Exists(besideApp) ? besideApp : full;
+    }
+
+    private static GptTokenizer? LoadTokenizer(string directory, ModelConfiguration config, ILogger logger, string modelPath)
+    {
+        var hasBpe = File.Exists(Path.Combine(directory, "vocab.json")) && File.Exists(Path.Combine(directory, "merges.txt"));
+        var hasSentencePiece = File.Exists(Path.Combine(directory, "tokenizer.model"));
+        var builtIn = string.Equals(config.ModelType, "gpt2", StringComparison.OrdinalIgnoreCase);
+        if (!hasBpe && !hasSentencePiece && !builtIn)
+        {
+            Log.NoTokenizer(logger, modelPath);
+            return null;
+        }
+
+        var addBos = config.AddBosToken ?? (!hasBpe && hasSentencePiece);
+        return GptTokenizer.Load(directory, new TokenizerSettings(config.ModelType, config.BosTokenId, addBos));
+    }
+}

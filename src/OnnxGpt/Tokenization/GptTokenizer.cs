@@ -1,0 +1,244 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
+using OnnxGpt.Models;
+
+namespace OnnxGpt.Tokenization;
+
+/// <summary>
+/// Turns text into the token ids a model was trained on and back, using the tokenizer files that ship
+/// with the model: a byte-level BPE (<c>vocab.json</c> + <c>merges.txt</c>, as GPT-2), a SentencePiece
+/// BPE (<c>tokenizer.model</c>, as Llama), or GPT-2's built-in tiktoken data.
+/// </summary>
+public sealed partial class GptTokenizer
+{
+    /// <summary>GPT-2's end-of-text token, the only special token GPT-2's byte-level BPE knows.</summary>
+    private const string EndOfTextToken = "<|endoftext|>";
+
+    private const string VocabFileName = "vocab.json";
+    private const string MergesFileName = "merges.txt";
+    private const string SentencePieceFileName = "tokenizer.model";
+
+    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken)
+    {
+        InnerTokenizer = innerTokenizer;
+        Kind = kind;
+        BosTokenId = bosTokenId;
+        AddsBosToken = addsBosToken;
+    }
+
+    /// <summary>The Microsoft.ML.Tokenizers tokenizer that does the work.</summary>
+    public Tokenizer InnerTokenizer { get; }
+
+    /// <summary>
+    /// A short human-readable description of the tokenizer, for example
+    /// "byte-level BPE (vocab.json + merges.txt)".
+    /// </summary>
+    public string Kind { get; }
+
+    /// <summary>The beginning-of-sequence token id, when the model has one.</summary>
+    public int? BosTokenId { get; }
+
+    /// <summary>Whether <see cref="Encode(string)"/> starts its result with <see cref="BosTokenId"/>.</summary>
+    public bool AddsBosToken { get; }
+
+    /// <summary>
+    /// Encodes text into token ids. Only the beginning-of-sequence token is added (when
+    /// <see cref="AddsBosToken"/> is true); no other special token is added.
+    /// </summary>
+    /// <param name="text">The text to encode.</param>
+    /// <returns>The token ids.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="text"/> contains an unpaired UTF-16 surrogate.</exception>
+    public IReadOnlyList<int> Encode(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ThrowIfInvalidUtf16(text);
+
+        IReadOnlyList<int> ids = InnerTokenizer.EncodeToIds(text);
+        if (!AddsBosToken || BosTokenId is not int bos)
+        {
+            return ids;
+        }
+
+        var result = new int[ids.Count + 1];
+        result[0] = bos;
+        for (var i = 0; i < ids.Count; i++)
+        {
+            result[i + 1] = ids[i];
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Decodes token ids into text. Every token is decoded; the SentencePiece beginning-of-sequence
+    /// marker (<c>&lt;s&gt;</c>) produces no text, while GPT-2's <c>&lt;|endoftext|&gt;</c> decodes to its text.
+    /// Ids outside the vocabulary produce no text. A sequence that ends in the middle of a UTF-8
+    /// character ends in U+FFFD.
+    /// </summary>
+    /// <param name="ids">The token ids.</param>
+    /// <returns>The decoded text.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="ids"/> is null.</exception>
+    public string Decode(IEnumerable<int> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        return InnerTokenizer.Decode(ids);
+    }
+
+    /// <summary>
+    /// Loads the tokenizer of the model in <paramref name="modelDirectory"/>, choosing, in order:
+    /// <c>vocab.json</c> + <c>merges.txt</c> (byte-level BPE), <c>tokenizer.model</c> (SentencePiece),
+    /// or GPT-2's built-in data when the model type is "gpt2".
+    /// </summary>
+    /// <param name="modelDirectory">The model folder.</param>
+    /// <param name="settings">What the model configuration says about tokenization.</param>
+    /// <returns>The tokenizer.</returns>
+    /// <exception cref="ModelLoadException">No tokenizer can be found, or a tokenizer file cannot be read.</exception>
+    internal static GptTokenizer Load(string modelDirectory, TokenizerSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
+        ArgumentNullException.ThrowIfNull(settings);
+
+        var vocabPath = Path.Combine(modelDirectory, VocabFileName);
+        var mergesPath = Path.Combine(modelDirectory, MergesFileName);
+        var sentencePiecePath = Path.Combine(modelDirectory, SentencePieceFileName);
+
+        if (File.Exists(vocabPath) && File.Exists(mergesPath))
+        {
+            return LoadByteLevelBpe(modelDirectory, vocabPath, mergesPath, settings);
+        }
+
+        if (File.Exists(sentencePiecePath))
+        {
+            return LoadSentencePiece(modelDirectory, sentencePiecePath, settings);
+        }
+
+        if (string.Equals(settings.ModelType, "gpt2", StringComparison.OrdinalIgnoreCase))
+        {
+            Tokenizer tiktoken = TiktokenTokenizer.CreateForModel("gpt2");
+            return new GptTokenizer(tiktoken, "GPT-2 tiktoken (built-in)", settings.BosTokenId, AddsBos(settings, settings.BosTokenId));
+        }
+
+        var found = File.Exists(vocabPath) ? $" ({VocabFileName} was found without {MergesFileName})"
+            : File.Exists(mergesPath) ? $" ({MergesFileName} was found without {VocabFileName})"
+            : string.Empty;
+        throw new ModelLoadException(
+            modelDirectory,
+            $"no tokenizer files found{found}: expected {VocabFileName} + {MergesFileName} (byte-level BPE) or {SentencePieceFileName} (SentencePiece), "
+            + "and the model type is not \"gpt2\". Pass prompt token ids instead of text, or add the tokenizer files to the model folder.");
+    }
+
+    private static GptTokenizer LoadByteLevelBpe(string modelDirectory, string vocabPath, string mergesPath, TokenizerSettings settings)
+    {
+        Dictionary<string, int> vocabulary;
+        try
+        {
+            using var stream = File.OpenRead(vocabPath);
+            vocabulary = JsonSerializer.Deserialize<Dictionary<string, int>>(stream)
+                ?? throw new JsonException("The file holds 'null' instead of an object.");
+        }
+        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new ModelLoadException(
+                modelDirectory,
+                $"{VocabFileName} cannot be read as a JSON object that maps each token to its integer id: {ex.Message}",
+                ex);
+        }
+
+        List<string> merges;
+        try
+        {
+            merges = [];
+            foreach (var line in File.ReadLines(mergesPath))
+            {
+                if (line.Length == 0 || (merges.Count == 0 && line.StartsWith("#version", StringComparison.Ordinal)))
+                {
+                    continue;
+                }
+
+                merges.Add(line);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelLoadException(modelDirectory, $"{MergesFileName} cannot be read: {ex.Message}", ex);
+        }
+
+        Dictionary<string, int> specialTokens = [];
+        if (vocabulary.TryGetValue(EndOfTextToken, out var endOfTextId))
+        {
+            specialTokens.Add(EndOfTextToken, endOfTextId);
+        }
+
+        Tokenizer tokenizer;
+        try
+        {
+            tokenizer = BpeTokenizer.Create(new BpeOptions(vocabulary)
+            {
+                Merges = merges,
+                ByteLevel = true,
+                PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizerRegex(), specialTokens.Count > 0 ? specialTokens : null),
+                SpecialTokens = specialTokens.Count > 0 ? specialTokens : null,
+            });
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or KeyNotFoundException)
+        {
+            throw new ModelLoadException(
+                modelDirectory,
+                $"{MergesFileName} does not hold BPE merges (one 'left right' pair per line) that fit {VocabFileName}: {ex.Message}",
+                ex);
+        }
+
+        return new GptTokenizer(tokenizer, $"byte-level BPE ({VocabFileName} + {MergesFileName})", settings.BosTokenId, AddsBos(settings, settings.BosTokenId));
+    }
+
+    private static GptTokenizer LoadSentencePiece(string modelDirectory, string sentencePiecePath, TokenizerSettings settings)
+    {
+        LlamaTokenizer tokenizer;
+        try
+        {
+            using var stream = File.OpenRead(sentencePiecePath);
+            tokenizer = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The SentencePiece model is a protobuf; a corrupt one fails with the protobuf library's own exception types.
+            throw new ModelLoadException(
+                modelDirectory,
+                $"{SentencePieceFileName} cannot be read as a SentencePiece BPE model: {ex.Message}",
+                ex);
+        }
+
+        var bos = settings.BosTokenId ?? tokenizer.BeginningOfSentenceId;
+        return new GptTokenizer(tokenizer, $"SentencePiece BPE ({SentencePieceFileName})", bos, AddsBos(settings, bos));
+    }
+
+    private static bool AddsBos(TokenizerSettings settings, int? bosTokenId) => settings.AddBosToken && bosTokenId.HasValue;
+
+    private static void ThrowIfInvalidUtf16(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (!char.IsSurrogate(c))
+            {
+                continue;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            throw new ArgumentException(
+                $"The text holds an unpaired UTF-16 surrogate (U+{(int)c:X4}) at index {i}, which is not valid Unicode and cannot be tokenized.",
+                nameof(text));
+        }
+    }
+
+    /// <summary>GPT-2's pre-tokenizer pattern, as in Hugging Face's byte-level BPE.</summary>
+    [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+", RegexOptions.None)]
+    private static partial Regex Gpt2PreTokenizerRegex();
+}

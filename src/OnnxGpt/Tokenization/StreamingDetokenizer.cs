@@ -1,0 +1,176 @@
+namespace OnnxGpt.Tokenization;
+
+/// <summary>
+/// Turns generated token ids, one at a time, into text fragments that are safe to show while
+/// generation goes on. The concatenation of every fragment and <see cref="Flush"/> equals
+/// <see cref="GptTokenizer.Decode(IEnumerable{int})"/> of all the ids appended since the last <see cref="Reset"/>.
+/// </summary>
+/// <remarks>
+/// Microsoft.ML.Tokenizers has no incremental decoder, so each step decodes a short window:
+/// a few already-emitted ids of context followed by the ids not yet emitted, and emits only the text
+/// beyond the context's own decode. Ids are held back while their text ends in U+FFFD, that is while a
+/// token stops in the middle of a UTF-8 character (byte-level BPE and SentencePiece byte fallback).
+/// Once the ids seen have used up the tokenizer's special handling of the first word (SentencePiece
+/// removes the leading space of the first piece that is neither a control nor a byte token), the window
+/// is decoded after a fixed "anchor" token, so that this removal applies to the anchor and never to text
+/// in the middle of the output. The window never holds more than
+/// <see cref="ContextSize"/> + <see cref="MaxPendingIds"/> ids (plus the anchor), so the work per token
+/// does not grow with the length of the output.
+/// </remarks>
+internal sealed class StreamingDetokenizer
+{
+    /// <summary>How many already-emitted ids are kept as context for the next decode.</summary>
+    internal const int ContextSize = 4;
+
+    /// <summary>
+    /// How many ids may be held back waiting for the rest of a character. A UTF-8 character has at
+    /// most four bytes; a longer run of ids that all end in U+FFFD is invalid UTF-8 and is emitted as is.
+    /// </summary>
+    internal const int MaxPendingIds = 16;
+
+    private const char ReplacementCharacter = '\uFFFD';
+
+    private readonly GptTokenizer _tokenizer;
+
+    /// <summary>Ids whose decode is plain complete text and absorbs any first-token whitespace handling; empty when none was found.</summary>
+    private readonly int[] _anchorIds;
+
+    /// <summary>The text the anchor adds when it follows another anchor (SentencePiece: " a", not "a").</summary>
+    private readonly string _anchorAfterAnchorText;
+
+    /// <summary>Context ids (already emitted) followed by pending ids (not yet emitted).</summary>
+    private readonly List<int> _ids = [];
+
+    /// <summary>The ids handed to the tokenizer: the anchor (when in use) and then <see cref="_ids"/>.</summary>
+    private readonly List<int> _buffer = [];
+
+    private int _contextCount;
+    private string _contextText = string.Empty;
+    private bool _anchored;
+
+    /// <summary>Creates a detokenizer for the ids of <paramref name="tokenizer"/>.</summary>
+    /// <param name="tokenizer">The tokenizer that produced the vocabulary of the ids.</param>
+    public StreamingDetokenizer(GptTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        _tokenizer = tokenizer;
+
+        int[] anchor = [.. tokenizer.InnerTokenizer.EncodeToIds("a")];
+        var anchorText = anchor.Length > 0 ? tokenizer.Decode(anchor) : string.Empty;
+        if (anchorText.Length > 0 && !anchorText.Contains(ReplacementCharacter, StringComparison.Ordinal))
+        {
+            _anchorIds = anchor;
+            var twice = tokenizer.Decode([.. anchor, .. anchor]);
+            _anchorAfterAnchorText = twice.StartsWith(anchorText, StringComparison.Ordinal) ? twice[anchorText.Length..] : anchorText;
+        }
+        else
+        {
+            _anchorIds = [];
+            _anchorAfterAnchorText = string.Empty;
+        }
+    }
+
+    /// <summary>Adds a generated id and returns the text that is now safe to emit.</summary>
+    /// <param name="tokenId">The generated token id.</param>
+    /// <returns>The new text; empty while the id (or the ids before it) end in the middle of a character.</returns>
+    public string Append(int tokenId)
+    {
+        _ids.Add(tokenId);
+        var text = DecodeWindow();
+        var pending = _ids.Count - _contextCount;
+        if (text.Length > _contextText.Length && text[^1] == ReplacementCharacter && pending < MaxPendingIds)
+        {
+            return string.Empty;
+        }
+
+        return Emit(text);
+    }
+
+    /// <summary>Returns the text still held back (an unfinished character decodes to U+FFFD) and emits it.</summary>
+    /// <returns>The held-back text; empty when nothing is held back.</returns>
+    public string Flush()
+    {
+        if (_ids.Count == _contextCount)
+        {
+            return string.Empty;
+        }
+
+        return Emit(DecodeWindow());
+    }
+
+    /// <summary>Forgets every id, to start a new output.</summary>
+    public void Reset()
+    {
+        _ids.Clear();
+        _buffer.Clear();
+        _contextCount = 0;
+        _contextText = string.Empty;
+        _anchored = false;
+    }
+
+    private string Emit(string text)
+    {
+        string fragment;
+        if (text.StartsWith(_contextText, StringComparison.Ordinal))
+        {
+            fragment = text[_contextText.Length..];
+        }
+        else
+        {
+            // Not expected with the supported tokenizers: emit what differs from the context's decode.
+            var common = 0;
+            var limit = Math.Min(text.Length, _contextText.Length);
+            while (common < limit && text[common] == _contextText[common])
+            {
+                common++;
+            }
+
+            fragment = text[common..];
+        }
+
+        if (_ids.Count > ContextSize)
+        {
+            _ids.RemoveRange(0, _ids.Count - ContextSize);
+        }
+
+        _contextCount = _ids.Count;
+        _contextText = DecodeWindow();
+        if (!_anchored && _anchorIds.Length > 0 && TokenizerTreatsNextTokenAsInner())
+        {
+            // From now on the tokenizer treats every later token as "not the first one" (SentencePiece
+            // keeps its leading space); the anchor reproduces that however short the context window is.
+            _anchored = true;
+            _contextText = DecodeWindow();
+        }
+
+        return fragment;
+    }
+
+    /// <summary>
+    /// Whether the anchor decodes after the emitted ids exactly as it does after another anchor: then the
+    /// ids already seen have used up any special handling of the first word, for example SentencePiece's
+    /// removal of the leading space of the first piece that is neither a control nor a byte token.
+    /// </summary>
+    private bool TokenizerTreatsNextTokenAsInner()
+    {
+        _buffer.Clear();
+        _buffer.AddRange(_ids);
+        _buffer.AddRange(_anchorIds);
+        var text = _tokenizer.Decode(_buffer);
+        return text.Length == _contextText.Length + _anchorAfterAnchorText.Length
+            && text.StartsWith(_contextText, StringComparison.Ordinal)
+            && text.EndsWith(_anchorAfterAnchorText, StringComparison.Ordinal);
+    }
+
+    private string DecodeWindow()
+    {
+        _buffer.Clear();
+        if (_anchored)
+        {
+            _buffer.AddRange(_anchorIds);
+        }
+
+        _buffer.AddRange(_ids);
+        return _tokenizer.Decode(_buffer);
+    }
+}
