@@ -45,6 +45,10 @@ internal sealed class StreamingDetokenizer
     private readonly List<int> _buffer = [];
 
     private int _contextCount;
+
+    /// <summary>How many ids the next decode covers; bounded, whatever the length of the output.</summary>
+    internal int WindowLength => _buffer.Count > _ids.Count ? _buffer.Count : _ids.Count;
+
     private string _contextText = string.Empty;
     private bool _anchored;
 

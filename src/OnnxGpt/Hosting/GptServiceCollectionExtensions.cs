@@ -1,0 +1,91 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OnnxGpt.Generation;
+using OnnxGpt.Hosting;
+using OnnxGpt.Models;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers OnnxGpt models and generators in a service collection.</summary>
+public static class GptServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the default model (<see cref="GptModel"/>, a singleton loaded on first use) and its
+    /// <see cref="IGptGenerator"/>, configured in code. Options are validated when the host starts.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the model path, execution providers and defaults.</param>
+    /// <returns>A builder for further configuration.</returns>
+    public static GptBuilder AddGpt(this IServiceCollection services, Action<GptOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return Register(services, null).Configure(configure);
+    }
+
+    /// <summary>Registers the default model and its generator, bound from a configuration section (e.g. <c>"Gpt"</c>).</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The section holding <see cref="GptOptions"/>' settings.</param>
+    /// <returns>A builder for further configuration.</returns>
+    public static GptBuilder AddGpt(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var builder = Register(services, null);
+        services.Configure<GptOptions>(builder.OptionsName, configuration);
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers a named model, resolved with <c>[FromKeyedServices(key)]</c> as <see cref="GptModel"/> or
+    /// <see cref="IGptGenerator"/>. Each keyed model has its own options, providers and caches.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="key">The model's key.</param>
+    /// <param name="configure">Sets the model path, execution providers and defaults.</param>
+    /// <returns>A builder for further configuration.</returns>
+    public static GptBuilder AddKeyedGpt(this IServiceCollection services, string key, Action<GptOptions> configure)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        ArgumentNullException.ThrowIfNull(configure);
+        return Register(services, key).Configure(configure);
+    }
+
+    /// <summary>Registers a named model bound from a configuration section.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="key">The model's key.</param>
+    /// <param name="configuration">The section holding <see cref="GptOptions"/>' settings.</param>
+    /// <returns>A builder for further configuration.</returns>
+    public static GptBuilder AddKeyedGpt(this IServiceCollection services, string key, IConfiguration configuration)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var builder = Register(services, key);
+        services.Configure<GptOptions>(builder.OptionsName, configuration);
+        return builder;
+    }
+
+    private static GptBuilder Register(IServiceCollection services, string? key)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var name = key ?? Options.Options.DefaultName;
+        services.AddOptions<GptOptions>(name).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GptOptions>, GptOptionsValidator>());
+
+        if (key is null)
+        {
+            services.TryAddSingleton(sp => LoadModel(sp, name));
+            services.TryAddSingleton<IGptGenerator>(sp => GptGenerator.Create(sp.GetRequiredService<GptModel>(), sp.GetService<ILoggerFactory>()));
+        }
+        else
+        {
+            services.TryAddKeyedSingleton(key, (sp, _) => LoadModel(sp, name));
+            services.TryAddKeyedSingleton<IGptGenerator>(key, (sp, k) => GptGenerator.Create(sp.GetRequiredKeyedService<GptModel>(k), sp.GetService<ILoggerFactory>()));
+        }
+
+        return new GptBuilder(services, key, name);
+    }
+
+    private static GptModel LoadModel(IServiceProvider services, string name) =>
+        GptModel.Load(services.GetRequiredService<IOptionsMonitor<GptOptions>>().Get(name), services.GetService<ILoggerFactory>());
+}

@@ -1,0 +1,30 @@
+using System.CommandLine;
+
+namespace OnnxGpt.Cli;
+
+/// <summary>Options several commands share.</summary>
+internal static class CommonOptions
+{
+    /// <summary>The embedded model, copied beside the executable.</summary>
+    public static string DefaultModelPath => Path.Combine(AppContext.BaseDirectory, "models", "tiny-shakespeare");
+
+    /// <summary>--verbose: logs what the library does and shows whole exceptions. Applies to every command.</summary>
+    public static Option<bool> Verbose { get; } = new("--verbose", "-v")
+    {
+        Description = "Log what is loaded and show the full exception on errors.",
+        Recursive = true,
+    };
+
+    /// <summary>--model DIR.</summary>
+    public static Option<string> Model() => new("--model", "-m")
+    {
+        Description = "The model folder (holding model.onnx) or .onnx file. Default: the embedded tiny-shakespeare model.",
+        HelpName = "DIR",
+    };
+
+    /// <summary>--json.</summary>
+    public static Option<bool> Json() => new("--json")
+    {
+        Description = "Print one JSON object instead of text.",
+    };
+}

@@ -1,0 +1,33 @@
+using System.CommandLine;
+using System.Text.Json;
+
+namespace OnnxGpt.Cli;
+
+/// <summary><c>onnxgpt tokenize</c>: prints the token ids the model's tokenizer gives for a text.</summary>
+internal static class TokenizeCommand
+{
+    public static Command Create()
+    {
+        var text = new Argument<string>("TEXT") { Description = "The text to tokenize." };
+        var model = CommonOptions.Model();
+        var json = CommonOptions.Json();
+        var command = new Command("tokenize", "Print the token ids of a text (bos included when the model adds it).")
+        {
+            text, model, json,
+        };
+
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose));
+            using var loaded = ModelLoader.Load(r.GetValue(model), executionProviders: null, loggerFactory);
+            var ids = loaded.Encode(r.GetValue(text)!);
+            var stdout = r.InvocationConfiguration.Output;
+            await stdout.WriteLineAsync(r.GetValue(json)
+                ? JsonSerializer.Serialize(new TokenizeJson(ids), CliJsonContext.Output.TokenizeJson)
+                : string.Join(',', ids));
+            await stdout.FlushAsync(ct);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}
