@@ -25,7 +25,7 @@ internal static class CliApp
         {
             foreach (var error in parsed.Errors)
             {
-                await stderr.WriteLineAsync(error.Message);
+                await stderr.WriteLineAsync($"error: {error.Message}");
             }
 
             var command = parsed.CommandResult.Command;

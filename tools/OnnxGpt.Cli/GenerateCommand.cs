@@ -28,7 +28,7 @@ internal static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable); it is not printed.", HelpName = "TEXT" };
         var providers = new Option<string[]>("--execution-provider", "--ep")
         {
-            Description = "An execution provider to try, in order (repeatable): Cpu, Cuda, DirectML. Default: Cpu.",
+            Description = "An execution provider to try, in order (repeatable): Cpu, Cuda, DirectML. Default: Cpu. --verbose logs why one was skipped.",
             HelpName = "NAME",
         };
         var json = CommonOptions.Json();
@@ -90,10 +90,12 @@ internal static class GenerateCommand
         }
 
         GenerationResult? final = null;
+        var streamed = false;
         try
         {
             await foreach (var token in generator.StreamAsync(request.Prompt, request.Options, cancellationToken))
             {
+                streamed = true;
                 if (token.Text.Length > 0)
                 {
                     await stdout.WriteAsync(token.Text);
@@ -105,9 +107,12 @@ internal static class GenerateCommand
         }
         finally
         {
-            // End the streamed text with a newline even when cancelled, so the shell prompt starts on its own line.
-            await stdout.WriteLineAsync();
-            await stdout.FlushAsync(CancellationToken.None);
+            // End the streamed text with a newline even when cancelled, so what follows starts on its own line.
+            if (streamed)
+            {
+                await stdout.WriteLineAsync();
+                await stdout.FlushAsync(CancellationToken.None);
+            }
         }
 
         if (final is not null)

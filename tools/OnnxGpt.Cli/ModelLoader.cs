@@ -9,10 +9,13 @@ namespace OnnxGpt.Cli;
 /// <summary>Loads the model a command names, logging to stderr.</summary>
 internal static class ModelLoader
 {
-    /// <summary>Creates the logger factory: warnings (such as a provider fallback) always, everything with --verbose; all of it on stderr.</summary>
+    /// <summary>
+    /// Creates the logger factory: with --verbose, everything the library logs (what was loaded, why a provider was
+    /// skipped) goes to stderr; without it nothing is logged, so stderr holds only the summary or the one-line error.
+    /// </summary>
     public static ILoggerFactory CreateLoggerFactory(bool verbose) => LoggerFactory.Create(builder =>
     {
-        builder.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning);
+        builder.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.None);
         builder.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
