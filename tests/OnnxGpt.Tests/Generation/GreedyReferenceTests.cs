@@ -12,17 +12,22 @@ public sealed class GreedyReferenceTests
         ["tiny-shakespeare"] = TestPaths.TinyShakespeare,
         ["tiny-llama-shakespeare"] = TestPaths.Fixture("tiny-llama-shakespeare"),
         ["gpt2-tiny"] = TestPaths.Fixture("gpt2-tiny"),
+        ["gpt2-tiny-combined"] = TestPaths.Fixture("gpt2-tiny-combined"),
+        ["gpt2-tiny-nocache"] = TestPaths.Fixture("gpt2-tiny-nocache"),
+        ["gpt2-tiny-merged"] = TestPaths.Fixture("gpt2-tiny-merged"),
+        ["tiny-shakespeare-dynamo"] = TestPaths.Fixture("tiny-shakespeare-dynamo"),
     };
 
     private readonly Dictionary<string, GptModel> _loaded = [];
 
     private static IEnumerable<TestCaseData> TextCases() =>
-        new[] { "tiny-shakespeare", "tiny-llama-shakespeare" }
+        new[] { "tiny-shakespeare", "tiny-llama-shakespeare", "tiny-shakespeare-dynamo" }
             .SelectMany(m => ReferenceData.Greedy(m, Models[m]))
             .Select(c => new TestCaseData(c).SetName($"Greedy_text_{c.Model}_{c.Name}"));
 
     private static IEnumerable<TestCaseData> IdCases() =>
-        ReferenceData.Greedy("gpt2-tiny", Models["gpt2-tiny"])
+        new[] { "gpt2-tiny", "gpt2-tiny-combined", "gpt2-tiny-nocache", "gpt2-tiny-merged" }
+            .SelectMany(m => ReferenceData.Greedy(m, Models[m]))
             .Select(c => new TestCaseData(c).SetName($"Greedy_ids_{c.Model}_{c.Name}"));
 
     [OneTimeTearDown]
