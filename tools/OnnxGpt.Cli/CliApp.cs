@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 
 namespace OnnxGpt.Cli;
 
@@ -13,12 +14,15 @@ internal static class CliApp
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var root = new RootCommand("Runs GPT-style ONNX models: generate text, tokenize text.")
+        // Not a RootCommand: that one names itself after the assembly (OnnxGpt.Cli), and the command is onnxgpt.
+        var root = new Command("onnxgpt", "Runs GPT-style ONNX models: generate text, tokenize text.")
         {
+            new HelpOption(),
+            new VersionOption(),
+            CommonOptions.Verbose,
             GenerateCommand.Create(),
             TokenizeCommand.Create(),
         };
-        root.Options.Add(CommonOptions.Verbose);
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

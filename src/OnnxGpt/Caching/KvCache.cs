@@ -1,47 +1,103 @@
-using Microsoft.ML.OnnxRuntime;
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Models;
 
 namespace OnnxGpt.Caching;
 
 /// <summary>
-/// One request's cache: the <c>present</c> tensors ONNX Runtime returned at the last step, fed back as the next
-/// step's <c>past</c> as they are (native memory, never copied through managed arrays). Before the first step it
-/// holds an empty tensor of the graph's cache element type.
+/// The memory one request needs, allocated once for a maximum length and reused by later requests through
+/// <see cref="KvCachePool"/>: two buffers per cache tensor (a step reads <c>past</c> from one and ONNX Runtime writes
+/// <c>present</c> into the other, so nothing is allocated or copied by us per token), the token ids, positions and
+/// attention mask fed to the graph, the last position's logits, and the native handle arrays for a run.
 /// </summary>
-internal sealed class KvCache : IDisposable
+internal sealed unsafe class KvCache : IDisposable
 {
-    private readonly OrtValue? _empty;
-    private IDisposableReadOnlyCollection<OrtValue>? _outputs;
-    private IReadOnlyList<OrtValue>? _outputList;
+    private const nuint Alignment = 64;
 
-    public KvCache(GraphLayout layout)
+    private readonly void*[] _buffers;
+    private bool _disposed;
+
+    public KvCache(GraphLayout layout, int capacity, int vocabularySize)
     {
-        if (layout.PastNames.Length > 0)
+        Capacity = capacity;
+        TensorCount = layout.PastNames.Length;
+        var elementSize = layout.CacheElementType == TensorElementType.Float16 ? 2 : 4;
+        var perPosition = (long)layout.KeyValueHeads * layout.HeadSize * elementSize * (layout.Convention == KvCacheConvention.Combined ? 2 : 1);
+        BytesPerTensor = checked((nuint)(perPosition * capacity));
+        _buffers = new void*[TensorCount * 2];
+        for (var i = 0; i < _buffers.Length; i++)
         {
-            // A zero-length tensor holds no data, so one serves every layer's key and value.
-            _empty = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, layout.CacheElementType, layout.EmptyPastShape());
+            _buffers[i] = NativeMemory.AlignedAlloc(Math.Max(BytesPerTensor, Alignment), Alignment);
         }
+
+        Ids = GC.AllocateArray<long>(capacity, pinned: true);
+        Positions = GC.AllocateArray<long>(capacity, pinned: true);
+        Mask = GC.AllocateArray<long>(capacity, pinned: true);
+        for (var i = 0; i < capacity; i++)
+        {
+            Positions[i] = i;
+            Mask[i] = 1;
+        }
+
+        Logits = GC.AllocateArray<float>(vocabularySize, pinned: true);
+        UseCacheFlags = GC.AllocateArray<bool>(2, pinned: true);
+        UseCacheFlags[1] = true;
+        Inputs = (IntPtr*)NativeMemory.AllocZeroed((nuint)(layout.InputNames.Length * sizeof(IntPtr)));
+        Outputs = (IntPtr*)NativeMemory.AllocZeroed((nuint)(layout.OutputNames.Length * sizeof(IntPtr)));
+        Past = (IntPtr*)NativeMemory.AllocZeroed((nuint)(Math.Max(TensorCount, 1) * sizeof(IntPtr)));
     }
 
-    /// <summary>Whether any step has filled the cache.</summary>
-    public bool IsFilled => _outputs is not null;
+    /// <summary>Positions the buffers hold.</summary>
+    public int Capacity { get; }
 
-    /// <summary>The tensor to feed as the <paramref name="index"/>-th cache input.</summary>
-    public OrtValue Past(int index) => _outputList is null ? _empty! : _outputList[1 + index];
+    /// <summary>Number of cache tensors (twice the layers for separate keys and values).</summary>
+    public int TensorCount { get; }
 
-    /// <summary>Takes a step's outputs (logits first, then the cache) as the new cache, releasing the previous step's.</summary>
-    public void Advance(IDisposableReadOnlyCollection<OrtValue> outputs)
-    {
-        _outputs?.Dispose();
-        _outputs = outputs;
-        _outputList = outputs as IReadOnlyList<OrtValue> ?? [.. outputs];
-    }
+    /// <summary>Bytes of one cache buffer.</summary>
+    public nuint BytesPerTensor { get; }
+
+    /// <summary>Token ids fed to the graph (pinned).</summary>
+    public long[] Ids { get; }
+
+    /// <summary>Position ids 0, 1, 2, ... (pinned).</summary>
+    public long[] Positions { get; }
+
+    /// <summary>An attention mask of ones (pinned).</summary>
+    public long[] Mask { get; }
+
+    /// <summary>The next token's scores (pinned, so that decode steps can have ONNX Runtime write them here).</summary>
+    public float[] Logits { get; }
+
+    /// <summary>false, true: the values of a merged graph's <c>use_cache_branch</c> (pinned).</summary>
+    public bool[] UseCacheFlags { get; }
+
+    /// <summary>Input handles for a run.</summary>
+    public IntPtr* Inputs { get; }
+
+    /// <summary>Output handles for a run.</summary>
+    public IntPtr* Outputs { get; }
+
+    /// <summary>The current <c>past</c> value of each cache tensor.</summary>
+    public IntPtr* Past { get; }
+
+    /// <summary>One of the two buffers of cache tensor <paramref name="tensor"/>.</summary>
+    public void* Buffer(int tensor, int side) => _buffers[(tensor * 2) + side];
 
     public void Dispose()
     {
-        _outputs?.Dispose();
-        _outputs = null;
-        _outputList = null;
-        _empty?.Dispose();
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var buffer in _buffers)
+        {
+            NativeMemory.AlignedFree(buffer);
+        }
+
+        NativeMemory.Free(Inputs);
+        NativeMemory.Free(Outputs);
+        NativeMemory.Free(Past);
     }
 }

@@ -1,66 +1,77 @@
-using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Caching;
 using OnnxGpt.Models;
+using OnnxGpt.Native;
 
 namespace OnnxGpt.Generation;
 
 /// <summary>
 /// Runs one request's forward passes: the prompt in one run, then one token per run through the cache.
-/// Token ids, positions and the attention mask live in managed arrays sized once for the request and are
-/// fed to ONNX Runtime pinned, without copies; only the last position's logits are read back.
+/// Everything a step touches (ids, positions, mask, both cache buffers, the logits) was allocated for the request
+/// up front and comes from the model's <see cref="KvCachePool"/>; a decode step calls ONNX Runtime's C API with
+/// native handles, has it write <c>present</c> straight into the buffer the next step reads as <c>past</c>, and
+/// the logits straight into <see cref="Logits"/>: nothing is allocated on the managed heap and nothing is copied
+/// by OnnxGpt.
 /// </summary>
-internal sealed class DecoderSession : IDisposable
+internal sealed unsafe class DecoderSession : IDisposable
 {
-    private static readonly OrtMemoryInfo Cpu = OrtMemoryInfo.DefaultInstance;
-    private static readonly long[] ScalarShape = [1];
-
     private readonly GptModel _model;
     private readonly GraphLayout _layout;
-    private readonly long[] _ids;
-    private readonly long[] _positions;
-    private readonly long[] _mask;
-    private readonly OrtValue[] _inputs;
     private readonly KvCache _cache;
-    private readonly float[] _logits;
     private readonly RunOptions _runOptions = new();
-    private readonly OrtValue? _useCacheFalse;
-    private readonly OrtValue? _useCacheTrue;
     private readonly CancellationToken _cancellationToken;
     private readonly CancellationTokenRegistration _registration;
+    private readonly IntPtr _memoryInfo = OrtMemoryInfo.DefaultInstance.DangerousGetHandle();
+    private readonly int _vocabulary;
+    private readonly int _cacheElementType;
+    private readonly long _headsDim;
+    private readonly OrtNative.Api _api = OrtNative.Functions;
+    private IntPtr _decodeLogits;
+    private IntPtr _useCacheFalse;
+    private IntPtr _useCacheTrue;
+    private int _side;
     private int _length;
+    private bool _disposed;
 
     public DecoderSession(GptModel model, int capacity, CancellationToken cancellationToken)
     {
         _model = model;
         _layout = model.Layout;
-        _ids = new long[capacity];
-        _positions = new long[capacity];
-        _mask = new long[capacity];
-        for (var i = 0; i < capacity; i++)
-        {
-            _positions[i] = i;
-            _mask[i] = 1;
-        }
-
-        _inputs = new OrtValue[_layout.InputNames.Length];
-        _cache = new KvCache(_layout);
-        _logits = new float[model.Info.VocabularySize];
-        if (_layout.HasUseCacheBranch)
-        {
-            _useCacheFalse = OrtValue.CreateTensorValueFromMemory(new bool[1], ScalarShape);
-            _useCacheTrue = OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(true, 1).ToArray(), ScalarShape);
-        }
-
+        _vocabulary = model.Info.VocabularySize;
+        _cacheElementType = (int)_layout.CacheElementType;
+        _headsDim = _layout.KeyValueHeads;
+        _cache = model.CachePool.Rent(capacity);
         _cancellationToken = cancellationToken;
+        try
+        {
+            if (_layout.LogitsElementType == TensorElementType.Float)
+            {
+                // Decode steps produce [1, 1, vocabulary]: ONNX Runtime writes them into our pinned buffer.
+                var shape = stackalloc long[3] { 1, 1, _vocabulary };
+                _decodeLogits = CreateTensor(Pin(_cache.Logits), (nuint)(_vocabulary * sizeof(float)), shape, 3, (int)TensorElementType.Float);
+            }
 
-        // Cancelling stops a long prompt's run inside ONNX Runtime, not just between tokens.
-        _registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, _runOptions);
+            if (_layout.HasUseCacheBranch)
+            {
+                var shape = stackalloc long[1] { 1 };
+                var flags = (bool*)Pin(_cache.UseCacheFlags);
+                _useCacheFalse = CreateTensor(flags, 1, shape, 1, (int)TensorElementType.Bool);
+                _useCacheTrue = CreateTensor(flags + 1, 1, shape, 1, (int)TensorElementType.Bool);
+            }
+
+            // Cancelling stops a long prompt's run inside ONNX Runtime, not just between tokens.
+            _registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, _runOptions);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     /// <summary>The scores of the next token after the last run; the sampler rewrites them in place.</summary>
-    public float[] Logits => _logits;
+    public float[] Logits => _cache.Logits;
 
     /// <summary>Number of positions processed so far.</summary>
     public int Length => _length;
@@ -68,9 +79,10 @@ internal sealed class DecoderSession : IDisposable
     /// <summary>Runs the whole prompt at once; leaves the scores of the token after it in <see cref="Logits"/>.</summary>
     public void Prefill(IReadOnlyList<int> promptIds)
     {
+        var ids = _cache.Ids;
         for (var i = 0; i < promptIds.Count; i++)
         {
-            _ids[i] = promptIds[i];
+            ids[i] = promptIds[i];
         }
 
         Run(0, promptIds.Count);
@@ -79,116 +91,209 @@ internal sealed class DecoderSession : IDisposable
     /// <summary>Feeds one token; leaves the scores of the token after it in <see cref="Logits"/>.</summary>
     public void Step(int tokenId)
     {
-        _ids[_length] = tokenId;
+        _cache.Ids[_length] = tokenId;
         Run(_length, 1);
+    }
+
+    private static void* Pin<T>(T[] pinnedArray)
+        where T : unmanaged
+    {
+        // The arrays live on the pinned object heap, so their address never changes.
+        fixed (T* p = pinnedArray)
+        {
+            return p;
+        }
     }
 
     private void Run(int start, int count)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var total = start + count;
+        if (total > _cache.Capacity)
+        {
+            throw new InvalidOperationException($"The request's buffers hold {_cache.Capacity} positions; position {total - 1} does not fit.");
+        }
 
         // Without a cache the whole sequence is fed again at every step.
         var feedStart = _layout.Convention == KvCacheConvention.None ? 0 : start;
         var feedCount = total - feedStart;
+        var inputs = _cache.Inputs;
+        var outputs = _cache.Outputs;
+        var cacheCount = _cache.TensorCount;
+        var shape = stackalloc long[5];
+        var n = 0;
 
-        var ids = OrtValue.CreateTensorValueFromMemory(Cpu, _ids.AsMemory(feedStart, feedCount), [1, feedCount]);
-        OrtValue? mask = null;
-        OrtValue? positions = null;
-        IDisposableReadOnlyCollection<OrtValue>? outputs = null;
+        shape[0] = 1;
+        shape[1] = feedCount;
+        inputs[n++] = CreateTensor((long*)Pin(_cache.Ids) + feedStart, (nuint)(feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+        if (_layout.HasAttentionMask)
+        {
+            shape[1] = total;
+            inputs[n++] = CreateTensor(Pin(_cache.Mask), (nuint)(total * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+        }
+
+        if (_layout.HasPositionIds)
+        {
+            shape[1] = feedCount;
+            inputs[n++] = CreateTensor((long*)Pin(_cache.Positions) + feedStart, (nuint)(feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+        }
+
+        var firstOwnedInput = n;
+        for (var i = 0; i < cacheCount; i++)
+        {
+            if (_cache.Past[i] == IntPtr.Zero)
+            {
+                _cache.Past[i] = CreateCacheTensor(i, _side, 0);
+            }
+
+            inputs[n++] = _cache.Past[i];
+        }
+
+        if (_layout.HasUseCacheBranch)
+        {
+            inputs[n++] = start == 0 ? _useCacheFalse : _useCacheTrue;
+        }
+
+        var bindLogits = feedCount == 1 && _decodeLogits != IntPtr.Zero;
+        outputs[0] = bindLogits ? _decodeLogits : IntPtr.Zero;
+        IntPtr status;
         try
         {
-            var n = 0;
-            _inputs[n++] = ids;
-            if (_layout.HasAttentionMask)
+            for (var i = 0; i < cacheCount; i++)
             {
-                mask = OrtValue.CreateTensorValueFromMemory(Cpu, _mask.AsMemory(0, total), [1, total]);
-                _inputs[n++] = mask;
-            }
-
-            if (_layout.HasPositionIds)
-            {
-                positions = OrtValue.CreateTensorValueFromMemory(Cpu, _positions.AsMemory(feedStart, feedCount), [1, feedCount]);
-                _inputs[n++] = positions;
-            }
-
-            for (var i = 0; i < _layout.PastNames.Length; i++)
-            {
-                _inputs[n++] = _cache.Past(i);
-            }
-
-            if (_layout.HasUseCacheBranch)
-            {
-                _inputs[n++] = _cache.IsFilled ? _useCacheTrue! : _useCacheFalse!;
+                outputs[1 + i] = CreateCacheTensor(i, 1 - _side, total);
             }
 
             _model.EnterRun();
             try
             {
-                outputs = _model.Session.Run(_runOptions, _layout.InputNames, _inputs, _layout.OutputNames);
-            }
-            catch (OnnxRuntimeException) when (_cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException(_cancellationToken);
-            }
-            catch (OnnxRuntimeException ex)
-            {
-                throw new GptException($"ONNX Runtime failed while processing positions {feedStart}..{total - 1} of '{_model.Info.ModelPath}': {ex.Message.Trim()}", ex);
+                var names = _model.NativeNames;
+                status = _api.Run(_model.SessionHandle, _runOptions.DangerousGetHandle(), names.Inputs, inputs, (nuint)n, names.Outputs, (nuint)(1 + cacheCount), outputs);
             }
             finally
             {
                 _model.ExitRun();
             }
-
-            ReadLastLogits(FirstOutput(outputs), feedCount);
-            if (_layout.PastNames.Length > 0)
-            {
-                _cache.Advance(outputs);
-                outputs = null;
-            }
-
-            _length = total;
         }
         finally
         {
-            outputs?.Dispose();
-            ids.Dispose();
-            mask?.Dispose();
-            positions?.Dispose();
-            Array.Clear(_inputs);
+            for (var i = 0; i < firstOwnedInput; i++)
+            {
+                _api.ReleaseValue(inputs[i]);
+            }
         }
+
+        if (status != IntPtr.Zero)
+        {
+            var message = OrtNative.TakeMessage(status);
+            for (var i = 0; i < cacheCount; i++)
+            {
+                _api.ReleaseValue(outputs[1 + i]);
+            }
+
+            if (!bindLogits && outputs[0] != IntPtr.Zero)
+            {
+                _api.ReleaseValue(outputs[0]);
+            }
+
+            _cancellationToken.ThrowIfCancellationRequested();
+            throw new GptException($"ONNX Runtime failed while processing positions {feedStart}..{total - 1} of '{_model.Info.ModelPath}': {message}");
+        }
+
+        if (!bindLogits)
+        {
+            try
+            {
+                ReadLastLogits(outputs[0], feedCount);
+            }
+            finally
+            {
+                _api.ReleaseValue(outputs[0]);
+            }
+        }
+
+        for (var i = 0; i < cacheCount; i++)
+        {
+            _api.ReleaseValue(_cache.Past[i]);
+            _cache.Past[i] = outputs[1 + i];
+        }
+
+        _side = 1 - _side;
+        _length = total;
     }
 
-    private static OrtValue FirstOutput(IDisposableReadOnlyCollection<OrtValue> outputs)
+    private IntPtr CreateCacheTensor(int tensor, int side, int positions)
     {
-        using var e = outputs.GetEnumerator();
-        e.MoveNext();
-        return e.Current;
+        var shape = stackalloc long[5];
+        var rank = 0;
+        if (_layout.Convention == KvCacheConvention.Combined)
+        {
+            shape[rank++] = 2;
+        }
+
+        shape[rank++] = 1;
+        shape[rank++] = _headsDim;
+        shape[rank++] = positions;
+        shape[rank++] = _layout.HeadSize;
+        var bytes = _cache.BytesPerTensor / (nuint)_cache.Capacity * (nuint)positions;
+        return CreateTensor(_cache.Buffer(tensor, side), bytes, shape, (nuint)rank, _cacheElementType);
     }
 
-    private void ReadLastLogits(OrtValue logits, int sequenceLength)
+    private IntPtr CreateTensor(void* data, nuint bytes, long* shape, nuint rank, int elementType)
     {
-        var vocabulary = _logits.Length;
-        var offset = (sequenceLength - 1) * vocabulary;
+        IntPtr value;
+        OrtNative.Check(_api.CreateTensorWithData(_memoryInfo, data, bytes, shape, rank, elementType, &value), "CreateTensorWithDataAsOrtValue");
+        return value;
+    }
+
+    private void ReadLastLogits(IntPtr logits, int sequenceLength)
+    {
+        void* data;
+        OrtNative.Check(_api.GetTensorMutableData(logits, &data), "GetTensorMutableData");
+        var offset = (long)(sequenceLength - 1) * _vocabulary;
+        var target = _cache.Logits.AsSpan();
         if (_layout.LogitsElementType == TensorElementType.Float16)
         {
-            var halves = MemoryMarshal.Cast<Float16, Half>(logits.GetTensorDataAsSpan<Float16>().Slice(offset, vocabulary));
-            for (var i = 0; i < vocabulary; i++)
+            var halves = new ReadOnlySpan<Half>((Half*)data + offset, _vocabulary);
+            for (var i = 0; i < _vocabulary; i++)
             {
-                _logits[i] = (float)halves[i];
+                target[i] = (float)halves[i];
             }
         }
         else
         {
-            logits.GetTensorDataAsSpan<float>().Slice(offset, vocabulary).CopyTo(_logits);
+            new ReadOnlySpan<float>((float*)data + offset, _vocabulary).CopyTo(target);
         }
     }
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _registration.Dispose();
-        _cache.Dispose();
+        for (var i = 0; i < _cache.TensorCount; i++)
+        {
+            if (_cache.Past[i] != IntPtr.Zero)
+            {
+                _api.ReleaseValue(_cache.Past[i]);
+                _cache.Past[i] = IntPtr.Zero;
+            }
+        }
+
+        foreach (var value in new[] { _decodeLogits, _useCacheFalse, _useCacheTrue })
+        {
+            if (value != IntPtr.Zero)
+            {
+                _api.ReleaseValue(value);
+            }
+        }
+
+        _decodeLogits = _useCacheFalse = _useCacheTrue = IntPtr.Zero;
         _runOptions.Dispose();
-        _useCacheFalse?.Dispose();
-        _useCacheTrue?.Dispose();
+        _model.CachePool.Return(_cache);
     }
 }

@@ -2,7 +2,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using OnnxGpt.Caching;
 using OnnxGpt.Hosting;
+using OnnxGpt.Native;
 using OnnxGpt.Providers;
 using OnnxGpt.Tokenization;
 
@@ -29,6 +31,9 @@ public sealed class GptModel : IDisposable
         Info = info;
         Tokenizer = tokenizer;
         Options = options;
+        SessionHandle = OrtNative.SessionHandle(session);
+        NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
+        CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: Math.Max(2, Environment.ProcessorCount));
     }
 
     /// <summary>What the loader found in the graph and the files beside it.</summary>
@@ -48,6 +53,15 @@ public sealed class GptModel : IDisposable
     internal GraphLayout Layout { get; }
 
     internal ModelConfiguration Configuration { get; }
+
+    /// <summary>The native OrtSession behind <see cref="Session"/>, for the per-token loop.</summary>
+    internal IntPtr SessionHandle { get; }
+
+    /// <summary>The graph's input and output names in native memory, in <see cref="GraphLayout"/>'s order.</summary>
+    internal NativeNames NativeNames { get; }
+
+    /// <summary>Request buffers and caches kept for reuse.</summary>
+    internal KvCachePool CachePool { get; }
 
     /// <summary>Loads a model folder (or <c>.onnx</c> file) on the CPU.</summary>
     /// <param name="modelPath">The folder holding <c>model.onnx</c>, or the graph itself.</param>
@@ -164,7 +178,7 @@ public sealed class GptModel : IDisposable
             }
         }
 
-        Session.Dispose();
+        ReleaseNative();
     }
 
     /// <summary>Marks a session run as started; throws if the model is disposed.</summary>
@@ -188,8 +202,15 @@ public sealed class GptModel : IDisposable
 
         if (release)
         {
-            Session.Dispose();
+            ReleaseNative();
         }
+    }
+
+    private void ReleaseNative()
+    {
+        Session.Dispose();
+        NativeNames.Dispose();
+        CachePool.Dispose();
     }
 
     internal void ThrowIfDisposed()

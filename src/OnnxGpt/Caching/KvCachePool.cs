@@ -1,0 +1,81 @@
+using System.Collections.Concurrent;
+using System.Numerics;
+using OnnxGpt.Models;
+
+namespace OnnxGpt.Caching;
+
+/// <summary>
+/// Keeps the caches of finished requests for the next ones, so that a long-running host reuses memory instead of
+/// growing. Caches come in power-of-two capacities up to the context length; a few idle ones per capacity are kept
+/// and the rest freed.
+/// </summary>
+internal sealed class KvCachePool : IDisposable
+{
+    private const int MinimumCapacity = 64;
+
+    private readonly GraphLayout _layout;
+    private readonly int _contextLength;
+    private readonly int _vocabularySize;
+    private readonly int _idlePerCapacity;
+    private readonly ConcurrentDictionary<int, ConcurrentBag<KvCache>> _idle = new();
+    private int _rented;
+    private volatile bool _disposed;
+
+    public KvCachePool(GraphLayout layout, int contextLength, int vocabularySize, int idlePerCapacity)
+    {
+        _layout = layout;
+        _contextLength = contextLength;
+        _vocabularySize = vocabularySize;
+        _idlePerCapacity = idlePerCapacity;
+    }
+
+    /// <summary>Caches currently handed out and not yet returned.</summary>
+    public int Rented => Volatile.Read(ref _rented);
+
+    /// <summary>Caches kept idle for reuse.</summary>
+    public int Idle => _idle.Values.Sum(b => b.Count);
+
+    /// <summary>A cache for at least <paramref name="positions"/> positions.</summary>
+    public KvCache Rent(int positions)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var capacity = Math.Min((int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)Math.Max(positions, MinimumCapacity)), int.MaxValue), Math.Max(_contextLength, positions));
+        Interlocked.Increment(ref _rented);
+        if (_idle.TryGetValue(capacity, out var bag) && bag.TryTake(out var cache))
+        {
+            return cache;
+        }
+
+        return new KvCache(_layout, capacity, _vocabularySize);
+    }
+
+    /// <summary>Takes a cache back when its request ends, however it ended.</summary>
+    public void Return(KvCache cache)
+    {
+        Interlocked.Decrement(ref _rented);
+        var bag = _idle.GetOrAdd(cache.Capacity, _ => []);
+        if (_disposed || bag.Count >= _idlePerCapacity)
+        {
+            cache.Dispose();
+            return;
+        }
+
+        bag.Add(cache);
+        if (_disposed && bag.TryTake(out var late))
+        {
+            late.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        foreach (var bag in _idle.Values)
+        {
+            while (bag.TryTake(out var cache))
+            {
+                cache.Dispose();
+            }
+        }
+    }
+}
