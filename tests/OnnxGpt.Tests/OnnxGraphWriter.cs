@@ -4,7 +4,8 @@ namespace OnnxGpt.Tests;
 
 /// <summary>
 /// Writes tiny ONNX graphs (hand-encoded protobuf) whose inputs and outputs are chosen by a test,
-/// for checking how the loader treats graphs it cannot drive. Every output is an Identity of the first input.
+/// for checking how the loader treats graphs it cannot drive. Every output is an Identity of the first input of
+/// the same element type and rank.
 /// </summary>
 internal static class OnnxGraphWriter
 {
@@ -19,7 +20,10 @@ internal static class OnnxGraphWriter
         foreach (var output in outputs)
         {
             var node = new MemoryStream();
-            WriteString(node, 1, inputs[0].Name);
+            var source = inputs.FirstOrDefault(i => i.ElementType == output.ElementType && i.Dims.Length == output.Dims.Length)
+                ?? inputs.FirstOrDefault(i => i.ElementType == output.ElementType)
+                ?? inputs[0];
+            WriteString(node, 1, source.Name);
             WriteString(node, 2, output.Name);
             WriteString(node, 4, "Identity");
             WriteMessage(graph, 1, node);

@@ -15,13 +15,14 @@ internal static class CliApp
     {
         ArgumentNullException.ThrowIfNull(args);
         // Not a RootCommand: that one names itself after the assembly (OnnxGpt.Cli), and the command is onnxgpt.
-        var root = new Command("onnxgpt", "Runs GPT-style ONNX models: generate text, tokenize text.")
+        var root = new Command("onnxgpt", "Runs GPT-style ONNX models: generate text, tokenize text, inspect a model.")
         {
             new HelpOption(),
             new VersionOption(),
             CommonOptions.Verbose,
             GenerateCommand.Create(),
             TokenizeCommand.Create(),
+            InspectCommand.Create(),
         };
 
         var parsed = root.Parse(args);

@@ -37,6 +37,7 @@ internal sealed record TokenizeJson(IReadOnlyList<int> Ids);
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(GenerateJson))]
 [JsonSerializable(typeof(TokenizeJson))]
+[JsonSerializable(typeof(InspectJson))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>The context the CLI writes with: like <see cref="JsonSerializerContext.Options"/>, but leaving quotes and non-ASCII text readable.</summary>

@@ -22,6 +22,13 @@ internal static class CommonOptions
         HelpName = "DIR",
     };
 
+    /// <summary>--execution-provider NAME (repeatable), in order of preference.</summary>
+    public static Option<string[]> ExecutionProviders() => new("--execution-provider", "--ep")
+    {
+        Description = "An execution provider to try, in order (repeatable): Cpu, Cuda, DirectML. Default: Cpu. --verbose logs why one was skipped.",
+        HelpName = "NAME",
+    };
+
     /// <summary>--json.</summary>
     public static Option<bool> Json() => new("--json")
     {

@@ -26,11 +26,7 @@ internal static class GenerateCommand
         var repetitionPenalty = new Option<float?>("--repetition-penalty") { Description = "Penalize tokens already in the sequence (1: off).", HelpName = "R" };
         var seed = new Option<int?>("--seed") { Description = "Seed the sampler for reproducible output.", HelpName = "S" };
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable); it is not printed.", HelpName = "TEXT" };
-        var providers = new Option<string[]>("--execution-provider", "--ep")
-        {
-            Description = "An execution provider to try, in order (repeatable): Cpu, Cuda, DirectML. Default: Cpu. --verbose logs why one was skipped.",
-            HelpName = "NAME",
-        };
+        var providers = CommonOptions.ExecutionProviders();
         var json = CommonOptions.Json();
 
         var command = new Command("generate", "Generate text from a prompt, streaming it to stdout.")

@@ -154,6 +154,13 @@ internal sealed unsafe class DecoderSession : IDisposable
             inputs[n++] = start == 0 ? _useCacheFalse : _useCacheTrue;
         }
 
+        // Optimum's split layout runs the prompt through its own graph, which takes no cache inputs.
+        var prefillGraph = start == 0 && _model.PrefillNames is not null;
+        if (prefillGraph)
+        {
+            n = firstOwnedInput;
+        }
+
         var bindLogits = feedCount == 1 && _decodeLogits != IntPtr.Zero;
         outputs[0] = bindLogits ? _decodeLogits : IntPtr.Zero;
         IntPtr status;
@@ -167,8 +174,9 @@ internal sealed unsafe class DecoderSession : IDisposable
             _model.EnterRun();
             try
             {
-                var names = _model.NativeNames;
-                status = _api.Run(_model.SessionHandle, _runOptions.DangerousGetHandle(), names.Inputs, inputs, (nuint)n, names.Outputs, (nuint)(1 + cacheCount), outputs);
+                var names = prefillGraph ? _model.PrefillNames! : _model.NativeNames;
+                var session = prefillGraph ? _model.PrefillSessionHandle : _model.SessionHandle;
+                status = _api.Run(session, _runOptions.DangerousGetHandle(), names.Inputs, inputs, (nuint)n, names.Outputs, (nuint)(1 + cacheCount), outputs);
             }
             finally
             {

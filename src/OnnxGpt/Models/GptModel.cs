@@ -22,8 +22,15 @@ public sealed class GptModel : IDisposable
     private int _activeRuns;
     private bool _disposed;
 
-    private GptModel(InferenceSession session, string provider, GraphLayout layout, ModelConfiguration config, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options)
+    private GptModel(InferenceSession session, string provider, GraphLayout layout, ModelConfiguration config, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options, InferenceSession? prefillSession)
     {
+        PrefillSession = prefillSession;
+        if (prefillSession is not null)
+        {
+            PrefillSessionHandle = OrtNative.SessionHandle(prefillSession);
+            PrefillNames = new NativeNames(layout.InputNames[..layout.FirstPastInput], layout.OutputNames);
+        }
+
         Session = session;
         ExecutionProvider = provider;
         Layout = layout;
@@ -60,6 +67,18 @@ public sealed class GptModel : IDisposable
     /// <summary>The graph's input and output names in native memory, in <see cref="GraphLayout"/>'s order.</summary>
     internal NativeNames NativeNames { get; }
 
+    /// <summary>
+    /// The first-step graph of Optimum's split layout (<c>decoder_model.onnx</c>: no past inputs), which runs the
+    /// prompt; later steps run <see cref="Session"/> (<c>decoder_with_past_model.onnx</c>). Null for single graphs.
+    /// </summary>
+    internal InferenceSession? PrefillSession { get; }
+
+    /// <summary>The native OrtSession behind <see cref="PrefillSession"/>.</summary>
+    internal IntPtr PrefillSessionHandle { get; }
+
+    /// <summary>The names <see cref="PrefillSession"/> takes (no cache inputs) and gives (logits and the cache).</summary>
+    internal NativeNames? PrefillNames { get; }
+
     /// <summary>Request buffers and caches kept for reuse.</summary>
     internal KvCachePool CachePool { get; }
 
@@ -89,13 +108,20 @@ public sealed class GptModel : IDisposable
 
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<GptModel>();
         var modelPath = options.ModelPath!;
-        var (directory, graphPath) = ResolveGraph(modelPath);
+        var (directory, graphPath, prefillGraphPath) = ResolveGraph(modelPath);
         var config = ModelConfiguration.Read(directory);
 
         var (session, provider) = SessionFactory.Create(graphPath, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger);
+        InferenceSession? prefillSession = null;
         try
         {
             var layout = GraphLayout.Detect(session.InputMetadata, session.OutputMetadata, config, modelPath);
+            if (prefillGraphPath is not null)
+            {
+                prefillSession = SessionFactory.Create(prefillGraphPath, modelPath, [new ExecutionProviderOptions(provider)], options.IntraOpNumThreads, logger).Session;
+                layout.CheckPrefillGraph(prefillSession.InputMetadata, prefillSession.OutputMetadata, modelPath);
+            }
+
             if (layout.Convention == KvCacheConvention.None)
             {
                 Log.NoCache(logger, modelPath);
@@ -119,6 +145,10 @@ public sealed class GptModel : IDisposable
             {
                 ModelPath = modelPath,
                 GraphPath = graphPath,
+                PrefillGraphPath = prefillGraphPath,
+                GraphFormat = prefillGraphPath is not null ? "split decoder (decoder_model.onnx + decoder_with_past_model.onnx)"
+                    : layout.HasUseCacheBranch ? "merged decoder (use_cache_branch)"
+                    : "single graph",
                 CacheConvention = layout.Convention,
                 LayerCount = layout.LayerCount,
                 AttentionHeads = config.AttentionHeads,
@@ -139,11 +169,12 @@ public sealed class GptModel : IDisposable
             {
                 Log.ModelLoaded(logger, modelPath, layout.Convention.ToString(), info.LayerCount, info.KeyValueHeads, info.HeadSize, info.ContextLength, info.VocabularySize, provider);
             }
-            return new GptModel(session, provider, layout, config, info, tokenizer, options);
+            return new GptModel(session, provider, layout, config, info, tokenizer, options, prefillSession);
         }
         catch
         {
             session.Dispose();
+            prefillSession?.Dispose();
             throw;
         }
     }
@@ -209,7 +240,9 @@ public sealed class GptModel : IDisposable
     private void ReleaseNative()
     {
         Session.Dispose();
+        PrefillSession?.Dispose();
         NativeNames.Dispose();
+        PrefillNames?.Dispose();
         CachePool.Dispose();
     }
 
@@ -224,7 +257,7 @@ public sealed class GptModel : IDisposable
     internal GptTokenizer RequireTokenizer() => Tokenizer
         ?? throw new InvalidOperationException($"The model at '{Info.ModelPath}' has no tokenizer files (vocab.json + merges.txt, or tokenizer.model); give the prompt as token ids instead.");
 
-    private static (string Directory, string Graph) ResolveGraph(string modelPath)
+    private static (string Directory, string Graph, string? PrefillGraph) ResolveGraph(string modelPath)
     {
         var full = Resolve(modelPath);
         if (File.Exists(full))
@@ -234,7 +267,7 @@ public sealed class GptModel : IDisposable
                 throw new ModelLoadException(modelPath, "the path is a file but not an .onnx graph; give the model folder or its .onnx file.");
             }
 
-            return (Path.GetDirectoryName(full)!, full);
+            return (Path.GetDirectoryName(full)!, full, null);
         }
 
         if (!Directory.Exists(full))
@@ -247,8 +280,16 @@ public sealed class GptModel : IDisposable
             var candidate = Path.Combine(full, name);
             if (File.Exists(candidate))
             {
-                return (full, candidate);
+                return (full, candidate, null);
             }
+        }
+
+        // Optimum's older split layout: one graph for the prompt, another for the steps that have a past.
+        var withPast = Path.Combine(full, "decoder_with_past_model.onnx");
+        var first = Path.Combine(full, "decoder_model.onnx");
+        if (File.Exists(withPast) && File.Exists(first))
+        {
+            return (full, withPast, first);
         }
 
         string[] graphs;
@@ -263,7 +304,7 @@ public sealed class GptModel : IDisposable
 
         return graphs.Length switch
         {
-            1 => (full, graphs[0]),
+            1 => (full, graphs[0], null),
             0 => throw new ModelLoadException(modelPath, "the folder holds no .onnx graph (expected model.onnx)."),
             _ => throw new ModelLoadException(modelPath, $"the folder holds several graphs ({string.Join(", ", graphs.Select(Path.GetFileName))}) and none is named model.onnx; give the path of the one to run."),
         };

@@ -9,6 +9,15 @@ public sealed class GptModelInfo
     /// <summary>The full path of the ONNX graph that runs.</summary>
     public required string GraphPath { get; init; }
 
+    /// <summary>
+    /// How the export is packaged: <c>single graph</c>, <c>merged decoder (use_cache_branch)</c>, or
+    /// <c>split decoder (decoder_model.onnx + decoder_with_past_model.onnx)</c>.
+    /// </summary>
+    public required string GraphFormat { get; init; }
+
+    /// <summary>The graph that runs the prompt in a split export (<c>decoder_model.onnx</c>); null otherwise.</summary>
+    public string? PrefillGraphPath { get; init; }
+
     /// <summary>How the graph passes the cache from one step to the next.</summary>
     public required KvCacheConvention CacheConvention { get; init; }
 

@@ -238,6 +238,28 @@ internal sealed partial class GraphLayout
         return new GraphLayout(convention, hasMask, hasPositions, hasBranch, pastNames, presentNames, kvHeads, headSize, cacheType, logits.ElementDataType, vocab);
     }
 
+    /// <summary>
+    /// Checks that the first-step graph of a split export takes this graph's inputs without the cache and
+    /// returns the same outputs, so the two can share one loop.
+    /// </summary>
+    public void CheckPrefillGraph(IReadOnlyDictionary<string, NodeMetadata> inputs, IReadOnlyDictionary<string, NodeMetadata> outputs, string modelPath)
+    {
+        var expectedInputs = InputNames[..FirstPastInput];
+        var unexpected = inputs.Keys.Except(expectedInputs, StringComparer.Ordinal).ToList();
+        var missingInputs = expectedInputs.Except(inputs.Keys, StringComparer.Ordinal).ToList();
+        var missingOutputs = OutputNames.Except(outputs.Keys, StringComparer.Ordinal).ToList();
+        if (unexpected.Count > 0 || missingInputs.Count > 0 || missingOutputs.Count > 0)
+        {
+            throw new ModelLoadException(modelPath, "decoder_model.onnx does not match decoder_with_past_model.onnx: "
+                + string.Join("; ", new[]
+                {
+                    unexpected.Count > 0 ? $"unexpected inputs {string.Join(", ", unexpected)}" : null,
+                    missingInputs.Count > 0 ? $"missing inputs {string.Join(", ", missingInputs)}" : null,
+                    missingOutputs.Count > 0 ? $"missing outputs {string.Join(", ", missingOutputs)}" : null,
+                }.Where(m => m is not null)) + ".");
+        }
+    }
+
     private static SortedDictionary<int, List<string>> Indexed(IEnumerable<string> names, Regex pattern)
     {
         var result = new SortedDictionary<int, List<string>>();

@@ -15,6 +15,7 @@ public sealed class GreedyReferenceTests
         ["gpt2-tiny-combined"] = TestPaths.Fixture("gpt2-tiny-combined"),
         ["gpt2-tiny-nocache"] = TestPaths.Fixture("gpt2-tiny-nocache"),
         ["gpt2-tiny-merged"] = TestPaths.Fixture("gpt2-tiny-merged"),
+        ["gpt2-tiny-split"] = TestPaths.Fixture("gpt2-tiny-split"),
         ["tiny-shakespeare-dynamo"] = TestPaths.Fixture("tiny-shakespeare-dynamo"),
     };
 
@@ -26,7 +27,7 @@ public sealed class GreedyReferenceTests
             .Select(c => new TestCaseData(c).SetName($"Greedy_text_{c.Model}_{c.Name}"));
 
     private static IEnumerable<TestCaseData> IdCases() =>
-        new[] { "gpt2-tiny", "gpt2-tiny-combined", "gpt2-tiny-nocache", "gpt2-tiny-merged" }
+        new[] { "gpt2-tiny", "gpt2-tiny-combined", "gpt2-tiny-nocache", "gpt2-tiny-merged", "gpt2-tiny-split" }
             .SelectMany(m => ReferenceData.Greedy(m, Models[m]))
             .Select(c => new TestCaseData(c).SetName($"Greedy_ids_{c.Model}_{c.Name}"));
 
