@@ -21,6 +21,21 @@ public sealed class GptOptions
     /// <summary>Threads ONNX Runtime uses within one operator on the CPU. Null: ONNX Runtime's default (one per physical core).</summary>
     public int? IntraOpNumThreads { get; set; }
 
+    /// <summary>The engine that runs the model: OnnxGpt's own loop (default) or onnxruntime-genai (needs OnnxGpt.GenAI).</summary>
+    public GptBackend Backend { get; set; } = GptBackend.OnnxGpt;
+
+    /// <summary>
+    /// The most generations of this model that run at once; further requests wait (see <see cref="MaxQueuedRequests"/>).
+    /// Null: no limit.
+    /// </summary>
+    public int? MaxConcurrentRequests { get; set; }
+
+    /// <summary>
+    /// With <see cref="MaxConcurrentRequests"/>, the most requests that wait for a slot; one more is refused with
+    /// <see cref="GptQueueFullException"/>. Null: no limit.
+    /// </summary>
+    public int? MaxQueuedRequests { get; set; }
+
     /// <summary>Application-wide generation defaults; a request's own settings win, and the model's fill what both leave null.</summary>
     public GenerationOptions Generation { get; set; } = new();
 }

@@ -34,6 +34,21 @@ public sealed class GptOptionsValidator : IValidateOptions<GptOptions>
             errors.Add($"{prefix}: IntraOpNumThreads must be 0 (ONNX Runtime's default) or more, but was {options.IntraOpNumThreads}.");
         }
 
+        if (options.MaxConcurrentRequests is < 1)
+        {
+            errors.Add($"{prefix}: MaxConcurrentRequests must be 1 or more (or unset for no limit), but was {options.MaxConcurrentRequests}.");
+        }
+
+        if (options.MaxQueuedRequests is < 0)
+        {
+            errors.Add($"{prefix}: MaxQueuedRequests must be 0 or more (or unset for no limit), but was {options.MaxQueuedRequests}.");
+        }
+
+        if (!Enum.IsDefined(options.Backend))
+        {
+            errors.Add($"{prefix}: Backend '{options.Backend}' is not known; use {GptBackend.OnnxGpt} or {GptBackend.GenAI}.");
+        }
+
         if (options.Generation is not null)
         {
             errors.AddRange(options.Generation.GetErrors().Select(e => $"{prefix}: Generation.{e.Message}"));

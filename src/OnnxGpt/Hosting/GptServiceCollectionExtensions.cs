@@ -75,15 +75,28 @@ public static class GptServiceCollectionExtensions
         if (key is null)
         {
             services.TryAddSingleton(sp => LoadModel(sp, name));
-            services.TryAddSingleton<IGptGenerator>(sp => GptGenerator.Create(sp.GetRequiredService<GptModel>(), sp.GetService<ILoggerFactory>()));
+            services.TryAddSingleton(sp => CreateGenerator(sp, name, () => sp.GetRequiredService<GptModel>()));
         }
         else
         {
             services.TryAddKeyedSingleton(key, (sp, _) => LoadModel(sp, name));
-            services.TryAddKeyedSingleton<IGptGenerator>(key, (sp, k) => GptGenerator.Create(sp.GetRequiredKeyedService<GptModel>(k), sp.GetService<ILoggerFactory>()));
+            services.TryAddKeyedSingleton(key, (sp, k) => CreateGenerator(sp, name, () => sp.GetRequiredKeyedService<GptModel>(k)));
         }
 
         return new GptBuilder(services, key, name);
+    }
+
+    private static IGptGenerator CreateGenerator(IServiceProvider services, string name, Func<GptModel> model)
+    {
+        var options = services.GetRequiredService<IOptionsMonitor<GptOptions>>().Get(name);
+        var generator = options.Backend == GptBackend.OnnxGpt
+            ? GptGenerator.Create(model(), services.GetService<ILoggerFactory>())
+            : services.GetServices<IGptBackendFactory>().LastOrDefault(f => f.Backend == options.Backend)?.Create(services, options)
+                ?? throw new InvalidOperationException($"GptOptions.Backend is {options.Backend}, but no backend of that kind is registered: reference the OnnxGpt.GenAI package and call .UseOnnxRuntimeGenAI() on AddGpt's builder.");
+
+        return options.MaxConcurrentRequests is { } limit
+            ? new ConcurrencyLimitedGenerator(generator, limit, options.MaxQueuedRequests)
+            : generator;
     }
 
     private static GptModel LoadModel(IServiceProvider services, string name) =>

@@ -1,0 +1,89 @@
+using System.Runtime.CompilerServices;
+using OnnxGpt.Generation;
+using OnnxGpt.Models;
+
+namespace OnnxGpt.Hosting;
+
+/// <summary>
+/// Lets at most a fixed number of generations run at once over another generator; further requests wait in a
+/// bounded queue (in arrival order) or are refused with <see cref="GptQueueFullException"/> when it is full.
+/// A request cancelled while waiting leaves the queue at once.
+/// </summary>
+public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
+{
+    private readonly IGptGenerator _inner;
+    private readonly SemaphoreSlim _slots;
+    private readonly int _maxConcurrent;
+    private readonly int? _maxQueued;
+    private int _waiting;
+
+    /// <summary>Wraps <paramref name="inner"/>.</summary>
+    /// <param name="inner">The generator that does the work; disposed with this one if it is <see cref="IDisposable"/>.</param>
+    /// <param name="maxConcurrentRequests">Generations allowed to run at once (1 or more).</param>
+    /// <param name="maxQueuedRequests">Requests allowed to wait (0 or more); null: no limit.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A limit is out of range.</exception>
+    public ConcurrencyLimitedGenerator(IGptGenerator inner, int maxConcurrentRequests, int? maxQueuedRequests)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentRequests, 1);
+        if (maxQueuedRequests is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxQueuedRequests), maxQueuedRequests, "MaxQueuedRequests must be 0 or more.");
+        }
+
+        _inner = inner;
+        _maxConcurrent = maxConcurrentRequests;
+        _maxQueued = maxQueuedRequests;
+        _slots = new SemaphoreSlim(maxConcurrentRequests, maxConcurrentRequests);
+    }
+
+    /// <inheritdoc />
+    public GptModelInfo ModelInfo => _inner.ModelInfo;
+
+    /// <summary>Generations running now.</summary>
+    public int Running => _maxConcurrent - _slots.CurrentCount;
+
+    /// <summary>Requests waiting for a slot now.</summary>
+    public int Queued => Volatile.Read(ref _waiting);
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (!_slots.Wait(0, CancellationToken.None))
+        {
+            var waiting = Interlocked.Increment(ref _waiting);
+            try
+            {
+                if (waiting > _maxQueued)
+                {
+                    throw new GptQueueFullException(Running, waiting - 1);
+                }
+
+                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
+
+        try
+        {
+            await foreach (var token in _inner.StreamAsync(prompt, options, cancellationToken).ConfigureAwait(false))
+            {
+                yield return token;
+            }
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _slots.Dispose();
+        (_inner as IDisposable)?.Dispose();
+    }
+}
