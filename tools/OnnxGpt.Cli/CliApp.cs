@@ -23,6 +23,7 @@ internal static class CliApp
             GenerateCommand.Create(),
             TokenizeCommand.Create(),
             InspectCommand.Create(),
+            ProvidersCommand.Create(),
         };
 
         var parsed = root.Parse(args);

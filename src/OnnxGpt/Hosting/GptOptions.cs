@@ -18,6 +18,12 @@ public sealed class GptOptions
     /// </summary>
     public IList<ExecutionProviderOptions> ExecutionProviders { get; } = new List<ExecutionProviderOptions>();
 
+    /// <summary>
+    /// When true, the first entry of <see cref="ExecutionProviders"/> must serve the model: if it cannot load, loading
+    /// fails with <see cref="ExecutionProviderException"/> instead of falling back to the next entry.
+    /// </summary>
+    public bool RequireExecutionProvider { get; set; }
+
     /// <summary>Threads ONNX Runtime uses within one operator on the CPU. Null: ONNX Runtime's default (one per physical core).</summary>
     public int? IntraOpNumThreads { get; set; }
 

@@ -17,16 +17,21 @@ public sealed class GptOptionsValidator : IValidateOptions<GptOptions>
             errors.Add($"{prefix}: ModelPath is required: set it to a model folder (holding model.onnx) or an .onnx file.");
         }
 
-        foreach (var provider in options.ExecutionProviders)
+        for (var i = 0; i < options.ExecutionProviders.Count; i++)
         {
-            if (provider is null || !provider.IsKnown)
+            var provider = options.ExecutionProviders[i];
+            if (provider is null)
             {
-                errors.Add($"{prefix}: ExecutionProviders contains '{provider?.Name}', which is not a known provider; use {ExecutionProviderOptions.Cuda}, {ExecutionProviderOptions.DirectML} or {ExecutionProviderOptions.Cpu}.");
+                errors.Add($"{prefix}: ExecutionProviders[{i}] is empty; give a provider name ({ExecutionProviderOptions.Cuda}, {ExecutionProviderOptions.DirectML} or {ExecutionProviderOptions.Cpu}).");
+                continue;
             }
-            else if (provider.DeviceId < 0)
-            {
-                errors.Add($"{prefix}: ExecutionProviders: {provider.Name} DeviceId must be 0 or more, but was {provider.DeviceId}.");
-            }
+
+            errors.AddRange(provider.GetErrors().Select(e => $"{prefix}: ExecutionProviders[{i}]: {e}"));
+        }
+
+        if (options.RequireExecutionProvider && options.ExecutionProviders.Count == 0)
+        {
+            errors.Add($"{prefix}: RequireExecutionProvider is set but ExecutionProviders is empty; list the provider that must serve the model first.");
         }
 
         if (options.IntraOpNumThreads is < 0)

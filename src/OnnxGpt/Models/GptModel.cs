@@ -111,14 +111,14 @@ public sealed class GptModel : IDisposable
         var (directory, graphPath, prefillGraphPath) = ResolveGraph(modelPath);
         var config = ModelConfiguration.Read(directory);
 
-        var (session, provider) = SessionFactory.Create(graphPath, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger);
+        var (session, provider) = SessionFactory.Create(graphPath, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger, options.RequireExecutionProvider);
         InferenceSession? prefillSession = null;
         try
         {
             var layout = GraphLayout.Detect(session.InputMetadata, session.OutputMetadata, config, modelPath);
             if (prefillGraphPath is not null)
             {
-                prefillSession = SessionFactory.Create(prefillGraphPath, modelPath, [new ExecutionProviderOptions(provider)], options.IntraOpNumThreads, logger).Session;
+                prefillSession = SessionFactory.Create(prefillGraphPath, modelPath, [options.ExecutionProviders.FirstOrDefault(p => ExecutionProviderOptions.Normalize(p.Name) == provider) ?? new ExecutionProviderOptions(provider)], options.IntraOpNumThreads, logger, requireFirst: true).Session;
                 layout.CheckPrefillGraph(prefillSession.InputMetadata, prefillSession.OutputMetadata, modelPath);
             }
 

@@ -29,9 +29,19 @@ public sealed class ExecutionProviderException : GptException
     /// <summary>Creates an exception listing each provider that was tried and why it failed.</summary>
     /// <param name="failures">Provider name and reason, in the order tried.</param>
     public ExecutionProviderException(IReadOnlyList<KeyValuePair<string, string>> failures)
-        : base("No execution provider could run the model: "
-            + string.Join("; ", failures.Select(f => $"{f.Key}: {f.Value}"))
-            + ". Add \"Cpu\" to ExecutionProviders as a fallback, or install the provider's native package and libraries.")
+        : this(failures, required: false)
+    {
+    }
+
+    /// <summary>Creates an exception listing each provider tried; <paramref name="required"/> says the first one was mandatory.</summary>
+    /// <param name="failures">Provider name and reason, in the order tried.</param>
+    /// <param name="required">Whether <see cref="Hosting.GptOptions.RequireExecutionProvider"/> stopped the fallback.</param>
+    public ExecutionProviderException(IReadOnlyList<KeyValuePair<string, string>> failures, bool required)
+        : base(required
+            ? $"The required execution provider {failures[0].Key} cannot run the model: {failures[0].Value}. (RequireExecutionProvider is set, so no other provider was tried.)"
+            : "No execution provider could run the model: "
+                + string.Join("; ", failures.Select(f => $"{f.Key}: {f.Value}"))
+                + ". Add \"Cpu\" to ExecutionProviders as a fallback, or install the provider's native package and libraries.")
     {
         Failures = failures;
     }

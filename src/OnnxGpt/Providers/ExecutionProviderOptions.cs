@@ -33,8 +33,104 @@ public sealed class ExecutionProviderOptions
     /// <summary>The device to run on, for GPU providers (default 0).</summary>
     public int DeviceId { get; set; }
 
-    /// <summary>Whether <see cref="Name"/> is one of the providers OnnxGpt knows.</summary>
-    internal bool IsKnown => Normalize(Name) is not null;
+    /// <summary>CUDA: the most bytes the provider's memory arena may take on the device (<c>gpu_mem_limit</c>). Null: no limit.</summary>
+    public long? GpuMemoryLimit { get; set; }
+
+    /// <summary>CUDA: how the arena grows, <c>kNextPowerOfTwo</c> or <c>kSameAsRequested</c> (<c>arena_extend_strategy</c>).</summary>
+    public string? ArenaExtendStrategy { get; set; }
+
+    /// <summary>CUDA: how cuDNN picks convolution algorithms, <c>EXHAUSTIVE</c>, <c>HEURISTIC</c> or <c>DEFAULT</c> (<c>cudnn_conv_algo_search</c>).</summary>
+    public string? CudnnConvAlgoSearch { get; set; }
+
+    /// <summary>CUDA: copy on the default stream (<c>do_copy_in_default_stream</c>).</summary>
+    public bool? CopyInDefaultStream { get; set; }
+
+    /// <summary>CPU: threads within one operator; overrides <see cref="Hosting.GptOptions.IntraOpNumThreads"/> when this provider serves. Null: ONNX Runtime's default.</summary>
+    public int? IntraOpNumThreads { get; set; }
+
+    /// <summary>CPU: threads across operators (parallel execution). Null: ONNX Runtime's default.</summary>
+    public int? InterOpNumThreads { get; set; }
+
+    /// <summary>CPU: whether ONNX Runtime keeps a memory arena for CPU tensors. Null: ONNX Runtime's default (on).</summary>
+    public bool? EnableCpuMemArena { get; set; }
+
+    /// <summary>Lists what is wrong with this entry, for the options validator; empty when it is valid.</summary>
+    internal IEnumerable<string> GetErrors()
+    {
+        var name = Normalize(Name);
+        if (name is null)
+        {
+            yield return $"'{Name}' is not a known provider; use {Cuda}, {DirectML} or {Cpu}.";
+            yield break;
+        }
+
+        if (DeviceId < 0)
+        {
+            yield return $"{name} DeviceId must be 0 or more, but was {DeviceId}.";
+        }
+
+        if (GpuMemoryLimit is <= 0)
+        {
+            yield return $"{name} GpuMemoryLimit must be more than 0 bytes, but was {GpuMemoryLimit}.";
+        }
+
+        if (ArenaExtendStrategy is not (null or "kNextPowerOfTwo" or "kSameAsRequested"))
+        {
+            yield return $"{name} ArenaExtendStrategy must be kNextPowerOfTwo or kSameAsRequested, but was '{ArenaExtendStrategy}'.";
+        }
+
+        if (CudnnConvAlgoSearch is not (null or "EXHAUSTIVE" or "HEURISTIC" or "DEFAULT"))
+        {
+            yield return $"{name} CudnnConvAlgoSearch must be EXHAUSTIVE, HEURISTIC or DEFAULT, but was '{CudnnConvAlgoSearch}'.";
+        }
+
+        if (IntraOpNumThreads is < 0 || InterOpNumThreads is < 0)
+        {
+            yield return $"{name} thread counts must be 0 (ONNX Runtime's default) or more.";
+        }
+
+        var cudaOnly = GpuMemoryLimit is not null || ArenaExtendStrategy is not null || CudnnConvAlgoSearch is not null || CopyInDefaultStream is not null;
+        if (cudaOnly && name != Cuda)
+        {
+            yield return $"{name}: GpuMemoryLimit, ArenaExtendStrategy, CudnnConvAlgoSearch and CopyInDefaultStream apply to {Cuda} only.";
+        }
+
+        var cpuOnly = IntraOpNumThreads is not null || InterOpNumThreads is not null || EnableCpuMemArena is not null;
+        if (cpuOnly && name != Cpu)
+        {
+            yield return $"{name}: IntraOpNumThreads, InterOpNumThreads and EnableCpuMemArena apply to {Cpu} only.";
+        }
+    }
+
+    /// <summary>The CUDA provider options ONNX Runtime takes, as key/value pairs.</summary>
+    internal Dictionary<string, string> CudaProviderOptions()
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["device_id"] = DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (GpuMemoryLimit is { } limit)
+        {
+            result["gpu_mem_limit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (ArenaExtendStrategy is { } strategy)
+        {
+            result["arena_extend_strategy"] = strategy;
+        }
+
+        if (CudnnConvAlgoSearch is { } search)
+        {
+            result["cudnn_conv_algo_search"] = search;
+        }
+
+        if (CopyInDefaultStream is { } copy)
+        {
+            result["do_copy_in_default_stream"] = copy ? "1" : "0";
+        }
+
+        return result;
+    }
 
     /// <summary>The canonical spelling of a provider name, or null when it is unknown.</summary>
     internal static string? Normalize(string? name) => name?.Trim().ToUpperInvariant() switch

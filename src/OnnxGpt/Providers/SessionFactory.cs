@@ -1,17 +1,19 @@
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace OnnxGpt.Providers;
 
 /// <summary>Creates the ONNX Runtime session on the first execution provider, in the user's order, that works here.</summary>
-internal static class SessionFactory
+internal static partial class SessionFactory
 {
     public static (InferenceSession Session, string Provider) Create(
         string graphPath,
         string modelPath,
         IReadOnlyList<ExecutionProviderOptions> providers,
         int? intraOpThreads,
-        ILogger logger)
+        ILogger logger,
+        bool requireFirst = false)
     {
         if (providers.Count == 0)
         {
@@ -24,36 +26,111 @@ internal static class SessionFactory
             var name = ExecutionProviderOptions.Normalize(provider.Name)
                 ?? throw new ArgumentException($"Unknown execution provider '{provider.Name}'; use {ExecutionProviderOptions.Cuda}, {ExecutionProviderOptions.DirectML} or {ExecutionProviderOptions.Cpu}.", nameof(providers));
 
-            var options = new SessionOptions();
+            var options = CreateSessionOptions(provider, name, intraOpThreads, out var appendFailure);
             try
             {
-                options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
-                if (intraOpThreads is > 0)
+                if (appendFailure is null)
                 {
-                    options.IntraOpNumThreads = intraOpThreads.Value;
-                }
+                    if (name == ExecutionProviderOptions.Cpu)
+                    {
+                        return (CreateCpu(graphPath, modelPath, options!), name);
+                    }
 
-                if (name == ExecutionProviderOptions.Cpu)
-                {
-                    return (CreateCpu(graphPath, modelPath, options), name);
+                    return (new InferenceSession(graphPath, options!), name);
                 }
-
-                AppendProvider(options, name, provider.DeviceId);
-                return (new InferenceSession(graphPath, options), name);
             }
-            catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException or OnnxRuntimeException or TypeInitializationException)
+            catch (OnnxRuntimeException ex)
             {
-                var reason = Describe(ex);
-                Log.ProviderFailed(logger, provider.ToString(), modelPath, reason);
-                failures.Add(new(provider.ToString(), reason));
+                appendFailure = ex;
             }
             finally
             {
-                options.Dispose();
+                options?.Dispose();
+            }
+
+            var reason = Describe(name, appendFailure);
+            Log.ProviderFailed(logger, provider.ToString(), modelPath, reason);
+            failures.Add(new(provider.ToString(), reason));
+            if (requireFirst)
+            {
+                throw new ExecutionProviderException(failures, required: true);
             }
         }
 
         throw new ExecutionProviderException(failures);
+    }
+
+    /// <summary>
+    /// Session options with <paramref name="provider"/> appended, or null with the reason when this build of
+    /// ONNX Runtime cannot append it (no such provider, or a library it needs is missing).
+    /// </summary>
+    internal static SessionOptions? CreateSessionOptions(ExecutionProviderOptions provider, string name, int? intraOpThreads, out Exception? failure)
+    {
+        failure = null;
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        try
+        {
+            var threads = provider.IntraOpNumThreads ?? intraOpThreads;
+            if (threads is > 0)
+            {
+                options.IntraOpNumThreads = threads.Value;
+            }
+
+            if (provider.InterOpNumThreads is > 0)
+            {
+                options.InterOpNumThreads = provider.InterOpNumThreads.Value;
+                options.ExecutionMode = ExecutionMode.ORT_PARALLEL;
+            }
+
+            if (provider.EnableCpuMemArena is { } arena)
+            {
+                options.EnableCpuMemArena = arena;
+            }
+
+            switch (name)
+            {
+                case ExecutionProviderOptions.Cuda:
+                    using (var cuda = new OrtCUDAProviderOptions())
+                    {
+                        cuda.UpdateOptions(provider.CudaProviderOptions());
+                        options.AppendExecutionProvider_CUDA(cuda);
+                    }
+
+                    break;
+                case ExecutionProviderOptions.DirectML:
+                    options.AppendExecutionProvider_DML(provider.DeviceId);
+                    break;
+            }
+
+            return options;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException or OnnxRuntimeException or TypeInitializationException)
+        {
+            options.Dispose();
+            failure = ex;
+            return null;
+        }
+    }
+
+    /// <summary>One sentence saying why a provider cannot run here, naming the missing library where ONNX Runtime does.</summary>
+    internal static string Describe(string provider, Exception? ex)
+    {
+        var message = ex?.Message.Trim() ?? "unknown error";
+        if (ex is EntryPointNotFoundException || message.Contains("not enabled in this build", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"the ONNX Runtime natives in use were built without the {provider} provider (the CPU-only Microsoft.ML.OnnxRuntime package); "
+                + (provider == ExecutionProviderOptions.DirectML
+                    ? "reference Microsoft.ML.OnnxRuntime.DirectML on Windows instead"
+                    : "reference Microsoft.ML.OnnxRuntime.Gpu instead (in this repository: build with -p:OnnxGptRuntime=Cuda)");
+        }
+
+        var missing = MissingLibraryRegex().Match(message);
+        if (missing.Success)
+        {
+            return $"a library it needs cannot be loaded: {missing.Groups["lib"].Value} (install CUDA 13 and cuDNN 9, or add their folder to the library path). ONNX Runtime said: {message}";
+        }
+
+        return ex is DllNotFoundException ? $"a native library is missing ({message})" : message;
     }
 
     private static InferenceSession CreateCpu(string graphPath, string modelPath, SessionOptions options)
@@ -69,25 +146,6 @@ internal static class SessionFactory
         }
     }
 
-    private static void AppendProvider(SessionOptions options, string name, int deviceId)
-    {
-        switch (name)
-        {
-            case ExecutionProviderOptions.Cuda:
-                options.AppendExecutionProvider_CUDA(deviceId);
-                break;
-            case ExecutionProviderOptions.DirectML:
-                options.AppendExecutionProvider_DML(deviceId);
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown execution provider.");
-        }
-    }
-
-    private static string Describe(Exception ex) => ex switch
-    {
-        EntryPointNotFoundException => "the ONNX Runtime natives in use were built without this provider (reference the provider's native package, e.g. Microsoft.ML.OnnxRuntime.Gpu, instead of the CPU one)",
-        DllNotFoundException => $"a native library is missing ({ex.Message.Trim()})",
-        _ => ex.Message.Trim(),
-    };
+    [GeneratedRegex(@"(?<lib>[\w.+-]+\.(?:so[\w.]*|dll|dylib)): cannot open shared object file|error (?:code )?126.*?(?<lib>[\w.+-]+\.dll)")]
+    private static partial Regex MissingLibraryRegex();
 }
