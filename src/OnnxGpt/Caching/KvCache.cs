@@ -12,13 +12,13 @@ namespace OnnxGpt.Caching;
 /// </summary>
 internal sealed unsafe class KvCache : IDisposable
 {
-    private const nuint Alignment = 64;
-
     private readonly void*[] _buffers;
+    private readonly CacheMemory _memory;
     private bool _disposed;
 
-    public KvCache(GraphLayout layout, int capacity, int vocabularySize)
+    public KvCache(GraphLayout layout, int capacity, int vocabularySize, CacheMemory memory)
     {
+        _memory = memory;
         Capacity = capacity;
         TensorCount = layout.PastNames.Length;
         var elementSize = layout.CacheElementType == TensorElementType.Float16 ? 2 : 4;
@@ -27,7 +27,7 @@ internal sealed unsafe class KvCache : IDisposable
         _buffers = new void*[TensorCount * 2];
         for (var i = 0; i < _buffers.Length; i++)
         {
-            _buffers[i] = NativeMemory.AlignedAlloc(Math.Max(BytesPerTensor, Alignment), Alignment);
+            _buffers[i] = memory.Allocate(BytesPerTensor);
         }
 
         Ids = GC.AllocateArray<long>(capacity, pinned: true);
@@ -80,6 +80,9 @@ internal sealed unsafe class KvCache : IDisposable
     /// <summary>The current <c>past</c> value of each cache tensor.</summary>
     public IntPtr* Past { get; }
 
+    /// <summary>The OrtMemoryInfo of the cache buffers (host or device).</summary>
+    public IntPtr MemoryInfo => _memory.InfoHandle;
+
     /// <summary>One of the two buffers of cache tensor <paramref name="tensor"/>.</summary>
     public void* Buffer(int tensor, int side) => _buffers[(tensor * 2) + side];
 
@@ -93,7 +96,7 @@ internal sealed unsafe class KvCache : IDisposable
         _disposed = true;
         foreach (var buffer in _buffers)
         {
-            NativeMemory.AlignedFree(buffer);
+            _memory.Free(buffer);
         }
 
         NativeMemory.Free(Inputs);

@@ -21,13 +21,17 @@ internal sealed class KvCachePool : IDisposable
     private int _rented;
     private volatile bool _disposed;
 
-    public KvCachePool(GraphLayout layout, int contextLength, int vocabularySize, int idlePerCapacity)
+    public KvCachePool(GraphLayout layout, int contextLength, int vocabularySize, int idlePerCapacity, CacheMemory memory)
     {
+        Memory = memory;
         _layout = layout;
         _contextLength = contextLength;
         _vocabularySize = vocabularySize;
         _idlePerCapacity = idlePerCapacity;
     }
+
+    /// <summary>Where the caches live; owned by the pool.</summary>
+    public CacheMemory Memory { get; }
 
     /// <summary>Caches currently handed out and not yet returned.</summary>
     public int Rented => Volatile.Read(ref _rented);
@@ -46,7 +50,7 @@ internal sealed class KvCachePool : IDisposable
             return cache;
         }
 
-        return new KvCache(_layout, capacity, _vocabularySize);
+        return new KvCache(_layout, capacity, _vocabularySize, Memory);
     }
 
     /// <summary>Takes a cache back when its request ends, however it ended.</summary>
@@ -57,6 +61,11 @@ internal sealed class KvCachePool : IDisposable
         if (_disposed || bag.Count >= _idlePerCapacity)
         {
             cache.Dispose();
+            if (_disposed && Rented == 0)
+            {
+                Memory.Dispose();
+            }
+
             return;
         }
 
@@ -76,6 +85,12 @@ internal sealed class KvCachePool : IDisposable
             {
                 cache.Dispose();
             }
+        }
+
+        // Caches still rented free their buffers when returned; device memory goes with the allocator after them.
+        if (Rented == 0)
+        {
+            Memory.Dispose();
         }
     }
 }

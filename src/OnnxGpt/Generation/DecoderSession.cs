@@ -244,7 +244,9 @@ internal sealed unsafe class DecoderSession : IDisposable
         shape[rank++] = positions;
         shape[rank++] = _layout.HeadSize;
         var bytes = _cache.BytesPerTensor / (nuint)_cache.Capacity * (nuint)positions;
-        return CreateTensor(_cache.Buffer(tensor, side), bytes, shape, (nuint)rank, _cacheElementType);
+        IntPtr value;
+        OrtNative.Check(_api.CreateTensorWithData(_cache.MemoryInfo, _cache.Buffer(tensor, side), bytes, shape, (nuint)rank, _cacheElementType, &value), "CreateTensorWithDataAsOrtValue");
+        return value;
     }
 
     private IntPtr CreateTensor(void* data, nuint bytes, long* shape, nuint rank, int elementType)

@@ -40,7 +40,7 @@ public sealed class GptModel : IDisposable
         Options = options;
         SessionHandle = OrtNative.SessionHandle(session);
         NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
-        CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: Math.Max(2, Environment.ProcessorCount));
+        CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: Math.Max(2, Environment.ProcessorCount), CreateCacheMemory(session, provider, options));
     }
 
     /// <summary>What the loader found in the graph and the files beside it.</summary>
@@ -235,6 +235,17 @@ public sealed class GptModel : IDisposable
         {
             ReleaseNative();
         }
+    }
+
+    private static CacheMemory CreateCacheMemory(InferenceSession session, string provider, GptOptions options)
+    {
+        if (provider != ExecutionProviderOptions.Cuda)
+        {
+            return CacheMemory.Host();
+        }
+
+        var entry = options.ExecutionProviders.First(p => ExecutionProviderOptions.Normalize(p.Name) == ExecutionProviderOptions.Cuda);
+        return CacheMemory.Cuda(session, entry.DeviceId);
     }
 
     private void ReleaseNative()

@@ -1,0 +1,102 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+
+namespace OnnxGpt.Caching;
+
+/// <summary>
+/// Where a model's KV cache lives: host memory on the CPU, device memory on CUDA (allocated through the session's
+/// CUDA allocator), so that <c>present</c> becomes the next <c>past</c> without a round trip through the host.
+/// Token ids, positions and the mask stay on the host (a few bytes a step), and ONNX Runtime copies only the
+/// last position's logits back.
+/// </summary>
+internal sealed unsafe class CacheMemory : IDisposable
+{
+    private const nuint Alignment = 64;
+
+    private readonly OrtMemoryInfo? _deviceInfo;
+    private readonly OrtAllocator? _allocator;
+    private readonly Dictionary<IntPtr, OrtMemoryAllocation> _allocations = [];
+    private readonly Lock _gate = new();
+
+    private CacheMemory(OrtMemoryInfo? deviceInfo, OrtAllocator? allocator, string location)
+    {
+        _deviceInfo = deviceInfo;
+        _allocator = allocator;
+        Location = location;
+        InfoHandle = (deviceInfo ?? OrtMemoryInfo.DefaultInstance).DangerousGetHandle();
+    }
+
+    /// <summary>The OrtMemoryInfo handle cache tensors are created with.</summary>
+    public IntPtr InfoHandle { get; }
+
+    /// <summary>"host" or the device, for logs.</summary>
+    public string Location { get; }
+
+    /// <summary>Host memory, for the CPU (and for providers whose device memory OnnxGpt does not manage).</summary>
+    public static CacheMemory Host() => new(null, null, "host");
+
+    /// <summary>Device memory of CUDA device <paramref name="deviceId"/>, from <paramref name="session"/>'s allocator.</summary>
+    public static CacheMemory Cuda(InferenceSession session, int deviceId)
+    {
+        var info = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default);
+        try
+        {
+            return new CacheMemory(info, new OrtAllocator(session, info), $"cuda:{deviceId}");
+        }
+        catch
+        {
+            info.Dispose();
+            throw;
+        }
+    }
+
+    public void* Allocate(nuint bytes)
+    {
+        bytes = Math.Max(bytes, Alignment);
+        if (_allocator is null)
+        {
+            return NativeMemory.AlignedAlloc(bytes, Alignment);
+        }
+
+        lock (_gate)
+        {
+            var allocation = _allocator.Allocate((uint)bytes);
+            var pointer = allocation.DangerousGetHandle();
+            _allocations[pointer] = allocation;
+            return (void*)pointer;
+        }
+    }
+
+    public void Free(void* buffer)
+    {
+        if (_allocator is null)
+        {
+            NativeMemory.AlignedFree(buffer);
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_allocations.Remove((IntPtr)buffer, out var allocation))
+            {
+                allocation.Dispose();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var allocation in _allocations.Values)
+            {
+                allocation.Dispose();
+            }
+
+            _allocations.Clear();
+        }
+
+        _allocator?.Dispose();
+        _deviceInfo?.Dispose();
+    }
+}
