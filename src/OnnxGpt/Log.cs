@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "{ModelPath} states no context length (config.json max_position_embeddings / n_positions, genai_config.json context_length); generation is bounded only by MaxNewTokens.")]
     public static partial void NoContextLength(ILogger logger, string modelPath);
 
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "{ModelPath}: {Problem}.")]
+    public static partial void ConfigIgnored(ILogger logger, string modelPath, string problem);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Generation finished: {FinishReason}, {PromptTokens} prompt + {GeneratedTokens} generated tokens, {TokensPerSecond:F1} tokens/s")]
     public static partial void GenerationFinished(ILogger logger, string finishReason, int promptTokens, int generatedTokens, double tokensPerSecond);
 }

@@ -18,6 +18,8 @@ namespace OnnxGpt.Models;
 /// </summary>
 public sealed class GptModel : IDisposable
 {
+    private const int Gpt2VocabularySize = 50257;
+
     private readonly Lock _gate = new();
     private int _activeRuns;
     private bool _disposed;
@@ -110,6 +112,10 @@ public sealed class GptModel : IDisposable
         var modelPath = options.ModelPath!;
         var (directory, graphPath, prefillGraphPath) = ResolveGraph(modelPath);
         var config = ModelConfiguration.Read(directory);
+        foreach (var warning in config.Warnings)
+        {
+            Log.ConfigIgnored(logger, modelPath, warning);
+        }
 
         var (session, provider) = SessionFactory.Create(graphPath, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger, options.RequireExecutionProvider);
         InferenceSession? prefillSession = null;
@@ -140,7 +146,7 @@ public sealed class GptModel : IDisposable
                 Log.NoContextLength(logger, modelPath);
             }
 
-            var tokenizer = LoadTokenizer(directory, config, logger, modelPath);
+            var tokenizer = LoadTokenizer(directory, config, vocabulary, logger, modelPath);
             var info = new GptModelInfo
             {
                 ModelPath = modelPath,
@@ -333,11 +339,14 @@ public sealed class GptModel : IDisposable
         return File.Exists(besideApp) || Directory.Exists(besideApp) ? besideApp : full;
     }
 
-    private static GptTokenizer? LoadTokenizer(string directory, ModelConfiguration config, ILogger logger, string modelPath)
+    private static GptTokenizer? LoadTokenizer(string directory, ModelConfiguration config, int vocabulary, ILogger logger, string modelPath)
     {
         var hasBpe = File.Exists(Path.Combine(directory, "vocab.json")) && File.Exists(Path.Combine(directory, "merges.txt"));
         var hasSentencePiece = File.Exists(Path.Combine(directory, "tokenizer.model"));
-        var builtIn = string.Equals(config.ModelType, "gpt2", StringComparison.OrdinalIgnoreCase);
+
+        // GPT-2's built-in vocabulary fits only a graph with GPT-2's 50257 scores (a fine-tuned GPT-2 with its own
+        // vocabulary must ship its tokenizer files).
+        var builtIn = string.Equals(config.ModelType, "gpt2", StringComparison.OrdinalIgnoreCase) && vocabulary == Gpt2VocabularySize;
         if (!hasBpe && !hasSentencePiece && !builtIn)
         {
             Log.NoTokenizer(logger, modelPath);

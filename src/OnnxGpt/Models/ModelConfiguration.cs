@@ -34,9 +34,85 @@ internal sealed class ModelConfiguration
     /// <summary>Generation settings the model ships (generation_config.json, else genai_config.json's search section).</summary>
     public GenerationDefaults Defaults { get; private set; } = GenerationDefaults.None;
 
+    /// <summary>Settings found out of range and ignored, as sentences for the log.</summary>
+    public List<string> Warnings { get; } = [];
+
     public static ModelConfiguration Read(string directory)
     {
         var result = new ModelConfiguration();
+        result.ReadFiles(directory);
+        result.Sanitize();
+        return result;
+    }
+
+    private void Sanitize()
+    {
+        int? Positive(int? value, string name)
+        {
+            if (value is <= 0)
+            {
+                Warnings.Add($"{name} is {value}; it must be positive, so it is ignored");
+                return null;
+            }
+
+            return value;
+        }
+
+        int? Id(int? value, string name)
+        {
+            if (value is < 0)
+            {
+                Warnings.Add($"{name} is {value}; token ids cannot be negative, so it is ignored");
+                return null;
+            }
+
+            return value;
+        }
+
+        ContextLength = Positive(ContextLength, "the context length");
+        VocabularySize = Positive(VocabularySize, "vocab_size");
+        KeyValueHeads = Positive(KeyValueHeads, "num_key_value_heads");
+        HeadSize = Positive(HeadSize, "head_dim");
+        AttentionHeads = Positive(AttentionHeads, "num_attention_heads");
+        BosTokenId = Id(BosTokenId, "bos_token_id");
+        PadTokenId = Id(PadTokenId, "pad_token_id");
+        if (EosTokenIds.Any(id => id < 0))
+        {
+            Warnings.Add("eos_token_id has negative ids; they are ignored");
+            EosTokenIds = [.. EosTokenIds.Where(id => id >= 0)];
+        }
+
+        var d = Defaults;
+        float? Range(float? value, string name, float min, float max, bool minExclusive)
+        {
+            if (value is { } v && (float.IsNaN(v) || v > max || v < min || (minExclusive && v == min)))
+            {
+                Warnings.Add($"generation setting {name} is {v}, outside its range, so it is ignored");
+                return null;
+            }
+
+            return value;
+        }
+
+        Defaults = d with
+        {
+            Temperature = Range(d.Temperature, "temperature", 0, float.MaxValue, false),
+            TopK = d.TopK is < 0 ? null : d.TopK,
+            TopP = Range(d.TopP, "top_p", 0, 1, true),
+            MinP = Range(d.MinP, "min_p", 0, 1, false),
+            RepetitionPenalty = Range(d.RepetitionPenalty, "repetition_penalty", 0, float.MaxValue, true),
+            MaxLength = Positive(d.MaxLength, "max_length"),
+            MaxNewTokens = Positive(d.MaxNewTokens, "max_new_tokens"),
+        };
+        if (d.TopK is < 0)
+        {
+            Warnings.Add($"generation setting top_k is {d.TopK}, outside its range, so it is ignored");
+        }
+    }
+
+    private void ReadFiles(string directory)
+    {
+        var result = this;
         using (var genai = Open(directory, "genai_config.json"))
         {
             if (genai is not null && genai.RootElement.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.Object)
@@ -100,8 +176,6 @@ internal sealed class ModelConfiguration
                 result.AddBosToken = Bool(root, "add_bos_token");
             }
         }
-
-        return result;
     }
 
     private static GenerationDefaults ReadDefaults(JsonElement e) => new()

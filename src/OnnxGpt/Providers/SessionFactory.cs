@@ -118,7 +118,7 @@ internal static partial class SessionFactory
         var message = ex?.Message.Trim() ?? "unknown error";
         if (ex is EntryPointNotFoundException || message.Contains("not enabled in this build", StringComparison.OrdinalIgnoreCase))
         {
-            return $"the ONNX Runtime natives in use were built without the {provider} provider (the CPU-only Microsoft.ML.OnnxRuntime package); "
+            return $"the ONNX Runtime natives in use were built without the {provider} provider (the CPU-only Microsoft.ML.OnnxRuntime package has neither CUDA nor DirectML); "
                 + (provider == ExecutionProviderOptions.DirectML
                     ? "reference Microsoft.ML.OnnxRuntime.DirectML on Windows instead"
                     : "reference Microsoft.ML.OnnxRuntime.Gpu instead (in this repository: build with -p:OnnxGptRuntime=Cuda)");
