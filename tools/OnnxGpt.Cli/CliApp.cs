@@ -24,6 +24,7 @@ internal static class CliApp
             TokenizeCommand.Create(),
             InspectCommand.Create(),
             ProvidersCommand.Create(),
+            SoakCommand.Create(),
         };
 
         var parsed = root.Parse(args);

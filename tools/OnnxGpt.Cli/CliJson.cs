@@ -39,6 +39,7 @@ internal sealed record TokenizeJson(IReadOnlyList<int> Ids);
 [JsonSerializable(typeof(TokenizeJson))]
 [JsonSerializable(typeof(InspectJson))]
 [JsonSerializable(typeof(OnnxGpt.Providers.ExecutionProviderReport))]
+[JsonSerializable(typeof(SoakReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>The context the CLI writes with: like <see cref="JsonSerializerContext.Options"/>, but leaving quotes and non-ASCII text readable.</summary>

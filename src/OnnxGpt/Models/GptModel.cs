@@ -185,6 +185,12 @@ public sealed class GptModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// How many request caches are handed out now and how many are kept idle for reuse. When no generation runs,
+    /// <see cref="KvCacheStatistics.Rented"/> is 0: every request returns its cache, however it ended.
+    /// </summary>
+    public KvCacheStatistics CacheStatistics => new(CachePool.Rented, CachePool.Idle);
+
     /// <summary>Turns text into the token ids this model reads (with bos when the model adds it).</summary>
     /// <param name="text">The text to encode.</param>
     /// <returns>The token ids.</returns>
