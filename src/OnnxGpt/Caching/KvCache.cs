@@ -16,30 +16,31 @@ internal sealed unsafe class KvCache : IDisposable
     private readonly CacheMemory _memory;
     private bool _disposed;
 
-    public KvCache(GraphLayout layout, int capacity, int vocabularySize, CacheMemory memory)
+    public KvCache(GraphLayout layout, int capacity, int vocabularySize, CacheMemory memory, int batchSize = 1)
     {
         _memory = memory;
         Capacity = capacity;
+        BatchSize = batchSize;
         TensorCount = layout.PastNames.Length;
         var elementSize = layout.CacheElementType == TensorElementType.Float16 ? 2 : 4;
         var perPosition = (long)layout.KeyValueHeads * layout.HeadSize * elementSize * (layout.Convention == KvCacheConvention.Combined ? 2 : 1);
-        BytesPerTensor = checked((nuint)(perPosition * capacity));
+        BytesPerTensor = checked((nuint)(perPosition * capacity * batchSize));
         _buffers = new void*[TensorCount * 2];
         for (var i = 0; i < _buffers.Length; i++)
         {
             _buffers[i] = memory.Allocate(BytesPerTensor);
         }
 
-        Ids = GC.AllocateArray<long>(capacity, pinned: true);
-        Positions = GC.AllocateArray<long>(capacity, pinned: true);
-        Mask = GC.AllocateArray<long>(capacity, pinned: true);
+        Ids = GC.AllocateArray<long>(capacity * batchSize, pinned: true);
+        Positions = GC.AllocateArray<long>(capacity * batchSize, pinned: true);
+        Mask = GC.AllocateArray<long>(capacity * batchSize, pinned: true);
         for (var i = 0; i < capacity; i++)
         {
             Positions[i] = i;
             Mask[i] = 1;
         }
 
-        Logits = GC.AllocateArray<float>(vocabularySize, pinned: true);
+        Logits = GC.AllocateArray<float>(vocabularySize * batchSize, pinned: true);
         UseCacheFlags = GC.AllocateArray<bool>(2, pinned: true);
         UseCacheFlags[1] = true;
         Inputs = (IntPtr*)NativeMemory.AllocZeroed((nuint)(layout.InputNames.Length * sizeof(IntPtr)));
@@ -47,8 +48,11 @@ internal sealed unsafe class KvCache : IDisposable
         Past = (IntPtr*)NativeMemory.AllocZeroed((nuint)(Math.Max(TensorCount, 1) * sizeof(IntPtr)));
     }
 
-    /// <summary>Positions the buffers hold.</summary>
+    /// <summary>Positions the buffers hold, per sequence.</summary>
     public int Capacity { get; }
+
+    /// <summary>Sequences the buffers hold (1 except for batched generation).</summary>
+    public int BatchSize { get; }
 
     /// <summary>Number of cache tensors (twice the layers for separate keys and values).</summary>
     public int TensorCount { get; }
@@ -56,7 +60,7 @@ internal sealed unsafe class KvCache : IDisposable
     /// <summary>Bytes of one cache buffer.</summary>
     public nuint BytesPerTensor { get; }
 
-    /// <summary>Token ids fed to the graph (pinned).</summary>
+    /// <summary>Token ids fed to the graph (pinned; for a batch, the rows of the current run, one after the other).</summary>
     public long[] Ids { get; }
 
     /// <summary>Position ids 0, 1, 2, ... (pinned).</summary>
@@ -65,7 +69,7 @@ internal sealed unsafe class KvCache : IDisposable
     /// <summary>An attention mask of ones (pinned).</summary>
     public long[] Mask { get; }
 
-    /// <summary>The next token's scores (pinned, so that decode steps can have ONNX Runtime write them here).</summary>
+    /// <summary>The next token's scores, one row per sequence (pinned, so that decode steps can have ONNX Runtime write them here).</summary>
     public float[] Logits { get; }
 
     /// <summary>false, true: the values of a merged graph's <c>use_cache_branch</c> (pinned).</summary>

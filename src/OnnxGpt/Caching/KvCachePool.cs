@@ -17,7 +17,7 @@ internal sealed class KvCachePool : IDisposable
     private readonly int _contextLength;
     private readonly int _vocabularySize;
     private readonly int _idlePerCapacity;
-    private readonly ConcurrentDictionary<int, ConcurrentBag<KvCache>> _idle = new();
+    private readonly ConcurrentDictionary<(int Capacity, int Batch), ConcurrentBag<KvCache>> _idle = new();
     private int _rented;
     private volatile bool _disposed;
 
@@ -39,25 +39,25 @@ internal sealed class KvCachePool : IDisposable
     /// <summary>Caches kept idle for reuse.</summary>
     public int Idle => _idle.Values.Sum(b => b.Count);
 
-    /// <summary>A cache for at least <paramref name="positions"/> positions.</summary>
-    public KvCache Rent(int positions)
+    /// <summary>A cache for at least <paramref name="positions"/> positions of <paramref name="batchSize"/> sequences.</summary>
+    public KvCache Rent(int positions, int batchSize = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var capacity = Math.Min((int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)Math.Max(positions, MinimumCapacity)), int.MaxValue), Math.Max(_contextLength, positions));
         Interlocked.Increment(ref _rented);
-        if (_idle.TryGetValue(capacity, out var bag) && bag.TryTake(out var cache))
+        if (_idle.TryGetValue((capacity, batchSize), out var bag) && bag.TryTake(out var cache))
         {
             return cache;
         }
 
-        return new KvCache(_layout, capacity, _vocabularySize, Memory);
+        return new KvCache(_layout, capacity, _vocabularySize, Memory, batchSize);
     }
 
     /// <summary>Takes a cache back when its request ends, however it ended.</summary>
     public void Return(KvCache cache)
     {
         Interlocked.Decrement(ref _rented);
-        var bag = _idle.GetOrAdd(cache.Capacity, _ => []);
+        var bag = _idle.GetOrAdd((cache.Capacity, cache.BatchSize), _ => []);
         if (_disposed || bag.Count >= _idlePerCapacity)
         {
             cache.Dispose();

@@ -27,6 +27,8 @@ internal sealed unsafe class DecoderSession : IDisposable
     private readonly int _cacheElementType;
     private readonly long _headsDim;
     private readonly OrtNative.Api _api = OrtNative.Functions;
+    private readonly int _batch;
+    private readonly int[] _pads;
     private IntPtr _decodeLogits;
     private IntPtr _useCacheFalse;
     private IntPtr _useCacheTrue;
@@ -34,22 +36,29 @@ internal sealed unsafe class DecoderSession : IDisposable
     private int _length;
     private bool _disposed;
 
-    public DecoderSession(GptModel model, int capacity, CancellationToken cancellationToken)
+    public DecoderSession(GptModel model, int capacity, CancellationToken cancellationToken, int batchSize = 1)
     {
         _model = model;
         _layout = model.Layout;
         _vocabulary = model.Info.VocabularySize;
         _cacheElementType = (int)_layout.CacheElementType;
         _headsDim = _layout.KeyValueHeads;
-        _cache = model.CachePool.Rent(capacity);
+        if (batchSize > 1 && _layout.Convention == KvCacheConvention.None)
+        {
+            throw new NotSupportedException($"'{model.Info.ModelPath}' has no KV cache; batched generation needs a graph with one. Generate the prompts one at a time.");
+        }
+
+        _batch = batchSize;
+        _pads = new int[batchSize];
+        _cache = model.CachePool.Rent(capacity, batchSize);
         _cancellationToken = cancellationToken;
         try
         {
             if (_layout.LogitsElementType == TensorElementType.Float)
             {
                 // Decode steps produce [1, 1, vocabulary]: ONNX Runtime writes them into our pinned buffer.
-                var shape = stackalloc long[3] { 1, 1, _vocabulary };
-                _decodeLogits = CreateTensor(Pin(_cache.Logits), (nuint)(_vocabulary * sizeof(float)), shape, 3, (int)TensorElementType.Float);
+                var shape = stackalloc long[3] { batchSize, 1, _vocabulary };
+                _decodeLogits = CreateTensor(Pin(_cache.Logits), (nuint)(batchSize * _vocabulary * sizeof(float)), shape, 3, (int)TensorElementType.Float);
             }
 
             if (_layout.HasUseCacheBranch)
@@ -95,6 +104,54 @@ internal sealed unsafe class DecoderSession : IDisposable
         Run(_length, 1);
     }
 
+    /// <summary>
+    /// Runs several prompts at once, left-padded to the longest with <paramref name="padTokenId"/> (masked out, as
+    /// Hugging Face does); leaves row r's next-token scores at <c>Logits[r * vocabulary ..]</c>.
+    /// </summary>
+    public void PrefillBatch(IReadOnlyList<IReadOnlyList<int>> prompts, int padTokenId)
+    {
+        var longest = prompts.Max(p => p.Count);
+        var ids = _cache.Ids;
+        var mask = _cache.Mask;
+        var positions = _cache.Positions;
+        for (var r = 0; r < _batch; r++)
+        {
+            var prompt = prompts[r];
+            var pad = _pads[r] = longest - prompt.Count;
+            var row = r * longest;
+            for (var p = 0; p < longest; p++)
+            {
+                var real = p >= pad;
+                ids[row + p] = real ? prompt[p - pad] : padTokenId;
+                mask[row + p] = real ? 1 : 0;
+
+                // Hugging Face derives positions from the mask: cumsum - 1, and 1 where masked.
+                positions[row + p] = real ? p - pad : 1;
+            }
+        }
+
+        RunBatch(longest, longest, firstStep: true);
+    }
+
+    /// <summary>Feeds one token per row; leaves each row's next-token scores in <see cref="Logits"/>.</summary>
+    public void StepBatch(ReadOnlySpan<int> tokenIds)
+    {
+        var total = _length + 1;
+        var ids = _cache.Ids;
+        var mask = _cache.Mask;
+        var positions = _cache.Positions;
+        for (var r = 0; r < _batch; r++)
+        {
+            ids[r] = tokenIds[r];
+            positions[r] = total - 1 - _pads[r];
+            var row = mask.AsSpan(r * total, total);
+            row[.._pads[r]].Clear();
+            row[_pads[r]..].Fill(1);
+        }
+
+        RunBatch(1, total, firstStep: false);
+    }
+
     private static void* Pin<T>(T[] pinnedArray)
         where T : unmanaged
     {
@@ -107,35 +164,53 @@ internal sealed unsafe class DecoderSession : IDisposable
 
     private void Run(int start, int count)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        // Without a cache the whole sequence is fed again at every step.
         var total = start + count;
+        var feedStart = _layout.Convention == KvCacheConvention.None ? 0 : start;
+        RunCore(
+            (long*)Pin(_cache.Ids) + feedStart,
+            (long*)Pin(_cache.Mask),
+            (long*)Pin(_cache.Positions) + feedStart,
+            total - feedStart,
+            total,
+            firstStep: start == 0);
+    }
+
+    private void RunBatch(int feedCount, int total, bool firstStep) =>
+        RunCore((long*)Pin(_cache.Ids), (long*)Pin(_cache.Mask), (long*)Pin(_cache.Positions), feedCount, total, firstStep);
+
+    /// <summary>
+    /// One forward pass: <paramref name="ids"/> and <paramref name="positions"/> hold [batch, feedCount] values,
+    /// <paramref name="mask"/> [batch, total]; the cache grows to <paramref name="total"/> positions.
+    /// </summary>
+    private void RunCore(long* ids, long* mask, long* positions, int feedCount, int total, bool firstStep)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (total > _cache.Capacity)
         {
             throw new InvalidOperationException($"The request's buffers hold {_cache.Capacity} positions; position {total - 1} does not fit.");
         }
 
-        // Without a cache the whole sequence is fed again at every step.
-        var feedStart = _layout.Convention == KvCacheConvention.None ? 0 : start;
-        var feedCount = total - feedStart;
+        var feedStart = total - feedCount;
         var inputs = _cache.Inputs;
         var outputs = _cache.Outputs;
         var cacheCount = _cache.TensorCount;
         var shape = stackalloc long[5];
         var n = 0;
 
-        shape[0] = 1;
+        shape[0] = _batch;
         shape[1] = feedCount;
-        inputs[n++] = CreateTensor((long*)Pin(_cache.Ids) + feedStart, (nuint)(feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+        inputs[n++] = CreateTensor(ids, (nuint)(_batch * feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
         if (_layout.HasAttentionMask)
         {
             shape[1] = total;
-            inputs[n++] = CreateTensor(Pin(_cache.Mask), (nuint)(total * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+            inputs[n++] = CreateTensor(mask, (nuint)(_batch * total * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
         }
 
         if (_layout.HasPositionIds)
         {
             shape[1] = feedCount;
-            inputs[n++] = CreateTensor((long*)Pin(_cache.Positions) + feedStart, (nuint)(feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+            inputs[n++] = CreateTensor(positions, (nuint)(_batch * feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
         }
 
         var firstOwnedInput = n;
@@ -151,11 +226,11 @@ internal sealed unsafe class DecoderSession : IDisposable
 
         if (_layout.HasUseCacheBranch)
         {
-            inputs[n++] = start == 0 ? _useCacheFalse : _useCacheTrue;
+            inputs[n++] = firstStep ? _useCacheFalse : _useCacheTrue;
         }
 
         // Optimum's split layout runs the prompt through its own graph, which takes no cache inputs.
-        var prefillGraph = start == 0 && _model.PrefillNames is not null;
+        var prefillGraph = firstStep && _model.PrefillNames is not null;
         if (prefillGraph)
         {
             n = firstOwnedInput;
@@ -239,7 +314,7 @@ internal sealed unsafe class DecoderSession : IDisposable
             shape[rank++] = 2;
         }
 
-        shape[rank++] = 1;
+        shape[rank++] = _batch;
         shape[rank++] = _headsDim;
         shape[rank++] = positions;
         shape[rank++] = _layout.HeadSize;
@@ -260,19 +335,23 @@ internal sealed unsafe class DecoderSession : IDisposable
     {
         void* data;
         OrtNative.Check(_api.GetTensorMutableData(logits, &data), "GetTensorMutableData");
-        var offset = (long)(sequenceLength - 1) * _vocabulary;
         var target = _cache.Logits.AsSpan();
-        if (_layout.LogitsElementType == TensorElementType.Float16)
+        for (var r = 0; r < _batch; r++)
         {
-            var halves = new ReadOnlySpan<Half>((Half*)data + offset, _vocabulary);
-            for (var i = 0; i < _vocabulary; i++)
+            var offset = (((long)r * sequenceLength) + sequenceLength - 1) * _vocabulary;
+            var row = target.Slice(r * _vocabulary, _vocabulary);
+            if (_layout.LogitsElementType == TensorElementType.Float16)
             {
-                target[i] = (float)halves[i];
+                var halves = new ReadOnlySpan<Half>((Half*)data + offset, _vocabulary);
+                for (var i = 0; i < _vocabulary; i++)
+                {
+                    row[i] = (float)halves[i];
+                }
             }
-        }
-        else
-        {
-            new ReadOnlySpan<float>((float*)data + offset, _vocabulary).CopyTo(target);
+            else
+            {
+                new ReadOnlySpan<float>((float*)data + offset, _vocabulary).CopyTo(row);
+            }
         }
     }
 
