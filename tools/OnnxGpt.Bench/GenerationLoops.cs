@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Generation;
 using OnnxGpt.Hosting;
 using OnnxGpt.Models;

@@ -15,12 +15,13 @@ internal static class CliApp
     {
         ArgumentNullException.ThrowIfNull(args);
         // Not a RootCommand: that one names itself after the assembly (OnnxGpt.Cli), and the command is onnxgpt.
-        var root = new Command("onnxgpt", "Runs GPT-style ONNX models: generate text, tokenize text, inspect a model.")
+        var root = new Command("onnxgpt", "Runs GPT-style ONNX models: generate text, show the next-token distribution, tokenize text, inspect a model.")
         {
             new HelpOption(),
             new VersionOption(),
             CommonOptions.Verbose,
             GenerateCommand.Create(),
+            NextTokenCommand.Create(),
             TokenizeCommand.Create(),
             InspectCommand.Create(),
             ProvidersCommand.Create(),

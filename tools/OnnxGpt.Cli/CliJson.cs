@@ -14,9 +14,10 @@ internal sealed record GenerateJson(
     string ExecutionProvider,
     int PromptTokenCount,
     int GeneratedTokenCount,
-    TimingsJson Timings)
+    TimingsJson Timings,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<TokenJson>? Tokens = null)
 {
-    public static GenerateJson From(GenerationResult result) => new(
+    public static GenerateJson From(GenerationResult result, IReadOnlyList<TokenJson>? tokens = null) => new(
         result.Text,
         result.PromptTokenIds,
         result.TokenIds,
@@ -24,8 +25,39 @@ internal sealed record GenerateJson(
         result.ExecutionProvider,
         result.PromptTokenCount,
         result.GeneratedTokenCount,
-        new TimingsJson(Math.Round(result.TimeToFirstToken.TotalMilliseconds, 3), Math.Round(result.TokensPerSecond, 3)));
+        new TimingsJson(Math.Round(result.TimeToFirstToken.TotalMilliseconds, 3), Math.Round(result.TokensPerSecond, 3)),
+        tokens);
 }
+
+/// <summary>One generated token in <see cref="GenerateJson"/> (with --top-logprobs): its own text, log-probability and the alternatives.</summary>
+internal sealed record TokenJson(int Id, string Text, float? Logprob, IReadOnlyList<TopLogprobJson> TopLogprobs)
+{
+    public static TokenJson From(GeneratedToken token, OnnxGpt.Models.GptModel model)
+    {
+        var alternatives = new List<TopLogprobJson>();
+        foreach (var alternative in token.TopLogprobs ?? [])
+        {
+            alternatives.Add(new TopLogprobJson(alternative.Id, alternative.Text, alternative.Logprob));
+        }
+
+        return new TokenJson(token.Id, model.Tokenizer is null ? string.Empty : model.Decode([token.Id]), token.Logprob, alternatives);
+    }
+}
+
+/// <summary>An alternative in <see cref="TokenJson"/>.</summary>
+internal sealed record TopLogprobJson(int Id, string Text, float Logprob);
+
+/// <summary>What <c>next-token --json</c> prints: every allowed token (ordered by id) with its probability, and the top N.</summary>
+internal sealed record NextTokenJson(
+    IReadOnlyList<int> PromptTokenIds,
+    bool Sampling,
+    int VocabularySize,
+    IReadOnlyList<int> Allowed,
+    IReadOnlyList<float> Probs,
+    IReadOnlyList<NextTokenTopJson> Top);
+
+/// <summary>An entry of <see cref="NextTokenJson.Top"/>.</summary>
+internal sealed record NextTokenTopJson(int Id, string Text, float Prob, float Logprob);
 
 /// <summary>The timings in <see cref="GenerateJson"/>.</summary>
 internal sealed record TimingsJson(double TimeToFirstTokenMs, double TokensPerSecond);
@@ -38,6 +70,7 @@ internal sealed record TokenizeJson(IReadOnlyList<int> Ids);
 [JsonSerializable(typeof(GenerateJson))]
 [JsonSerializable(typeof(TokenizeJson))]
 [JsonSerializable(typeof(InspectJson))]
+[JsonSerializable(typeof(NextTokenJson))]
 [JsonSerializable(typeof(OnnxGpt.Providers.ExecutionProviderReport))]
 [JsonSerializable(typeof(SoakReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext

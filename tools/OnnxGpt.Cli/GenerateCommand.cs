@@ -18,21 +18,21 @@ internal static class GenerateCommand
         var promptIds = new Option<string?>("--prompt-ids") { Description = "The prompt as comma-separated token ids, fed as they are (e.g. 859,26).", HelpName = "IDS" };
         var model = CommonOptions.Model();
         var maxNewTokens = new Option<int?>("--max-new-tokens", "-n") { Description = "The most tokens to generate. Default: the model's.", HelpName = "N" };
-        var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (no sampling)." };
-        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature (0 or more). Default: the model's.", HelpName = "T" };
-        var topK = new Option<int?>("--top-k") { Description = "Keep the K most likely tokens (0: off). Default: the model's.", HelpName = "K" };
-        var topP = new Option<float?>("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to probability P, in (0, 1].", HelpName = "P" };
-        var minP = new Option<float?>("--min-p") { Description = "Drop tokens below P times the top token's probability, in [0, 1].", HelpName = "P" };
-        var repetitionPenalty = new Option<float?>("--repetition-penalty") { Description = "Penalize tokens already in the sequence (1: off).", HelpName = "R" };
-        var seed = new Option<int?>("--seed") { Description = "Seed the sampler for reproducible output.", HelpName = "S" };
+        var sampling = new SamplingFlags();
+        var topLogprobs = new Option<int?>("--top-logprobs") { Description = "With --json: list each token with its log-probability and the N most likely alternatives (0 to 20).", HelpName = "N" };
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable); it is not printed.", HelpName = "TEXT" };
         var providers = CommonOptions.ExecutionProviders();
         var json = CommonOptions.Json();
 
         var command = new Command("generate", "Generate text from a prompt, streaming it to stdout.")
         {
-            prompt, promptIds, model, maxNewTokens, greedy, temperature, topK, topP, minP, repetitionPenalty, seed, stop, providers, json,
+            prompt, promptIds, model, maxNewTokens,
         };
+        sampling.AddTo(command);
+        command.Options.Add(topLogprobs);
+        command.Options.Add(stop);
+        command.Options.Add(providers);
+        command.Options.Add(json);
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -40,18 +40,12 @@ internal static class GenerateCommand
                 Prompt: BuildPrompt(r.GetValue(prompt), r.GetValue(promptIds)),
                 ModelPath: r.GetValue(model),
                 ExecutionProviders: r.GetValue(providers) ?? [],
-                Options: new GenerationOptions
+                Options: sampling.Read(r, new GenerationOptions
                 {
                     MaxNewTokens = r.GetValue(maxNewTokens),
-                    DoSample = r.GetValue(greedy) ? false : null,
-                    Temperature = r.GetValue(temperature),
-                    TopK = r.GetValue(topK),
-                    TopP = r.GetValue(topP),
-                    MinP = r.GetValue(minP),
-                    RepetitionPenalty = r.GetValue(repetitionPenalty),
-                    Seed = r.GetValue(seed),
+                    TopLogprobs = r.GetValue(topLogprobs),
                     StopSequences = r.GetValue(stop) is { Length: > 0 } stops ? stops : null,
-                },
+                }),
                 Json: r.GetValue(json),
                 Verbose: r.GetValue(CommonOptions.Verbose));
             return await RunAsync(request, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error, ct);
@@ -79,8 +73,16 @@ internal static class GenerateCommand
 
         if (request.Json)
         {
-            var result = await generator.GenerateAsync(request.Prompt, request.Options, cancellationToken);
-            await stdout.WriteLineAsync(JsonSerializer.Serialize(GenerateJson.From(result), CliJsonContext.Output.GenerateJson));
+            // With --top-logprobs, every token is listed with its log-probability and alternatives.
+            List<TokenJson>? tokens = request.Options.TopLogprobs is null ? null : [];
+            GenerationResult? result = null;
+            await foreach (var token in generator.StreamAsync(request.Prompt, request.Options, cancellationToken))
+            {
+                tokens?.Add(TokenJson.From(token, model));
+                result = token.Result ?? result;
+            }
+
+            await stdout.WriteLineAsync(JsonSerializer.Serialize(GenerateJson.From(result!, tokens), CliJsonContext.Output.GenerateJson));
             await stdout.FlushAsync(cancellationToken);
             return ExitCodes.Success;
         }
@@ -123,6 +125,100 @@ internal static class GenerateCommand
     public static string Summary(GenerationResult result) => string.Create(
         CultureInfo.InvariantCulture,
         $"[{result.GeneratedTokenCount} {(result.GeneratedTokenCount == 1 ? "token" : "tokens")}, finish: {result.FinishReason}, {result.TimeToFirstToken.TotalMilliseconds:F1} ms to first token, {result.TokensPerSecond:F1} tokens/s, {result.ExecutionProvider}]");
+}
+
+/// <summary>The sampling flags <c>generate</c> and <c>next-token</c> share; a flag given overrides the model's default.</summary>
+internal sealed class SamplingFlags
+{
+    public Option<bool> Greedy { get; } = new("--greedy") { Description = "Always take the most likely token (no sampling; only the penalties, bans and biases apply)." };
+
+    public Option<float?> Temperature { get; } = new("--temperature") { Description = "Sampling temperature (0 or more; 0 is greedy). Default: the model's.", HelpName = "T" };
+
+    public Option<int?> TopK { get; } = new("--top-k") { Description = "Keep the K most likely tokens (0: off). Default: the model's.", HelpName = "K" };
+
+    public Option<float?> TopP { get; } = new("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to probability P, in (0, 1].", HelpName = "P" };
+
+    public Option<float?> MinP { get; } = new("--min-p") { Description = "Drop tokens below P times the top token's probability, in [0, 1].", HelpName = "P" };
+
+    public Option<float?> TypicalP { get; } = new("--typical-p") { Description = "Locally typical sampling: keep the tokens closest to the entropy up to mass P, in (0, 1].", HelpName = "P" };
+
+    public Option<float?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "Penalize tokens already in the sequence, prompt included (1: off).", HelpName = "R" };
+
+    public Option<float?> FrequencyPenalty { get; } = new("--frequency-penalty") { Description = "Subtract F per earlier occurrence of a generated token, in [-2, 2].", HelpName = "F" };
+
+    public Option<float?> PresencePenalty { get; } = new("--presence-penalty") { Description = "Subtract P once from every token already generated, in [-2, 2].", HelpName = "P" };
+
+    public Option<int?> NoRepeatNGramSize { get; } = new("--no-repeat-ngram-size") { Description = "Never repeat an n-gram of this size, prompt included (0: off).", HelpName = "N" };
+
+    public Option<int?> MinNewTokens { get; } = new("--min-new-tokens") { Description = "Forbid end-of-sequence until N tokens were generated.", HelpName = "N" };
+
+    public Option<string[]> LogitBias { get; } = new("--logit-bias") { Description = "Add BIAS to token ID's score (repeatable), e.g. 0=-100; -inf bans the token.", HelpName = "ID=BIAS" };
+
+    public Option<int?> Seed { get; } = new("--seed") { Description = "Seed the sampler for reproducible output.", HelpName = "S" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Greedy, Temperature, TopK, TopP, MinP, TypicalP, RepetitionPenalty, FrequencyPenalty, PresencePenalty, NoRepeatNGramSize, MinNewTokens, LogitBias, Seed })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>Sets the sampling settings given on the command line on <paramref name="options"/>; the others stay null (the model's defaults).</summary>
+    public GenerationOptions Read(ParseResult r, GenerationOptions options)
+    {
+        options.DoSample = r.GetValue(Greedy) ? false : null;
+        options.Temperature = r.GetValue(Temperature);
+        options.TopK = r.GetValue(TopK);
+        options.TopP = r.GetValue(TopP);
+        options.MinP = r.GetValue(MinP);
+        options.TypicalP = r.GetValue(TypicalP);
+        options.RepetitionPenalty = r.GetValue(RepetitionPenalty);
+        options.FrequencyPenalty = r.GetValue(FrequencyPenalty);
+        options.PresencePenalty = r.GetValue(PresencePenalty);
+        options.NoRepeatNGramSize = r.GetValue(NoRepeatNGramSize);
+        options.MinNewTokens = r.GetValue(MinNewTokens);
+        options.LogitBias = ParseLogitBias(r.GetValue(LogitBias));
+        options.Seed = r.GetValue(Seed);
+        return options;
+    }
+
+    /// <summary>Parses --logit-bias ID=BIAS entries (a later entry for the same id wins); null when none are given.</summary>
+    /// <exception cref="CliUsageException">An entry is not ID=BIAS.</exception>
+    public static Dictionary<int, float>? ParseLogitBias(string[]? entries)
+    {
+        if (entries is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        var bias = new Dictionary<int, float>();
+        foreach (var entry in entries)
+        {
+            var parts = entry.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2
+                || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+                || !TryParseBias(parts[1], out var value))
+            {
+                throw new CliUsageException($"LogitBias: --logit-bias takes ID=BIAS (for example --logit-bias 0=-100), but '{entry}' is not.");
+            }
+
+            bias[id] = value;
+        }
+
+        return bias;
+    }
+
+    private static bool TryParseBias(string text, out float value)
+    {
+        if (text.Equals("-inf", StringComparison.OrdinalIgnoreCase))
+        {
+            value = float.NegativeInfinity;
+            return true;
+        }
+
+        return float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
 }
 
 /// <summary>A parsed <c>generate</c> command line.</summary>

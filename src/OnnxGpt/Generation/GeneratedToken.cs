@@ -1,3 +1,5 @@
+using OnnxGpt.Sampling;
+
 namespace OnnxGpt.Generation;
 
 /// <summary>One generated token, as streamed by <see cref="IGptGenerator.StreamAsync"/>.</summary>
@@ -28,6 +30,21 @@ public sealed class GeneratedToken
 
     /// <summary>The token's position among the generated tokens, from 0.</summary>
     public int Index { get; }
+
+    /// <summary>
+    /// The natural log of the token's probability under the final distribution it was chosen from: after every sampling
+    /// stage when sampling; when greedy, under the processed but unwarped distribution (penalties, n-gram blocking, banned
+    /// sequences, minimum new tokens, logit bias and custom stages applied; temperature, top-k, top-p, min-p, typical-p
+    /// not). Null when the generator does not compute it (<see cref="GptGenerator"/> always does).
+    /// </summary>
+    public float? Logprob { get; init; }
+
+    /// <summary>
+    /// The most likely tokens of the same distribution with their log-probabilities, most likely first (ties: lower id
+    /// first), when <see cref="GenerationOptions.TopLogprobs"/> asks for them; null otherwise. Tokens the stages removed
+    /// never appear, so the list can be shorter than asked.
+    /// </summary>
+    public IReadOnlyList<TokenLogprob>? TopLogprobs { get; init; }
 
     /// <summary>The finish reason, on the final token; null before it.</summary>
     public FinishReason? FinishReason => Result?.FinishReason;

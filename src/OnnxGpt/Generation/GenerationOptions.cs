@@ -1,12 +1,27 @@
+using OnnxGpt.Sampling;
+
 namespace OnnxGpt.Generation;
 
 /// <summary>
 /// Settings for one generation request. Every setting is nullable: null means "the default", which is the
 /// application's default (<see cref="Hosting.GptOptions.Generation"/>) if it sets one, else the model's own
-/// (<c>generation_config.json</c>), else off.
+/// (<c>generation_config.json</c>), else off. The model's file supplies only <see cref="DoSample"/>,
+/// <see cref="Temperature"/>, <see cref="TopK"/>, <see cref="TopP"/>, <see cref="MinP"/>,
+/// <see cref="RepetitionPenalty"/> and the lengths; every other setting is off unless set here or in the application.
 /// </summary>
+/// <remarks>
+/// The sampling stages run in Hugging Face's order. First the processors, which run whether or not the model samples:
+/// <see cref="RepetitionPenalty"/>, <see cref="FrequencyPenalty"/>/<see cref="PresencePenalty"/>,
+/// <see cref="NoRepeatNGramSize"/>, <see cref="BannedTokenSequences"/>, <see cref="MinNewTokens"/>,
+/// <see cref="LogitBias"/>, then <see cref="CustomStages"/>. Then, only when sampling, the warpers:
+/// <see cref="Temperature"/>, <see cref="TopK"/>, <see cref="TopP"/>, <see cref="MinP"/>, <see cref="TypicalP"/>.
+/// Greedy generation (<see cref="DoSample"/> false or <see cref="Temperature"/> 0) takes the most likely token after the processors.
+/// </remarks>
 public sealed class GenerationOptions
 {
+    /// <summary>The most alternatives <see cref="TopLogprobs"/> may ask for (OpenAI's limit).</summary>
+    public const int MaxTopLogprobs = 20;
+
     /// <summary>
     /// The most tokens to generate. Default: the model's <c>max_new_tokens</c>, else its <c>max_length</c> minus the prompt,
     /// else up to the context length. Generation always ends at the context length with <see cref="FinishReason.Length"/>.
@@ -30,6 +45,64 @@ public sealed class GenerationOptions
 
     /// <summary>Penalizes tokens already in the sequence (Hugging Face semantics; 1 is off). Must be more than 0.</summary>
     public float? RepetitionPenalty { get; set; }
+
+    /// <summary>
+    /// Locally typical sampling (Hugging Face's <c>typical_p</c>): keeps the tokens whose information content is closest
+    /// to the distribution's entropy until their probability reaches this mass. Must be in (0, 1]; 1 is off.
+    /// </summary>
+    public float? TypicalP { get; set; }
+
+    /// <summary>
+    /// OpenAI's frequency penalty: subtracted from a token's score once per time it was generated so far. Only generated
+    /// tokens count, not the prompt. Must be in [-2, 2]; 0 is off.
+    /// </summary>
+    public float? FrequencyPenalty { get; set; }
+
+    /// <summary>
+    /// OpenAI's presence penalty: subtracted once from the score of every token generated so far. Only generated tokens
+    /// count, not the prompt. Must be in [-2, 2]; 0 is off.
+    /// </summary>
+    public float? PresencePenalty { get; set; }
+
+    /// <summary>
+    /// Forbids repeating any n-gram of this size (Hugging Face's <c>no_repeat_ngram_size</c>), counting the prompt and the
+    /// generated tokens. Must be 0 (off) or more.
+    /// </summary>
+    public int? NoRepeatNGramSize { get; set; }
+
+    /// <summary>
+    /// A bias added to the score of each given token id (OpenAI's <c>logit_bias</c>): large negative values all but ban a
+    /// token, negative infinity bans it, large positive values all but force it. Ids must be in the vocabulary; biases
+    /// must not be NaN or positive infinity.
+    /// </summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; set; }
+
+    /// <summary>
+    /// Token sequences that must not be generated (Hugging Face's <c>bad_words_ids</c>): a single-token sequence is never
+    /// generated; a longer one's last token is removed whenever the sequence so far (prompt included) ends with the rest
+    /// of it. Sequences must not be empty; ids must be in the vocabulary.
+    /// </summary>
+    public IList<IReadOnlyList<int>>? BannedTokenSequences { get; set; }
+
+    /// <summary>
+    /// The end-of-sequence tokens are removed until this many tokens were generated (Hugging Face's <c>min_new_tokens</c>).
+    /// Must be 0 (off) or more.
+    /// </summary>
+    public int? MinNewTokens { get; set; }
+
+    /// <summary>
+    /// When set, each <see cref="GeneratedToken"/> carries this many most likely alternatives with their log-probabilities
+    /// in <see cref="GeneratedToken.TopLogprobs"/> (OpenAI's <c>top_logprobs</c>); 0 gives an empty list. Must be in [0, 20].
+    /// Null: none are computed (the chosen token's own <see cref="GeneratedToken.Logprob"/> always is).
+    /// </summary>
+    public int? TopLogprobs { get; set; }
+
+    /// <summary>
+    /// Your own stages, run in this order after the built-in processors (penalties, n-gram blocking, banned sequences,
+    /// minimum new tokens, logit bias) and before the warpers (temperature, top-k, top-p, min-p, typical-p); they also run
+    /// when generating greedily. A stage instance may be shared by concurrent requests only if it is thread-safe.
+    /// </summary>
+    public IList<ISamplingStage>? CustomStages { get; set; }
 
     /// <summary>Seeds the sampler: the same seed, prompt and settings give the same output. Null: a random seed.</summary>
     public int? Seed { get; set; }
@@ -55,6 +128,15 @@ public sealed class GenerationOptions
             TopP = TopP ?? fallback.TopP,
             MinP = MinP ?? fallback.MinP,
             RepetitionPenalty = RepetitionPenalty ?? fallback.RepetitionPenalty,
+            TypicalP = TypicalP ?? fallback.TypicalP,
+            FrequencyPenalty = FrequencyPenalty ?? fallback.FrequencyPenalty,
+            PresencePenalty = PresencePenalty ?? fallback.PresencePenalty,
+            NoRepeatNGramSize = NoRepeatNGramSize ?? fallback.NoRepeatNGramSize,
+            LogitBias = LogitBias ?? fallback.LogitBias,
+            BannedTokenSequences = BannedTokenSequences ?? fallback.BannedTokenSequences,
+            MinNewTokens = MinNewTokens ?? fallback.MinNewTokens,
+            TopLogprobs = TopLogprobs ?? fallback.TopLogprobs,
+            CustomStages = CustomStages ?? fallback.CustomStages,
             Seed = Seed ?? fallback.Seed,
             StopSequences = StopSequences ?? fallback.StopSequences,
         };
@@ -62,12 +144,12 @@ public sealed class GenerationOptions
 
     /// <summary>Checks every setting that is set, and throws for the first one out of range.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the exception names it.</exception>
-    /// <exception cref="ArgumentException">A stop sequence is null or empty.</exception>
+    /// <exception cref="ArgumentException">A stop sequence is null or empty, or a custom stage is null.</exception>
     public void Validate()
     {
         foreach (var (name, message) in GetErrors())
         {
-            if (name == nameof(StopSequences))
+            if (name is nameof(StopSequences) or nameof(CustomStages))
             {
                 throw new ArgumentException(message, name);
             }
@@ -109,9 +191,77 @@ public sealed class GenerationOptions
             yield return (nameof(RepetitionPenalty), $"RepetitionPenalty must be a finite number more than 0, but was {r}.");
         }
 
+        if (TypicalP is { } typical && !(typical > 0 && typical <= 1))
+        {
+            yield return (nameof(TypicalP), $"TypicalP must be in (0, 1], but was {typical}.");
+        }
+
+        if (FrequencyPenalty is { } frequency && !(frequency >= -2 && frequency <= 2))
+        {
+            yield return (nameof(FrequencyPenalty), $"FrequencyPenalty must be in [-2, 2], but was {frequency}.");
+        }
+
+        if (PresencePenalty is { } presence && !(presence >= -2 && presence <= 2))
+        {
+            yield return (nameof(PresencePenalty), $"PresencePenalty must be in [-2, 2], but was {presence}.");
+        }
+
+        if (NoRepeatNGramSize is < 0)
+        {
+            yield return (nameof(NoRepeatNGramSize), $"NoRepeatNGramSize must be 0 (off) or more, but was {NoRepeatNGramSize}.");
+        }
+
+        if (LogitBias is not null)
+        {
+            foreach (var (id, bias) in LogitBias)
+            {
+                if (id < 0)
+                {
+                    yield return (nameof(LogitBias), $"LogitBias token ids must be 0 or more, but {id} is not.");
+                }
+                else if (float.IsNaN(bias) || float.IsPositiveInfinity(bias))
+                {
+                    yield return (nameof(LogitBias), $"LogitBias for token {id} must be a finite number or negative infinity, but was {bias}.");
+                }
+            }
+        }
+
+        if (BannedTokenSequences is not null)
+        {
+            foreach (var sequence in BannedTokenSequences)
+            {
+                if (sequence is null || sequence.Count == 0)
+                {
+                    yield return (nameof(BannedTokenSequences), "BannedTokenSequences must not contain null or empty sequences.");
+                    break;
+                }
+
+                if (sequence.Any(id => id < 0))
+                {
+                    yield return (nameof(BannedTokenSequences), $"BannedTokenSequences token ids must be 0 or more, but [{string.Join(", ", sequence)}] holds a negative one.");
+                    break;
+                }
+            }
+        }
+
+        if (MinNewTokens is < 0)
+        {
+            yield return (nameof(MinNewTokens), $"MinNewTokens must be 0 (off) or more, but was {MinNewTokens}.");
+        }
+
+        if (TopLogprobs is < 0 or > MaxTopLogprobs)
+        {
+            yield return (nameof(TopLogprobs), $"TopLogprobs must be in [0, {MaxTopLogprobs}], but was {TopLogprobs}.");
+        }
+
         if (StopSequences is not null && StopSequences.Any(string.IsNullOrEmpty))
         {
             yield return (nameof(StopSequences), "StopSequences must not contain null or empty strings.");
+        }
+
+        if (CustomStages is not null && CustomStages.Any(s => s is null))
+        {
+            yield return (nameof(CustomStages), "CustomStages must not contain null stages.");
         }
     }
 }

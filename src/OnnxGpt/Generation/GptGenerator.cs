@@ -69,10 +69,11 @@ public sealed class GptGenerator : IGptGenerator
 
         var generated = new List<int>(Math.Min(maxNew, 1024));
         var text = new StringBuilder();
-        var sampler = TokenSampler.Create(settings);
+        var eos = info.EosTokenIds;
+        var sampler = TokenSampler.Create(settings, promptIds.Count, eos);
         var detokenizer = _model.Tokenizer is { } tokenizer ? new StreamingDetokenizer(tokenizer) : null;
         var stops = new StopSequenceMatcher(settings.StopSequences);
-        var eos = info.EosTokenIds;
+        var topIds = settings.TopLogprobs is > 0 ? new int[settings.TopLogprobs.Value] : null;
 
         using var decoder = new DecoderSession(_model, capacity, cancellationToken);
         void ThrowIfCancelled()
@@ -99,16 +100,26 @@ public sealed class GptGenerator : IGptGenerator
         }
 
         ThrowIfCancelled();
-        Run(() => decoder.Prefill(promptIds), BuildResult, cancellationToken);
+        try
+        {
+            decoder.Prefill(promptIds);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new GenerationCanceledException(BuildResult(FinishReason.Cancelled), cancellationToken);
+        }
+
         for (var index = 0; ; index++)
         {
             ThrowIfCancelled();
-            var token = sampler.Next(decoder.Logits, sequence.AsSpan(0, promptIds.Count + index));
+            var token = sampler.Next(decoder.Logits, sequence.AsSpan(0, promptIds.Count + index), out var logprob);
             if (firstTokenAt == 0)
             {
                 firstTokenAt = Stopwatch.GetTimestamp();
             }
 
+            // Only when asked: the sampler left the final scores in decoder.Logits.
+            var alternatives = settings.TopLogprobs is { } wanted ? TopLogprobs(decoder.Logits, wanted, topIds, sampler.LastLogSumExp) : null;
             sequence[promptIds.Count + index] = token;
             generated.Add(token);
 
@@ -142,27 +153,80 @@ public sealed class GptGenerator : IGptGenerator
                 {
                     Log.GenerationFinished(_logger, reason.ToString(), result.PromptTokenCount, result.GeneratedTokenCount, result.TokensPerSecond);
                 }
-                yield return new GeneratedToken(token, released, index, result);
+                yield return new GeneratedToken(token, released, index, result) { Logprob = logprob, TopLogprobs = alternatives };
                 yield break;
             }
 
-            yield return new GeneratedToken(token, released, index);
+            yield return new GeneratedToken(token, released, index) { Logprob = logprob, TopLogprobs = alternatives };
             await ThreadPoolSwitch.IfNeeded();
             ThrowIfCancelled();
-            Run(() => decoder.Step(token), BuildResult, cancellationToken);
+            try
+            {
+                decoder.Step(token);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new GenerationCanceledException(BuildResult(FinishReason.Cancelled), cancellationToken);
+            }
         }
     }
 
-    private static void Run(Action run, Func<FinishReason, GenerationResult> partial, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the prompt and returns the distribution its first generated token would be chosen from: the same stages
+    /// as <see cref="StreamAsync"/> applies for the first token (the warpers only when the options sample), on the
+    /// same resolved options. Nothing is sampled.
+    /// </summary>
+    /// <param name="prompt">The prompt: text (a string converts implicitly) or token ids.</param>
+    /// <param name="options">Per-request settings; null uses the defaults. <see cref="GenerationOptions.Seed"/>, lengths and stop sequences play no part.</param>
+    /// <param name="cancellationToken">Stops the prompt's run.</param>
+    /// <returns>The allowed tokens with their probabilities.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A setting in <paramref name="options"/> is out of range, or a token id is outside the vocabulary.</exception>
+    /// <exception cref="ArgumentException">The prompt is empty and the model has no bos token.</exception>
+    /// <exception cref="PromptTooLongException">The prompt leaves no room in the context.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    /// <exception cref="GptException">The stages removed every token, or the model produced NaN scores.</exception>
+    public async Task<NextTokenDistribution> GetNextTokenDistributionAsync(GptPrompt prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        try
+        ArgumentNullException.ThrowIfNull(prompt);
+        var settings = Resolve(options);
+        var promptIds = PreparePrompt(prompt);
+        var info = _model.Info;
+        if (promptIds.Count >= info.ContextLength)
         {
-            run();
+            throw new PromptTooLongException(promptIds.Count, info.ContextLength);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+        await ThreadPoolSwitch.IfNeeded();
+        cancellationToken.ThrowIfCancellationRequested();
+        var sample = TokenSampler.Samples(settings);
+        var sampler = new TokenSampler(TokenSampler.BuildStages(settings, promptIds.Count, info.EosTokenIds, sample), null);
+        var logits = new float[info.VocabularySize];
+        using (var decoder = new DecoderSession(_model, promptIds.Count + 1, cancellationToken))
         {
-            throw new GenerationCanceledException(partial(FinishReason.Cancelled), cancellationToken);
+            decoder.Prefill(promptIds);
+            decoder.Logits.AsSpan(0, logits.Length).CopyTo(logits);
         }
+
+        sampler.Process(logits, [.. promptIds]);
+        return new NextTokenDistribution(promptIds, logits, sample, sampler.Stages, _model.Tokenizer);
+    }
+
+    private TokenLogprob[] TopLogprobs(float[] finalLogits, int count, int[]? ids, double logSumExp)
+    {
+        if (count == 0 || ids is null)
+        {
+            return [];
+        }
+
+        var n = TokenSampler.Top(finalLogits, ids);
+        var top = new TokenLogprob[n];
+        for (var i = 0; i < n; i++)
+        {
+            var id = ids[i];
+            top[i] = new TokenLogprob(id, NextTokenDistribution.Decode(_model.Tokenizer, id), (float)(finalLogits[id] - logSumExp));
+        }
+
+        return top;
     }
 
     private GenerationOptions Resolve(GenerationOptions? request)
@@ -179,7 +243,42 @@ public sealed class GptGenerator : IGptGenerator
             RepetitionPenalty = defaults.RepetitionPenalty,
             MaxNewTokens = defaults.MaxNewTokens,
         };
-        return (request ?? new GenerationOptions()).WithDefaults(_model.Options.Generation).WithDefaults(modelDefaults);
+        var settings = (request ?? new GenerationOptions()).WithDefaults(_model.Options.Generation).WithDefaults(modelDefaults);
+        CheckVocabulary(settings);
+        return settings;
+    }
+
+    /// <summary>Token ids in the settings must be in the model's vocabulary.</summary>
+    private void CheckVocabulary(GenerationOptions settings)
+    {
+        var vocabulary = _model.Info.VocabularySize;
+        string setting;
+        if (settings.LogitBias is { } bias)
+        {
+            foreach (var id in bias.Keys)
+            {
+                if (id >= vocabulary)
+                {
+                    setting = nameof(GenerationOptions.LogitBias);
+                    throw new ArgumentOutOfRangeException(setting, id, $"LogitBias token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
+                }
+            }
+        }
+
+        if (settings.BannedTokenSequences is { } banned)
+        {
+            foreach (var sequence in banned)
+            {
+                foreach (var id in sequence)
+                {
+                    if (id >= vocabulary)
+                    {
+                        setting = nameof(GenerationOptions.BannedTokenSequences);
+                        throw new ArgumentOutOfRangeException(setting, id, $"BannedTokenSequences token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
+                    }
+                }
+            }
+        }
     }
 
     private int MaxNewTokens(GenerationOptions settings, int promptLength)

@@ -1,7 +1,9 @@
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OnnxGpt.Chat;
 using OnnxGpt.Generation;
 using OnnxGpt.Hosting;
 using OnnxGpt.Models;
@@ -12,8 +14,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class GptServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the default model (<see cref="GptModel"/>, a singleton loaded on first use) and its
-    /// <see cref="IGptGenerator"/>, configured in code. Options are validated when the host starts.
+    /// Registers the default model (<see cref="GptModel"/>, a singleton loaded on first use), its
+    /// <see cref="IGptGenerator"/> and an <see cref="IChatClient"/> over it (<see cref="GptChatClient"/>), configured in code.
+    /// Options are validated when the host starts. Every service is added only if none of its type is registered yet.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets the model path, execution providers and defaults.</param>
@@ -37,8 +40,8 @@ public static class GptServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Registers a named model, resolved with <c>[FromKeyedServices(key)]</c> as <see cref="GptModel"/> or
-    /// <see cref="IGptGenerator"/>. Each keyed model has its own options, providers and caches.
+    /// Registers a named model, resolved with <c>[FromKeyedServices(key)]</c> as <see cref="GptModel"/>,
+    /// <see cref="IGptGenerator"/> or <see cref="IChatClient"/>. Each keyed model has its own options, providers and caches.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="key">The model's key.</param>
@@ -76,11 +79,13 @@ public static class GptServiceCollectionExtensions
         {
             services.TryAddSingleton(sp => LoadModel(sp, name));
             services.TryAddSingleton(sp => CreateGenerator(sp, name, () => sp.GetRequiredService<GptModel>()));
+            services.TryAddSingleton<IChatClient>(sp => CreateChatClient(sp, name, sp.GetRequiredService<IGptGenerator>()));
         }
         else
         {
             services.TryAddKeyedSingleton(key, (sp, _) => LoadModel(sp, name));
             services.TryAddKeyedSingleton(key, (sp, k) => CreateGenerator(sp, name, () => sp.GetRequiredKeyedService<GptModel>(k)));
+            services.TryAddKeyedSingleton<IChatClient>(key, (sp, k) => CreateChatClient(sp, name, sp.GetRequiredKeyedService<IGptGenerator>(k)));
         }
 
         return new GptBuilder(services, key, name);
@@ -97,6 +102,19 @@ public static class GptServiceCollectionExtensions
         return options.MaxConcurrentRequests is { } limit
             ? new ConcurrencyLimitedGenerator(generator, limit, options.MaxQueuedRequests)
             : generator;
+    }
+
+    private static GptChatClient CreateChatClient(IServiceProvider services, string name, IGptGenerator generator)
+    {
+        var chat = services.GetRequiredService<IOptionsMonitor<GptChatClientOptions>>().Get(name);
+        var gpt = services.GetRequiredService<IOptionsMonitor<GptOptions>>().Get(name);
+        return new GptChatClient(generator, new GptChatClientOptions
+        {
+            ChatTemplate = chat.ChatTemplate,
+            TemplateName = chat.TemplateName,
+            ModelId = chat.ModelId,
+            DefaultStopSequences = chat.DefaultStopSequences ?? gpt.Generation?.StopSequences,
+        });
     }
 
     private static GptModel LoadModel(IServiceProvider services, string name) =>

@@ -84,4 +84,48 @@ internal static class Selection
             probabilities[i] *= inv;
         }
     }
+
+    /// <summary>
+    /// The log of the softmax's denominator, <c>log(sum(exp(logits)))</c>, in double precision; negative infinity when
+    /// every score is removed, NaN when a score is NaN. A token's log-probability is its score minus this.
+    /// </summary>
+    public static double LogSumExp(ReadOnlySpan<float> logits)
+    {
+        var sum = ExpSum(logits, out var max);
+        if (double.IsNaN(sum))
+        {
+            return double.NaN;
+        }
+
+        return float.IsNegativeInfinity(max) ? double.NegativeInfinity : max + Math.Log(sum);
+    }
+
+    /// <summary>
+    /// <c>sum(exp(logits - max))</c> in double precision, with the max; NaN when a score is NaN, 0 when every score is
+    /// removed (max is then negative infinity).
+    /// </summary>
+    public static double ExpSum(ReadOnlySpan<float> logits, out float max)
+    {
+        max = Max(logits);
+        if (float.IsNegativeInfinity(max))
+        {
+            foreach (var l in logits)
+            {
+                if (float.IsNaN(l))
+                {
+                    return double.NaN;
+                }
+            }
+
+            return 0;
+        }
+
+        var sum = 0.0;
+        foreach (var l in logits)
+        {
+            sum += float.IsNegativeInfinity(l) ? 0 : Math.Exp(l - max);
+        }
+
+        return sum;
+    }
 }

@@ -3,9 +3,10 @@ using OnnxGpt.Generation;
 namespace OnnxGpt.Sampling;
 
 /// <summary>
-/// Picks the next token: runs the stages over the scores in Hugging Face's order (penalties, then temperature,
-/// top-k, top-p, min-p), then takes the most likely token (greedy) or draws one from a seeded generator.
-/// One instance serves one request.
+/// Picks the next token: runs the stages over the scores in Hugging Face's order (the processors: repetition penalty,
+/// frequency/presence penalties, n-gram blocking, banned sequences, minimum new tokens, logit bias, then custom stages;
+/// then, when sampling, the warpers: temperature, top-k, top-p, min-p, typical-p), then takes the most likely token
+/// (greedy) or draws one from a seeded generator. One instance serves one request.
 /// </summary>
 internal sealed class TokenSampler
 {
@@ -21,20 +22,72 @@ internal sealed class TokenSampler
     /// <summary>Whether the choice is random (false: greedy).</summary>
     public bool IsSampling => _random is not null;
 
+    /// <summary>log(sum(exp(final scores))) of the last <see cref="Next(Span{float}, ReadOnlySpan{int}, out float)"/>: a token's log-probability is its final score minus this.</summary>
+    public double LastLogSumExp { get; private set; }
+
+    /// <summary>The stages, in the order they run.</summary>
+    public IReadOnlyList<ISamplingStage> Stages => _stages;
+
+    /// <summary>Whether fully resolved options sample (true) or pick greedily (false).</summary>
+    public static bool Samples(GenerationOptions options) => options.DoSample == true && options.Temperature != 0f;
+
     /// <summary>Builds the sampler for fully resolved options.</summary>
-    public static TokenSampler Create(GenerationOptions options)
+    /// <param name="options">The resolved options.</param>
+    /// <param name="promptTokenCount">How many ids of the sequence are the prompt (for the penalties on generated tokens and the minimum of new tokens).</param>
+    /// <param name="eosTokenIds">The model's end-of-sequence ids (for the minimum of new tokens).</param>
+    public static TokenSampler Create(GenerationOptions options, int promptTokenCount = 0, IReadOnlyList<int>? eosTokenIds = null)
+    {
+        var sample = Samples(options);
+        return new TokenSampler(BuildStages(options, promptTokenCount, eosTokenIds, sample), sample ? (options.Seed is { } seed ? new Random(seed) : new Random()) : null);
+    }
+
+    /// <summary>The stages for fully resolved options, in the order they run.</summary>
+    public static ISamplingStage[] BuildStages(GenerationOptions options, int promptTokenCount, IReadOnlyList<int>? eosTokenIds, bool sample)
     {
         var stages = new List<ISamplingStage>();
+
+        // The processors: they run whether or not the model samples.
         if (options.RepetitionPenalty is { } penalty && penalty != 1f)
         {
             stages.Add(new RepetitionPenaltyStage(penalty));
         }
 
-        var sample = options.DoSample == true && options.Temperature != 0f;
+        var frequency = options.FrequencyPenalty ?? 0f;
+        var presence = options.PresencePenalty ?? 0f;
+        if (frequency != 0f || presence != 0f)
+        {
+            stages.Add(new FrequencyPresencePenaltyStage(frequency, presence, promptTokenCount));
+        }
+
+        if (options.NoRepeatNGramSize is > 0)
+        {
+            stages.Add(new NoRepeatNGramStage(options.NoRepeatNGramSize.Value));
+        }
+
+        if (options.BannedTokenSequences is { Count: > 0 } banned)
+        {
+            stages.Add(new BannedSequencesStage(banned));
+        }
+
+        if (options.MinNewTokens is > 0 && eosTokenIds is { Count: > 0 })
+        {
+            stages.Add(new MinNewTokensStage(options.MinNewTokens.Value, promptTokenCount, eosTokenIds));
+        }
+
+        if (options.LogitBias is { Count: > 0 } bias)
+        {
+            stages.Add(new LogitBiasStage(bias));
+        }
+
+        if (options.CustomStages is { } custom)
+        {
+            stages.AddRange(custom);
+        }
+
         if (!sample)
         {
             // Hugging Face applies no warpers when it does not sample: they cannot change the most likely token.
-            return new TokenSampler([.. stages], null);
+            return [.. stages];
         }
 
         if (options.Temperature is { } t && t != 1f)
@@ -57,18 +110,44 @@ internal sealed class TokenSampler
             stages.Add(new MinPStage(m));
         }
 
-        return new TokenSampler([.. stages], options.Seed is { } seed ? new Random(seed) : new Random());
+        if (options.TypicalP is { } typical && typical < 1f)
+        {
+            stages.Add(new TypicalPStage(typical));
+        }
+
+        return [.. stages];
     }
 
-    /// <summary>Chooses the next token, rewriting <paramref name="logits"/> in place.</summary>
-    public int Next(Span<float> logits, ReadOnlySpan<int> tokenIds)
+    /// <summary>Runs every stage over <paramref name="logits"/>, in place.</summary>
+    public void Process(Span<float> logits, ReadOnlySpan<int> tokenIds)
     {
         foreach (var stage in _stages)
         {
             stage.Apply(logits, tokenIds);
         }
+    }
 
-        return _random is null ? ArgMax(logits) : Draw(logits, _random);
+    /// <summary>Chooses the next token, rewriting <paramref name="logits"/> in place.</summary>
+    public int Next(Span<float> logits, ReadOnlySpan<int> tokenIds) => Next(logits, tokenIds, out _);
+
+    /// <summary>
+    /// Chooses the next token, rewriting <paramref name="logits"/> in place into the final scores, and gives its
+    /// log-probability under softmax(final scores): the distribution it was drawn from, or for greedy the processed
+    /// (unwarped) distribution.
+    /// </summary>
+    public int Next(Span<float> logits, ReadOnlySpan<int> tokenIds, out float logprob)
+    {
+        Process(logits, tokenIds);
+        var sum = Selection.ExpSum(logits, out var max);
+        if (float.IsNegativeInfinity(max) || double.IsNaN(sum))
+        {
+            throw new GptException("Every token was removed by the sampling stages, or the model produced NaN scores; nothing can be sampled.");
+        }
+
+        var token = _random is null ? ArgMax(logits) : Draw(logits, max, sum, _random);
+        LastLogSumExp = max + Math.Log(sum);
+        logprob = (float)(logits[token] - LastLogSumExp);
+        return token;
     }
 
     /// <summary>The first index of the highest score, as torch.argmax.</summary>
@@ -88,20 +167,42 @@ internal sealed class TokenSampler
         return best;
     }
 
-    private static int Draw(ReadOnlySpan<float> logits, Random random)
+    /// <summary>
+    /// Writes the ids of the highest finite scores to <paramref name="ids"/>, highest first (ties: lower id first),
+    /// and returns how many were written (fewer than its length when fewer tokens are left).
+    /// </summary>
+    internal static int Top(ReadOnlySpan<float> logits, Span<int> ids)
     {
-        var max = Selection.Max(logits);
-        if (float.IsNegativeInfinity(max) || float.IsNaN(max))
+        var count = 0;
+        if (ids.Length == 0)
         {
-            throw new GptException("Every token was removed by the sampling stages, or the model produced NaN scores; nothing can be sampled.");
+            return 0;
         }
 
-        var sum = 0.0;
-        foreach (var l in logits)
+        for (var i = 0; i < logits.Length; i++)
         {
-            sum += float.IsNegativeInfinity(l) ? 0 : Math.Exp(l - max);
+            var score = logits[i];
+            if (float.IsNegativeInfinity(score) || float.IsNaN(score) || (count == ids.Length && !(score > logits[ids[count - 1]])))
+            {
+                continue;
+            }
+
+            // Insertion into the short sorted list; equal scores stay after the earlier (lower) id.
+            var at = count == ids.Length ? count - 1 : count++;
+            while (at > 0 && logits[ids[at - 1]] < score)
+            {
+                ids[at] = ids[at - 1];
+                at--;
+            }
+
+            ids[at] = i;
         }
 
+        return count;
+    }
+
+    private static int Draw(ReadOnlySpan<float> logits, float max, double sum, Random random)
+    {
         var target = random.NextDouble() * sum;
         var last = 0;
         var cumulative = 0.0;

@@ -15,8 +15,6 @@ public sealed class SamplingParityTests
         public override string ToString() => $"{Context}/{Name}";
     }
 
-    private static readonly string[] Supported = ["TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper", "MinPLogitsWarper", "RepetitionPenaltyLogitsProcessor"];
-
     private static IEnumerable<TestCaseData> Combos()
     {
         using var doc = ReferenceData.Load(TestPaths.TinyShakespeare);
@@ -29,11 +27,6 @@ public sealed class SamplingParityTests
             foreach (var result in context.Value.GetProperty("results").EnumerateObject())
             {
                 var steps = combos.GetProperty(result.Name).EnumerateArray().Select(e => e.GetString()!).ToArray();
-                if (!steps.All(s => Supported.Contains(s.Split(':')[0])))
-                {
-                    continue; // typical-p and n-gram blocking belong to the sampling issue
-                }
-
                 var combo = new Combo(
                     context.Name,
                     result.Name,
@@ -45,6 +38,20 @@ public sealed class SamplingParityTests
                 yield return new TestCaseData(combo).SetName($"Parity_{context.Name}_{result.Name}");
             }
         }
+    }
+
+    [Test]
+    public void Every_recorded_combo_is_covered()
+    {
+        using var doc = ReferenceData.Load(TestPaths.TinyShakespeare);
+        var processors = doc.RootElement.GetProperty("processors");
+        var recorded = processors.GetProperty("contexts").EnumerateObject().Sum(c => c.Value.GetProperty("results").EnumerateObject().Count());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Combos().Count(), Is.EqualTo(recorded));
+            Assert.That(recorded, Is.EqualTo(32), "2 contexts x 16 combos");
+        });
     }
 
     [TestCaseSource(nameof(Combos))]
@@ -111,6 +118,8 @@ public sealed class SamplingParityTests
             "TopPLogitsWarper" => new TopPStage(a.GetProperty("top_p").GetSingle()),
             "MinPLogitsWarper" => new MinPStage(a.GetProperty("min_p").GetSingle()),
             "RepetitionPenaltyLogitsProcessor" => new RepetitionPenaltyStage(a.GetProperty("penalty").GetSingle()),
+            "TypicalLogitsWarper" => new TypicalPStage(a.GetProperty("mass").GetSingle()),
+            "NoRepeatNGramLogitsProcessor" => new NoRepeatNGramStage(a.GetProperty("ngram_size").GetInt32()),
             var other => throw new ArgumentException(other),
         };
     }

@@ -1,0 +1,628 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntimeGenAI;
+using OnnxGpt.Generation;
+using OnnxGpt.Hosting;
+using OnnxGpt.Models;
+using OnnxGpt.Providers;
+using OnnxGpt.Tokenization;
+
+namespace OnnxGpt.GenAI;
+
+/// <summary>
+/// Generates text with onnxruntime-genai (Microsoft.ML.OnnxRuntimeGenAI) behind OnnxGpt's <see cref="IGptGenerator"/>:
+/// the same prompts, streaming, stop sequences, cancellation and <see cref="GenerationResult"/> as
+/// <see cref="GptGenerator"/>, for model folders published for onnxruntime-genai (with <c>genai_config.json</c>).
+/// Text is tokenized and decoded by OnnxGpt's tokenizer when the folder has one it reads (so ids equal the core
+/// backend's), else by onnxruntime-genai's (<c>tokenizer.json</c>).
+/// Safe to call from several threads at once: each request has its own onnxruntime-genai generator. The generator owns
+/// the onnxruntime-genai model: dispose it to release the native memory (requests still running finish their current
+/// token and then end with <see cref="ObjectDisposedException"/>).
+/// </summary>
+/// <remarks>
+/// Sampling settings map onto onnxruntime-genai's search options (<c>do_sample</c>, <c>temperature</c>, <c>top_k</c>,
+/// <c>top_p</c>, <c>repetition_penalty</c>, <c>random_seed</c>, <c>max_length</c>); greedy output equals the core
+/// backend's, sampled output follows onnxruntime-genai's own random generator, so the same seed gives different text
+/// on the two backends. Settings onnxruntime-genai has no equivalent for (min-p) throw <see cref="ArgumentException"/>
+/// naming the setting. <see cref="ModelInfo"/> is read from the folder's configuration files and the graph's input
+/// declarations; no ONNX Runtime session of the weights is created besides onnxruntime-genai's own.
+/// </remarks>
+public sealed class GenAIGenerator : IGptGenerator, IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly Config _config;
+    private readonly Model _model;
+    private readonly Adapters? _adapters;
+    private readonly ITextCodec? _codec;
+    private readonly GenAIOptions _genAIOptions;
+    private readonly ILogger _logger;
+    private int _active;
+    private bool _disposed;
+
+    private GenAIGenerator(Config config, Model model, Adapters? adapters, ITextCodec? codec, GenAIModelFolder folder, string provider, GptOptions options, GenAIOptions genAIOptions, ILogger logger)
+    {
+        _config = config;
+        _model = model;
+        _adapters = adapters;
+        _codec = codec;
+        ModelInfo = folder.Info;
+        Tokenizer = folder.Tokenizer;
+        ExecutionProvider = provider;
+        Options = options;
+        _genAIOptions = genAIOptions;
+        _logger = logger;
+        AdapterNames = [.. genAIOptions.Adapters.Select(a => a.Name)];
+    }
+
+    /// <inheritdoc />
+    public GptModelInfo ModelInfo { get; }
+
+    /// <summary>The execution provider that serves the model (<c>Cpu</c>, <c>Cuda</c> or <c>DirectML</c>).</summary>
+    public string ExecutionProvider { get; }
+
+    /// <summary>The options the model was loaded with (their <see cref="GptOptions.Generation"/> defaults apply to every request).</summary>
+    public GptOptions Options { get; }
+
+    /// <summary>OnnxGpt's tokenizer for the model, or null when the folder has none it reads (onnxruntime-genai's then serves text prompts).</summary>
+    public GptTokenizer? Tokenizer { get; }
+
+    /// <summary>The names of the LoRA adapters loaded with the model (<see cref="GenAIOptions.Adapters"/>).</summary>
+    public IReadOnlyList<string> AdapterNames { get; }
+
+    /// <summary>Loads the model <paramref name="options"/> names with onnxruntime-genai, on the first of its execution providers that works.</summary>
+    /// <param name="options">The model folder (with <c>genai_config.json</c>), execution providers, threads and generation defaults.</param>
+    /// <param name="loggerFactory">Where to log what was loaded and any fallback; null logs nothing.</param>
+    /// <returns>The generator, which owns the model: dispose it.</returns>
+    /// <exception cref="ArgumentException">The options are invalid, or <see cref="GptOptions.Generation"/> sets a setting onnxruntime-genai lacks; the message names it.</exception>
+    /// <exception cref="ModelLoadException">The folder is missing, has no <c>genai_config.json</c>, or onnxruntime-genai cannot load it.</exception>
+    /// <exception cref="ExecutionProviderException">No listed execution provider could run the model.</exception>
+    /// <exception cref="GptException">onnxruntime-genai's native library cannot be loaded (no natives package referenced).</exception>
+    public static GenAIGenerator Create(GptOptions options, ILoggerFactory? loggerFactory = null) =>
+        Create(options, new GenAIOptions(), loggerFactory);
+
+    /// <summary>Loads the model with onnxruntime-genai, with backend-specific settings (LoRA adapters, configuration overlay).</summary>
+    /// <param name="options">The model folder (with <c>genai_config.json</c>), execution providers, threads and generation defaults.</param>
+    /// <param name="genAIOptions">LoRA adapters and a <c>genai_config.json</c> overlay.</param>
+    /// <param name="loggerFactory">Where to log what was loaded and any fallback; null logs nothing.</param>
+    /// <returns>The generator, which owns the model: dispose it.</returns>
+    /// <exception cref="ArgumentException">The options are invalid, or <see cref="GptOptions.Generation"/> sets a setting onnxruntime-genai lacks; the message names it.</exception>
+    /// <exception cref="ModelLoadException">The folder is missing, has no <c>genai_config.json</c>, or onnxruntime-genai cannot load it or an adapter.</exception>
+    /// <exception cref="ExecutionProviderException">No listed execution provider could run the model.</exception>
+    /// <exception cref="GptException">onnxruntime-genai's native library cannot be loaded (no natives package referenced).</exception>
+    public static GenAIGenerator Create(GptOptions options, GenAIOptions genAIOptions, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(genAIOptions);
+        var validation = new GptOptionsValidator().Validate(null, options);
+        if (validation.Failed)
+        {
+            throw new ArgumentException(validation.FailureMessage, nameof(options));
+        }
+
+        GenAISearchOptions.ThrowIfUnsupported(options.Generation, "GptOptions.Generation");
+        ValidateAdapters(genAIOptions);
+
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<GenAIGenerator>();
+        var modelPath = options.ModelPath!;
+        var folder = GenAIModelFolder.Read(modelPath);
+        foreach (var (setting, value) in GenAISearchOptions.Unsupported(folder.Info.Defaults))
+        {
+            Log.ModelDefaultIgnored(logger, modelPath, setting, value);
+        }
+
+        var config = CreateConfig(folder.Directory, modelPath, options, genAIOptions);
+        Model? model = null;
+        Adapters? adapters = null;
+        ITextCodec? codec = null;
+        try
+        {
+            string provider;
+            (model, provider) = LoadModel(config, modelPath, options, logger);
+            adapters = LoadAdapters(model, folder.Directory, modelPath, genAIOptions);
+            if (folder.Tokenizer is { } tokenizer)
+            {
+                codec = new OnnxGptTextCodec(tokenizer);
+            }
+            else if (folder.HasTokenizerJson)
+            {
+                Log.UsingGenAITokenizer(logger, modelPath);
+                codec = new GenAITextCodec(new Tokenizer(model));
+            }
+
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                Log.ModelLoaded(logger, modelPath, folder.ModelType, folder.Info.ContextLength, folder.Info.VocabularySize, provider);
+            }
+
+            return new GenAIGenerator(config, model, adapters, codec, folder, provider, options, genAIOptions, logger);
+        }
+        catch (OnnxRuntimeGenAIException ex)
+        {
+            codec?.Dispose();
+            adapters?.Dispose();
+            model?.Dispose();
+            config.Dispose();
+            throw new ModelLoadException(modelPath, $"onnxruntime-genai cannot use the model's files ({ex.Message.Trim()}).", ex);
+        }
+        catch
+        {
+            codec?.Dispose();
+            adapters?.Dispose();
+            model?.Dispose();
+            config.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+        StreamAsync(prompt, options, null, cancellationToken);
+
+    /// <summary>
+    /// Streams generated tokens, with onnxruntime-genai's own per-request features: a LoRA adapter and constrained
+    /// decoding (JSON schema, regular expression or Lark grammar). The final token carries <see cref="GeneratedToken.Result"/>.
+    /// </summary>
+    /// <param name="prompt">The prompt: text (a string converts implicitly) or token ids.</param>
+    /// <param name="options">Per-request settings; null uses the defaults.</param>
+    /// <param name="genAIOptions">onnxruntime-genai's per-request settings; null: none (the default adapter, no constraint).</param>
+    /// <param name="cancellationToken">Stops the generation within one token, throwing <see cref="GenerationCanceledException"/>.</param>
+    /// <returns>The tokens, in order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A setting in <paramref name="options"/> is out of range, or a prompt token id is outside the vocabulary.</exception>
+    /// <exception cref="ArgumentException">A setting onnxruntime-genai lacks is set (the message names it), the adapter is unknown, more than one constraint is set, or the prompt is empty and the model has no bos token.</exception>
+    /// <exception cref="PromptTooLongException">The prompt leaves no room in the context.</exception>
+    /// <exception cref="GenerationCanceledException">The token was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The generator was disposed.</exception>
+    public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options, GenAIRequestOptions? genAIOptions, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var settings = Resolve(options);
+        var guidance = genAIOptions?.Guidance();
+        var adapter = genAIOptions?.Adapter ?? _genAIOptions.DefaultAdapter;
+        if (adapter is not null && !AdapterNames.Contains(adapter, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"GenAIRequestOptions.Adapter '{adapter}' is not loaded; the model has {(AdapterNames.Count == 0 ? "no adapters (add them to GenAIOptions.Adapters)" : string.Join(", ", AdapterNames))}.", nameof(genAIOptions));
+        }
+
+        var promptIds = PreparePrompt(prompt);
+        var info = ModelInfo;
+        if (promptIds.Length >= info.ContextLength)
+        {
+            throw new PromptTooLongException(promptIds.Length, info.ContextLength);
+        }
+
+        var maxNew = MaxNewTokens(settings, promptIds.Length);
+        var started = Stopwatch.GetTimestamp();
+        var firstTokenAt = 0L;
+
+        // A caller with a synchronization context (a UI) must not run the model on its thread.
+        await ThreadPoolSwitch.IfNeeded();
+
+        var generated = new List<int>(Math.Min(maxNew, 1024));
+        var text = new StringBuilder();
+        var stops = new StopSequenceMatcher(settings.StopSequences);
+        var eos = info.EosTokenIds;
+
+        GenerationResult BuildResult(FinishReason reason)
+        {
+            var now = Stopwatch.GetTimestamp();
+            return new GenerationResult
+            {
+                Text = text.ToString(),
+                PromptTokenIds = promptIds,
+                TokenIds = generated.ToArray(),
+                FinishReason = reason,
+                ExecutionProvider = ExecutionProvider,
+                TimeToFirstToken = firstTokenAt == 0 ? Stopwatch.GetElapsedTime(started, now) : Stopwatch.GetElapsedTime(started, firstTokenAt),
+                TotalTime = Stopwatch.GetElapsedTime(started, now),
+            };
+        }
+
+        void ThrowIfCancelled()
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new GenerationCanceledException(BuildResult(FinishReason.Cancelled), cancellationToken);
+            }
+        }
+
+        EnterRequest();
+        try
+        {
+            using var parameters = new GeneratorParams(_model);
+            GenAISearchOptions.Apply(parameters, settings, promptIds.Length, maxNew);
+            if (guidance is { } g)
+            {
+                parameters.SetGuidance(g.Type, g.Data, false);
+            }
+
+            using var generator = new Generator(_model, parameters);
+            if (adapter is not null)
+            {
+                generator.SetActiveAdapter(_adapters!, adapter);
+            }
+
+            using var textStream = _codec?.CreateStream();
+
+            // Cancellation also stops a model run in progress (a long prompt), through onnxruntime-genai's terminate_session.
+            using var stopRun = cancellationToken.Register(static state => ((Generator)state!).SetRuntimeOption("terminate_session", "1"), generator);
+
+            ThrowIfCancelled();
+            Run(() => generator.AppendTokens(promptIds), BuildResult, cancellationToken);
+            for (var index = 0; ; index++)
+            {
+                ThrowIfCancelled();
+                Run(generator.GenerateNextToken, BuildResult, cancellationToken);
+                var token = generator.GetNextTokens()[0];
+                if (firstTokenAt == 0)
+                {
+                    firstTokenAt = Stopwatch.GetTimestamp();
+                }
+
+                generated.Add(token);
+
+                FinishReason? finish = null;
+                string released;
+                if (eos.Contains(token))
+                {
+                    finish = FinishReason.Eos;
+                    released = stops.Push(textStream?.Flush() ?? string.Empty).Released + stops.Flush();
+                }
+                else
+                {
+                    var (fragment, stopped) = stops.Push(textStream?.Append(token) ?? string.Empty);
+                    released = fragment;
+                    if (stopped)
+                    {
+                        finish = FinishReason.Stop;
+                    }
+                    else if (generated.Count >= maxNew || generator.IsDone())
+                    {
+                        // onnxruntime-genai also ends a sequence on its own (a constraint completed, max_length reached).
+                        finish = generated.Count >= maxNew ? FinishReason.Length : FinishReason.Eos;
+                        released += stops.Push(textStream?.Flush() ?? string.Empty).Released + stops.Flush();
+                    }
+                }
+
+                text.Append(released);
+                if (finish is { } reason)
+                {
+                    var result = BuildResult(reason);
+                    if (_logger.IsEnabled(LogLevel.Debug))
+                    {
+                        Log.GenerationFinished(_logger, reason.ToString(), result.PromptTokenCount, result.GeneratedTokenCount, result.TokensPerSecond);
+                    }
+
+                    yield return new GeneratedToken(token, released, index, result);
+                    yield break;
+                }
+
+                yield return new GeneratedToken(token, released, index);
+                await ThreadPoolSwitch.IfNeeded();
+            }
+        }
+        finally
+        {
+            ExitRequest();
+        }
+    }
+
+    /// <summary>Generates the whole result at once, with onnxruntime-genai's per-request features.</summary>
+    /// <param name="prompt">The prompt: text (a string converts implicitly) or token ids.</param>
+    /// <param name="options">Per-request settings; null uses the defaults.</param>
+    /// <param name="genAIOptions">onnxruntime-genai's per-request settings (adapter, constraint); null: none.</param>
+    /// <param name="cancellationToken">Stops the generation, throwing <see cref="GenerationCanceledException"/>.</param>
+    /// <returns>The text, ids, finish reason, usage and timings.</returns>
+    public async Task<GenerationResult> GenerateAsync(GptPrompt prompt, GenerationOptions? options = null, GenAIRequestOptions? genAIOptions = null, CancellationToken cancellationToken = default)
+    {
+        GenerationResult? result = null;
+        await foreach (var token in StreamAsync(prompt, options, genAIOptions, cancellationToken).ConfigureAwait(false))
+        {
+            result = token.Result ?? result;
+        }
+
+        return result!;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_active > 0)
+            {
+                // The last running request releases the model (see ExitRequest).
+                return;
+            }
+        }
+
+        ReleaseNative();
+    }
+
+    private void EnterRequest()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _active++;
+        }
+    }
+
+    private void ExitRequest()
+    {
+        bool release;
+        lock (_gate)
+        {
+            release = --_active == 0 && _disposed;
+        }
+
+        if (release)
+        {
+            ReleaseNative();
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+        }
+    }
+
+    private void ReleaseNative()
+    {
+        _codec?.Dispose();
+        _adapters?.Dispose();
+        _model.Dispose();
+        _config.Dispose();
+    }
+
+    private void Run(Action run, Func<FinishReason, GenerationResult> partial, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        try
+        {
+            run();
+        }
+        catch (OnnxRuntimeGenAIException) when (cancellationToken.IsCancellationRequested)
+        {
+            // terminate_session stopped the run.
+            throw new GenerationCanceledException(partial(FinishReason.Cancelled), cancellationToken);
+        }
+    }
+
+    private GenerationOptions Resolve(GenerationOptions? request)
+    {
+        request?.Validate();
+        GenAISearchOptions.ThrowIfUnsupported(request, nameof(GenerationOptions));
+        var defaults = ModelInfo.Defaults;
+
+        // The model's own settings that onnxruntime-genai lacks (min-p) were logged at load and are left out.
+        var modelDefaults = new GenerationOptions
+        {
+            DoSample = defaults.DoSample,
+            Temperature = defaults.Temperature,
+            TopK = defaults.TopK,
+            TopP = defaults.TopP,
+            RepetitionPenalty = defaults.RepetitionPenalty,
+            MaxNewTokens = defaults.MaxNewTokens,
+        };
+        return (request ?? new GenerationOptions()).WithDefaults(Options.Generation).WithDefaults(modelDefaults);
+    }
+
+    private int MaxNewTokens(GenerationOptions settings, int promptLength)
+    {
+        var room = ModelInfo.ContextLength - promptLength;
+        var wanted = settings.MaxNewTokens
+            ?? (ModelInfo.Defaults.MaxLength is { } maxLength && maxLength > promptLength ? maxLength - promptLength : room);
+        return Math.Max(1, Math.Min(wanted, room));
+    }
+
+    private int[] PreparePrompt(GptPrompt prompt)
+    {
+        int[] ids = prompt.TokenIds is { } given ? [.. given]
+            : _codec is { } codec ? [.. codec.Encode(prompt.Text!)]
+            : throw new InvalidOperationException($"The model at '{ModelInfo.ModelPath}' has no tokenizer files (vocab.json + merges.txt, tokenizer.model or tokenizer.json); give the prompt as token ids instead.");
+        if (ids.Length == 0)
+        {
+            ids = ModelInfo.BosTokenId is { } bos
+                ? [bos]
+                : throw new ArgumentException("The prompt is empty and the model has no bos token to start from; give at least one token.", nameof(prompt));
+        }
+
+        var vocabulary = ModelInfo.VocabularySize;
+        foreach (var id in ids)
+        {
+            if ((uint)id >= (uint)vocabulary)
+            {
+                throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Prompt token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
+            }
+        }
+
+        return ids;
+    }
+
+    private static void ValidateAdapters(GenAIOptions options)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var adapter in options.Adapters)
+        {
+            if (adapter is null || string.IsNullOrWhiteSpace(adapter.Name) || string.IsNullOrWhiteSpace(adapter.Path))
+            {
+                throw new ArgumentException("Each entry of GenAIOptions.Adapters needs a Name and a Path.", nameof(options));
+            }
+
+            if (!names.Add(adapter.Name))
+            {
+                throw new ArgumentException($"GenAIOptions.Adapters names '{adapter.Name}' more than once.", nameof(options));
+            }
+        }
+
+        if (options.DefaultAdapter is { } defaultAdapter && !names.Contains(defaultAdapter))
+        {
+            throw new ArgumentException($"GenAIOptions.DefaultAdapter '{defaultAdapter}' is not one of GenAIOptions.Adapters.", nameof(options));
+        }
+    }
+
+    private static Config CreateConfig(string directory, string modelPath, GptOptions options, GenAIOptions genAIOptions)
+    {
+        Config config;
+        try
+        {
+            config = new Config(directory);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or BadImageFormatException)
+        {
+            throw new GptException($"onnxruntime-genai's native library cannot be loaded ({ex.Message.Trim()}). Reference Microsoft.ML.OnnxRuntimeGenAI (CPU), Microsoft.ML.OnnxRuntimeGenAI.Cuda or Microsoft.ML.OnnxRuntimeGenAI.DirectML in the application.", ex);
+        }
+        catch (OnnxRuntimeGenAIException ex)
+        {
+            throw new ModelLoadException(modelPath, $"onnxruntime-genai cannot read genai_config.json ({ex.Message.Trim()}).", ex);
+        }
+
+        try
+        {
+            if (options.IntraOpNumThreads is > 0)
+            {
+                config.Overlay("{\"model\":{\"decoder\":{\"session_options\":{\"intra_op_num_threads\":" + options.IntraOpNumThreads.Value.ToString(CultureInfo.InvariantCulture) + "}}}}");
+            }
+
+            if (!string.IsNullOrWhiteSpace(genAIOptions.ConfigOverlay))
+            {
+                config.Overlay(genAIOptions.ConfigOverlay);
+            }
+
+            return config;
+        }
+        catch (OnnxRuntimeGenAIException ex)
+        {
+            config.Dispose();
+            throw new ArgumentException($"GenAIOptions.ConfigOverlay or IntraOpNumThreads cannot be applied to genai_config.json ({ex.Message.Trim()}).", nameof(genAIOptions), ex);
+        }
+    }
+
+    private static (Model Model, string Provider) LoadModel(Config config, string modelPath, GptOptions options, ILogger logger)
+    {
+        IReadOnlyList<ExecutionProviderOptions> list = options.ExecutionProviders.Count == 0 ? [new ExecutionProviderOptions(ExecutionProviderOptions.Cpu)] : [.. options.ExecutionProviders];
+        var failures = new List<KeyValuePair<string, string>>();
+        foreach (var provider in list)
+        {
+            var name = ExecutionProviderOptions.Normalize(provider.Name)
+                ?? throw new ArgumentException($"Unknown execution provider '{provider.Name}'; use {ExecutionProviderOptions.Cuda}, {ExecutionProviderOptions.DirectML} or {ExecutionProviderOptions.Cpu}.", nameof(options));
+            try
+            {
+                // genai_config.json may name a provider of its own (a folder published for CUDA): OnnxGpt's list decides.
+                config.ClearProviders();
+                switch (name)
+                {
+                    case ExecutionProviderOptions.Cuda:
+                        config.AppendProvider("cuda");
+                        foreach (var (key, value) in provider.CudaProviderOptions())
+                        {
+                            config.SetProviderOption("cuda", key, value);
+                        }
+
+                        break;
+                    case ExecutionProviderOptions.DirectML:
+                        config.AppendProvider("dml");
+                        if (provider.DeviceId != 0)
+                        {
+                            config.SetDecoderProviderOptionsHardwareDeviceId("dml", (uint)provider.DeviceId);
+                        }
+
+                        break;
+                    default:
+                        // "Cpu": no provider appended; onnxruntime-genai then runs on ONNX Runtime's CPU provider.
+                        ApplyCpuSessionOptions(config, provider);
+                        break;
+                }
+
+                return (new Model(config), name);
+            }
+            catch (OnnxRuntimeGenAIException ex) when (name != ExecutionProviderOptions.Cpu)
+            {
+                var reason = ex.Message.Trim();
+                Log.ProviderFailed(logger, provider.ToString(), modelPath, reason);
+                failures.Add(new(provider.ToString(), reason));
+                if (options.RequireExecutionProvider)
+                {
+                    throw new ExecutionProviderException(failures, required: true);
+                }
+            }
+            catch (OnnxRuntimeGenAIException ex)
+            {
+                // On the CPU, a failure is the model's fault, not the provider's.
+                throw new ModelLoadException(modelPath, $"onnxruntime-genai cannot load the model ({ex.Message.Trim()}). Check genai_config.json and that the graph it names is present.", ex);
+            }
+        }
+
+        throw new ExecutionProviderException(failures);
+    }
+
+    /// <summary>The CPU entry's own session settings, as genai_config.json's decoder session_options.</summary>
+    private static void ApplyCpuSessionOptions(Config config, ExecutionProviderOptions provider)
+    {
+        var settings = new List<string>();
+        if (provider.IntraOpNumThreads is > 0)
+        {
+            settings.Add("\"intra_op_num_threads\":" + provider.IntraOpNumThreads.Value.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (provider.InterOpNumThreads is > 0)
+        {
+            settings.Add("\"inter_op_num_threads\":" + provider.InterOpNumThreads.Value.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (provider.EnableCpuMemArena is { } arena)
+        {
+            settings.Add("\"enable_cpu_mem_arena\":" + (arena ? "true" : "false"));
+        }
+
+        if (settings.Count > 0)
+        {
+            config.Overlay("{\"model\":{\"decoder\":{\"session_options\":{" + string.Join(",", settings) + "}}}}");
+        }
+    }
+
+    private static Adapters? LoadAdapters(Model model, string directory, string modelPath, GenAIOptions options)
+    {
+        if (options.Adapters.Count == 0)
+        {
+            return null;
+        }
+
+        var adapters = new Adapters(model);
+        try
+        {
+            foreach (var adapter in options.Adapters)
+            {
+                var path = Path.GetFullPath(adapter.Path, directory);
+                try
+                {
+                    adapters.LoadAdapter(path, adapter.Name);
+                }
+                catch (OnnxRuntimeGenAIException ex)
+                {
+                    throw new ModelLoadException(modelPath, $"onnxruntime-genai cannot load the adapter '{adapter.Name}' from '{path}' ({ex.Message.Trim()}).", ex);
+                }
+            }
+
+            return adapters;
+        }
+        catch
+        {
+            adapters.Dispose();
+            throw;
+        }
+    }
+}

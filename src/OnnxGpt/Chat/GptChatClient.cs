@@ -1,0 +1,392 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using OnnxGpt.Generation;
+using OnnxGpt.Models;
+
+namespace OnnxGpt.Chat;
+
+/// <summary>
+/// A Microsoft.Extensions.AI <see cref="IChatClient"/> over an <see cref="IGptGenerator"/>: renders the conversation
+/// with the model's <see cref="IChatTemplate"/>, generates the assistant's reply, and reports its finish reason and
+/// usage. <c>AddGpt</c> registers one as <see cref="IChatClient"/>, so <c>ChatClientBuilder</c> middleware
+/// (logging, telemetry, caching) composes on top. Safe to call from several threads at once.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="ChatOptions"/> maps onto <see cref="GenerationOptions"/>: <c>MaxOutputTokens</c> to
+/// <see cref="GenerationOptions.MaxNewTokens"/>; <c>Temperature</c>, <c>TopP</c>, <c>TopK</c>, <c>FrequencyPenalty</c>,
+/// <c>PresencePenalty</c> (OpenAI's semantics, over the generated tokens) and <c>Seed</c> (which must fit an
+/// <see cref="int"/>) to the settings of the same name; <c>StopSequences</c> to
+/// <see cref="GenerationOptions.StopSequences"/>, with the template's own stop text added. <see cref="ChatOptions"/> has no
+/// "do sample": a <c>Temperature</c> above 0 samples and 0 is greedy (as in OpenAI's API); without a temperature, a
+/// <c>TopP</c> or <c>TopK</c> turns sampling on; with none of them the model's and application's defaults decide.
+/// <c>Instructions</c> become a system message before the conversation. A <c>RawRepresentationFactory</c> may return
+/// a <see cref="GenerationOptions"/> to start from (for settings such as <see cref="GenerationOptions.MinP"/>); the
+/// chat options are applied over it. A <c>ModelId</c> other than <see cref="ModelId"/> is refused.
+/// </para>
+/// <para>
+/// What the model cannot honour is refused with <see cref="NotSupportedException"/> naming the option, never ignored:
+/// a <c>ResponseFormat</c> other than text, <c>Tools</c>, a <c>ToolMode</c> other than none, <c>ConversationId</c>,
+/// <c>Reasoning</c>, <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, <c>AdditionalProperties</c>, and message
+/// content other than text. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
+/// <see cref="ChatOptions"/> property. Cancellation throws an <see cref="OperationCanceledException"/> (a
+/// <see cref="GenerationCanceledException"/> once generation has started).
+/// </para>
+/// </remarks>
+public sealed class GptChatClient : IChatClient
+{
+    private readonly IGptGenerator _generator;
+    private readonly IList<string>? _defaultStops;
+
+    /// <summary>Creates a chat client over a generator. The client does not own the generator.</summary>
+    /// <param name="generator">The generator that runs the model.</param>
+    /// <param name="options">The template, model id and default stop sequences; null chooses everything from the model folder.</param>
+    /// <exception cref="ArgumentException"><see cref="GptChatClientOptions.TemplateName"/> is not a known template.</exception>
+    public GptChatClient(IGptGenerator generator, GptChatClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        _generator = generator;
+        options ??= new GptChatClientOptions();
+        var directory = ModelDirectory(generator.ModelInfo);
+        Template = options.ResolveTemplate(directory);
+        ModelId = options.ModelId ?? (directory is null ? null : Path.GetFileName(directory)) ?? "onnxgpt";
+        _defaultStops = options.DefaultStopSequences ?? (generator as GptGenerator)?.Model.Options.Generation?.StopSequences;
+        Metadata = new ChatClientMetadata("OnnxGpt", directory is null ? null : new Uri(Path.GetFullPath(directory)), ModelId);
+    }
+
+    /// <summary>The model's id: the name of its folder, unless <see cref="GptChatClientOptions.ModelId"/> sets another.</summary>
+    public string ModelId { get; }
+
+    /// <summary>The chat template in use.</summary>
+    public IChatTemplate Template { get; }
+
+    /// <summary>Describes this client: provider <c>OnnxGpt</c>, the model folder, and <see cref="ModelId"/>.</summary>
+    public ChatClientMetadata Metadata { get; }
+
+    /// <summary>The generator behind this client.</summary>
+    public IGptGenerator Generator => _generator;
+
+    /// <summary>Renders a conversation as the prompt this client would send to the model.</summary>
+    /// <param name="messages">The conversation.</param>
+    /// <param name="options">The request's options (its <c>Instructions</c> are rendered as a leading system message).</param>
+    /// <returns>The prompt text.</returns>
+    /// <exception cref="NotSupportedException">A message holds content other than text, or a role the template cannot render.</exception>
+    public string FormatPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var conversation = new List<ChatMessage>();
+        if (!string.IsNullOrEmpty(options?.Instructions))
+        {
+            conversation.Add(new ChatMessage(ChatRole.System, options.Instructions));
+        }
+
+        foreach (var message in messages)
+        {
+            ArgumentNullException.ThrowIfNull(message, nameof(messages));
+            foreach (var content in message.Contents)
+            {
+                if (content is not TextContent)
+                {
+                    throw new NotSupportedException($"A {message.Role} message holds {content.GetType().Name}; {nameof(GptChatClient)} renders text content only.");
+                }
+            }
+
+            conversation.Add(message);
+        }
+
+        if (conversation.Count == 0)
+        {
+            throw new ArgumentException("The conversation has no messages.", nameof(messages));
+        }
+
+        return Template.Format(conversation, addGenerationPrompt: true);
+    }
+
+    /// <summary>Maps chat options onto generation options (see the class remarks), validating them.</summary>
+    /// <param name="options">The chat options; null gives default generation options (plus the template's stop text).</param>
+    /// <returns>The generation options.</returns>
+    /// <exception cref="NotSupportedException">An option cannot be honoured; the message names it.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the exception names it.</exception>
+    public GenerationOptions ToGenerationOptions(ChatOptions? options)
+    {
+        var generation = Start(options);
+        if (options is not null)
+        {
+            Refuse(options);
+            if (options.MaxOutputTokens is { } max)
+            {
+                generation.MaxNewTokens = max;
+            }
+
+            generation.Temperature = options.Temperature ?? generation.Temperature;
+            generation.TopP = options.TopP ?? generation.TopP;
+            generation.TopK = options.TopK ?? generation.TopK;
+            generation.FrequencyPenalty = options.FrequencyPenalty ?? generation.FrequencyPenalty;
+            generation.PresencePenalty = options.PresencePenalty ?? generation.PresencePenalty;
+            if (generation.DoSample is null)
+            {
+                if (options.Temperature is { } temperature)
+                {
+                    generation.DoSample = temperature > 0;
+                }
+                else if (options.TopP is not null || options.TopK is not null)
+                {
+                    generation.DoSample = true;
+                }
+            }
+
+            if (options.Seed is { } seed)
+            {
+                if (seed is < int.MinValue or > int.MaxValue)
+                {
+                    throw OutOfRange(nameof(ChatOptions.Seed), $"ChatOptions.Seed must fit a 32-bit integer ({int.MinValue} to {int.MaxValue}), but was {seed}.");
+                }
+
+                generation.Seed = (int)seed;
+            }
+
+            if (options.StopSequences is not null)
+            {
+                generation.StopSequences = options.StopSequences;
+            }
+        }
+
+        var stops = new List<string>();
+        foreach (var stop in (generation.StopSequences ?? _defaultStops ?? []).Concat(Template.StopSequences))
+        {
+            if (string.IsNullOrEmpty(stop))
+            {
+                throw Invalid(nameof(ChatOptions.StopSequences), "ChatOptions.StopSequences must not contain null or empty strings.");
+            }
+
+            if (!stops.Contains(stop))
+            {
+                stops.Add(stop);
+            }
+        }
+
+        generation.StopSequences = stops;
+        foreach (var (setting, message) in generation.GetErrors())
+        {
+            if (setting == nameof(GenerationOptions.MaxNewTokens))
+            {
+                throw OutOfRange(nameof(ChatOptions.MaxOutputTokens), message.Replace(nameof(GenerationOptions.MaxNewTokens), nameof(ChatOptions.MaxOutputTokens), StringComparison.Ordinal));
+            }
+
+            // Settings that come from RawRepresentationFactory's GenerationOptions keep their own names.
+            throw setting is nameof(GenerationOptions.StopSequences) or nameof(GenerationOptions.CustomStages)
+                ? Invalid(setting, message)
+                : OutOfRange(setting, message);
+        }
+
+        return generation;
+    }
+
+    /// <inheritdoc />
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (prompt, generation) = Prepare(messages, options);
+        var created = DateTimeOffset.UtcNow;
+        var result = await _generator.GenerateAsync(prompt, generation, cancellationToken).ConfigureAwait(false);
+        var id = NewId();
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created })
+        {
+            ResponseId = id,
+            ModelId = ModelId,
+            CreatedAt = created,
+            FinishReason = Map(result.FinishReason),
+            Usage = Usage(result),
+            RawRepresentation = result,
+        };
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var (prompt, generation) = Prepare(messages, options);
+        var created = DateTimeOffset.UtcNow;
+        var id = NewId();
+        await foreach (var token in _generator.StreamAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
+        {
+            if (token.Result is { } result)
+            {
+                var contents = new List<AIContent>(2);
+                if (token.Text.Length > 0)
+                {
+                    contents.Add(new TextContent(token.Text));
+                }
+
+                contents.Add(new UsageContent(Usage(result)));
+                yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
+                {
+                    ResponseId = id,
+                    MessageId = id,
+                    ModelId = ModelId,
+                    CreatedAt = created,
+                    FinishReason = Map(result.FinishReason),
+                    RawRepresentation = token,
+                };
+                yield break;
+            }
+
+            if (token.Text.Length > 0)
+            {
+                yield return new ChatResponseUpdate(ChatRole.Assistant, token.Text)
+                {
+                    ResponseId = id,
+                    MessageId = id,
+                    ModelId = ModelId,
+                    CreatedAt = created,
+                    RawRepresentation = token,
+                };
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null)
+        {
+            return null;
+        }
+
+        if (serviceType == typeof(ChatClientMetadata))
+        {
+            return Metadata;
+        }
+
+        if (serviceType.IsInstanceOfType(this))
+        {
+            return this;
+        }
+
+        if (serviceType.IsInstanceOfType(_generator))
+        {
+            return _generator;
+        }
+
+        if (serviceType == typeof(GptModelInfo))
+        {
+            return _generator.ModelInfo;
+        }
+
+        return serviceType.IsInstanceOfType(Template) ? Template : null;
+    }
+
+    /// <summary>Does nothing: the client owns neither the generator nor the model.</summary>
+    public void Dispose()
+    {
+    }
+
+    internal static ChatFinishReason? Map(FinishReason reason) => reason switch
+    {
+        FinishReason.Eos or FinishReason.Stop => ChatFinishReason.Stop,
+        FinishReason.Length => ChatFinishReason.Length,
+        _ => null,
+    };
+
+    private static UsageDetails Usage(GenerationResult result) => new()
+    {
+        InputTokenCount = result.PromptTokenCount,
+        OutputTokenCount = result.GeneratedTokenCount,
+        TotalTokenCount = result.PromptTokenCount + result.GeneratedTokenCount,
+    };
+
+    // The exceptions name the ChatOptions property at fault, as the class documents.
+    private static ArgumentOutOfRangeException OutOfRange(string option, string message) => new(option, message);
+
+    private static ArgumentException Invalid(string option, string message) => new(message, option);
+
+    private static string NewId() => "chatcmpl-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture);
+
+    private static string? ModelDirectory(GptModelInfo? info)
+    {
+        if (info is null)
+        {
+            return null;
+        }
+
+        var directory = !string.IsNullOrEmpty(info.GraphPath) ? Path.GetDirectoryName(info.GraphPath) : null;
+        if (string.IsNullOrEmpty(directory) && !string.IsNullOrEmpty(info.ModelPath))
+        {
+            directory = info.ModelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(info.ModelPath) : info.ModelPath;
+        }
+
+        return string.IsNullOrEmpty(directory) ? null : Path.TrimEndingDirectorySeparator(directory);
+    }
+
+    private (GptPrompt Prompt, GenerationOptions Options) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        var generation = ToGenerationOptions(options);
+        return (GptPrompt.FromText(FormatPrompt(messages, options)), generation);
+    }
+
+    private GenerationOptions Start(ChatOptions? options)
+    {
+        if (options?.RawRepresentationFactory is not { } factory)
+        {
+            return new GenerationOptions();
+        }
+
+        return factory(this) switch
+        {
+            null => new GenerationOptions(),
+            GenerationOptions raw => new GenerationOptions().WithDefaults(raw),
+            var other => throw new NotSupportedException($"ChatOptions.RawRepresentationFactory returned {other.GetType().Name}; {nameof(GptChatClient)} accepts a {nameof(GenerationOptions)} or null."),
+        };
+    }
+
+    private void Refuse(ChatOptions options)
+    {
+        static NotSupportedException Unsupported(string option, string why) =>
+            new($"ChatOptions.{option} is not supported by {nameof(GptChatClient)}: {why}");
+
+        if (options.ResponseFormat is not null and not ChatResponseFormatText)
+        {
+            throw Unsupported(nameof(ChatOptions.ResponseFormat), "the model's output is not constrained; only text is supported.");
+        }
+
+        if (options.Tools is { Count: > 0 })
+        {
+            throw Unsupported(nameof(ChatOptions.Tools), "the model has no tool calling.");
+        }
+
+        if (options.ToolMode is not null and not NoneChatToolMode)
+        {
+            throw Unsupported(nameof(ChatOptions.ToolMode), "the model has no tool calling; only ChatToolMode.None is supported.");
+        }
+
+        if (options.ConversationId is not null)
+        {
+            throw Unsupported(nameof(ChatOptions.ConversationId), "the client keeps no conversations; send the whole conversation with each request.");
+        }
+
+        if (options.Reasoning is not null)
+        {
+            throw Unsupported(nameof(ChatOptions.Reasoning), "the model has no reasoning settings.");
+        }
+
+        if (options.AllowBackgroundResponses is true)
+        {
+            throw Unsupported(nameof(ChatOptions.AllowBackgroundResponses), "responses are generated while the caller waits.");
+        }
+
+        if (options.ContinuationToken is not null)
+        {
+            throw Unsupported(nameof(ChatOptions.ContinuationToken), "there are no background responses to continue.");
+        }
+
+        if (options.AdditionalProperties is { Count: > 0 } extra)
+        {
+            throw Unsupported(nameof(ChatOptions.AdditionalProperties), $"it has no meaning for '{string.Join("', '", extra.Keys)}'. Use RawRepresentationFactory to pass GenerationOptions.");
+        }
+
+        if (options.ModelId is { } model && !string.Equals(model, ModelId, StringComparison.OrdinalIgnoreCase))
+        {
+            throw Unsupported(nameof(ChatOptions.ModelId), $"this client serves '{ModelId}', not '{model}'.");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace OnnxGpt.Chat;
+
+/// <summary>
+/// Settings of a <see cref="GptChatClient"/>. With <c>AddGpt</c>, configure them with
+/// <c>.ConfigureChat(o => ...)</c> on its builder (or <c>services.Configure&lt;GptChatClientOptions&gt;(name, ...)</c>).
+/// </summary>
+public sealed class GptChatClientOptions
+{
+    /// <summary>
+    /// The chat template. Null: <see cref="TemplateName"/> if set, else the one recognised from the model folder's
+    /// <c>tokenizer_config.json</c> (see <see cref="ChatTemplates.Recognize"/>), else <see cref="PlainChatTemplate"/>.
+    /// </summary>
+    public IChatTemplate? ChatTemplate { get; set; }
+
+    /// <summary>
+    /// The chat template by name (one of <see cref="ChatTemplates.Names"/>), for configuration files.
+    /// <see cref="ChatTemplate"/> wins when both are set.
+    /// </summary>
+    public string? TemplateName { get; set; }
+
+    /// <summary>The model id the client reports and accepts in <c>ChatOptions.ModelId</c>. Null: the model folder's name.</summary>
+    public string? ModelId { get; set; }
+
+    /// <summary>
+    /// Stop sequences used when a request sets none (the template's own are always added). <c>AddGpt</c> sets this
+    /// to the application's <c>GptOptions.Generation.StopSequences</c>; a client over a <see cref="Generation.GptGenerator"/>
+    /// takes them from its model. Null: none.
+    /// </summary>
+    public IList<string>? DefaultStopSequences { get; set; }
+
+    /// <summary>Resolves the template these options choose for a model folder.</summary>
+    internal IChatTemplate ResolveTemplate(string? modelDirectory) =>
+        ChatTemplate
+        ?? (TemplateName is { Length: > 0 } name ? ChatTemplates.FromName(name) : null)
+        ?? (modelDirectory is not null ? ChatTemplates.FromModelDirectory(modelDirectory) : null)
+        ?? new PlainChatTemplate();
+}

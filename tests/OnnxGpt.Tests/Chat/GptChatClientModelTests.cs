@@ -1,0 +1,80 @@
+using Microsoft.Extensions.AI;
+using OnnxGpt.Chat;
+using OnnxGpt.Generation;
+using OnnxGpt.Models;
+
+namespace OnnxGpt.Tests.Chat;
+
+/// <summary>The chat client over the embedded tiny-shakespeare model.</summary>
+[TestFixture]
+public sealed class GptChatClientModelTests
+{
+    private GptModel _model = null!;
+    private GptGenerator _generator = null!;
+
+    [OneTimeSetUp]
+    public void Load()
+    {
+        _model = GptModel.Load(TestPaths.TinyShakespeare);
+        _generator = GptGenerator.Create(_model);
+    }
+
+    [OneTimeTearDown]
+    public void Unload() => _model.Dispose();
+
+    [Test]
+    public async Task A_greedy_reply_is_the_generator_output_for_the_rendered_prompt()
+    {
+        using var client = new GptChatClient(_generator);
+        ChatMessage[] messages = [new(ChatRole.User, "ROMEO:")];
+
+        var response = await client.GetResponseAsync(messages, new ChatOptions { Temperature = 0, MaxOutputTokens = 24 });
+        var expected = await _generator.GenerateAsync("User: ROMEO:\nAssistant:", new GenerationOptions { DoSample = false, MaxNewTokens = 24, StopSequences = ["\nUser:"] });
+
+        var streamed = new List<ChatResponseUpdate>();
+        await foreach (var update in client.GetStreamingResponseAsync(messages, new ChatOptions { Temperature = 0, MaxOutputTokens = 24 }))
+        {
+            streamed.Add(update);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(client.ModelId, Is.EqualTo("tiny-shakespeare"));
+            Assert.That(client.Template, Is.InstanceOf<PlainChatTemplate>());
+            Assert.That(response.Text, Is.Not.Empty);
+            Assert.That(response.Text, Is.EqualTo(expected.Text));
+            Assert.That(response.Usage!.InputTokenCount, Is.EqualTo(expected.PromptTokenCount));
+            Assert.That(response.Usage.OutputTokenCount, Is.EqualTo(expected.GeneratedTokenCount));
+            Assert.That(response.FinishReason, Is.EqualTo(expected.FinishReason == FinishReason.Length ? ChatFinishReason.Length : ChatFinishReason.Stop));
+            Assert.That(string.Concat(streamed.Select(u => u.Text)), Is.EqualTo(expected.Text));
+            Assert.That(streamed[^1].FinishReason, Is.EqualTo(response.FinishReason));
+        });
+    }
+
+    [Test]
+    public async Task Cancelling_a_stream_throws_and_returns_the_cache()
+    {
+        using var client = new GptChatClient(_generator);
+        using var cts = new CancellationTokenSource();
+        var received = 0;
+
+        var ex = Assert.CatchAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "ROMEO:")], new ChatOptions { Temperature = 0, MaxOutputTokens = 200, StopSequences = [] }, cts.Token))
+            {
+                if (++received == 3)
+                {
+                    await cts.CancelAsync();
+                }
+            }
+        });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex, Is.InstanceOf<GenerationCanceledException>());
+            Assert.That(received, Is.EqualTo(3));
+            Assert.That(_model.CachePool.Rented, Is.Zero);
+        });
+        await Task.CompletedTask;
+    }
+}

@@ -1,0 +1,122 @@
+// Drives examples/OnnxGpt.Server with the official openai client. .ci/run starts the server and sets
+// ONNXGPT_SERVER_URL; by hand: dotnet run --project examples/OnnxGpt.Server, then `npm ci && node --test`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+
+const baseURL = (process.env.ONNXGPT_SERVER_URL ?? 'http://127.0.0.1:5180') + '/v1';
+const client = new OpenAI({ baseURL, apiKey: 'not-needed', maxRetries: 0, timeout: 60_000 });
+const model = 'tiny-shakespeare';
+const greedy = { model, temperature: 0, max_tokens: 24 };
+
+async function collect(stream) {
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks;
+}
+
+test('lists the served model', async () => {
+  const models = [];
+  for await (const m of client.models.list()) models.push(m);
+  assert.deepEqual(models.map((m) => m.id), [model]);
+  assert.equal(models[0].object, 'model');
+});
+
+test('non-streaming chat completion', async () => {
+  const completion = await client.chat.completions.create({ ...greedy, messages: [{ role: 'user', content: 'ROMEO:' }] });
+  const [choice] = completion.choices;
+  assert.equal(completion.object, 'chat.completion');
+  assert.equal(completion.model, model);
+  assert.equal(choice.message.role, 'assistant');
+  assert.ok(choice.message.content.length > 0, 'some text');
+  assert.ok(['stop', 'length'].includes(choice.finish_reason));
+  assert.ok(completion.usage.prompt_tokens > 0);
+  assert.ok(completion.usage.completion_tokens > 0 && completion.usage.completion_tokens <= 24);
+  assert.equal(completion.usage.total_tokens, completion.usage.prompt_tokens + completion.usage.completion_tokens);
+});
+
+test('streaming chat completion matches the non-streaming one', async () => {
+  const messages = [{ role: 'system', content: 'Speak as a king.' }, { role: 'user', content: 'JULIET:' }];
+  const whole = await client.chat.completions.create({ ...greedy, messages });
+  const chunks = await collect(await client.chat.completions.create({ ...greedy, messages, stream: true, stream_options: { include_usage: true } }));
+
+  assert.ok(chunks.length > 3, 'several chunks');
+  assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id));
+  assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+  const text = chunks.flatMap((c) => c.choices).map((c) => c.delta.content ?? '').join('');
+  assert.equal(text, whole.choices[0].message.content);
+  const finish = chunks.flatMap((c) => c.choices).map((c) => c.finish_reason).filter(Boolean);
+  assert.deepEqual(finish, [whole.choices[0].finish_reason]);
+  const usage = chunks.at(-1).usage;
+  assert.deepEqual(chunks.at(-1).choices, []);
+  assert.deepEqual(usage, whole.usage);
+});
+
+test('completion, streaming and not', async () => {
+  const request = { model, prompt: 'ROMEO:', max_tokens: 16, temperature: 0 };
+  const whole = await client.completions.create(request);
+  assert.equal(whole.object, 'text_completion');
+  assert.equal(whole.choices[0].finish_reason, 'length');
+  assert.equal(whole.usage.completion_tokens, 16);
+  assert.ok(whole.choices[0].text.length > 0);
+
+  const chunks = await collect(await client.completions.create({ ...request, stream: true }));
+  assert.equal(chunks.map((c) => c.choices[0].text).join(''), whole.choices[0].text);
+  assert.equal(chunks.at(-1).choices[0].finish_reason, 'length');
+});
+
+test('a bad request is a 400 with an OpenAI error body', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }),
+    (err) => err instanceof OpenAI.BadRequestError && err.status === 400 && err.type === 'invalid_request_error' && err.param === 'model' && err.code === 'model_not_found');
+  await assert.rejects(
+    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], temperature: -1 }),
+    (err) => err.status === 400 && err.param === 'temperature');
+  await assert.rejects(
+    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 100000 }),
+    (err) => err.status === 400 && err.param === 'max_tokens');
+  await assert.rejects(
+    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], frequency_penalty: 5 }),
+    (err) => err.status === 400 && err.param === 'frequency_penalty');
+  await assert.rejects(
+    client.chat.completions.create({ model, messages: [] }),
+    (err) => err.status === 400 && err.param === 'messages');
+  await assert.rejects(
+    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], top_p: 5, stream: true }),
+    (err) => err.status === 400 && err.param === 'top_p');
+});
+
+test('several requests at once each get their own reply', async () => {
+  const prompts = ['ROMEO:', 'JULIET:', 'KING HENRY:', 'First Citizen:', 'MENENIUS:', 'O, '];
+  const one = (content) => client.chat.completions.create({ ...greedy, max_tokens: 32, messages: [{ role: 'user', content }] });
+  const alone = [];
+  for (const p of prompts) alone.push((await one(p)).choices[0].message.content);
+
+  const together = await Promise.all(prompts.map(async (p, i) => {
+    if (i % 2 === 0) return (await one(p)).choices[0].message.content;
+    const stream = await client.chat.completions.create({ ...greedy, max_tokens: 32, messages: [{ role: 'user', content: p }], stream: true });
+    return (await collect(stream)).flatMap((c) => c.choices).map((c) => c.delta.content ?? '').join('');
+  }));
+
+  assert.deepEqual(together, alone);
+});
+
+test('a client that aborts mid-stream leaves the server serving', async () => {
+  const controller = new AbortController();
+  const stream = await client.chat.completions.create(
+    { model, temperature: 0, max_tokens: 200, messages: [{ role: 'user', content: 'ROMEO:' }], stream: true },
+    { signal: controller.signal });
+  let seen = 0;
+  try {
+    for await (const chunk of stream) {
+      if (++seen === 3) controller.abort();
+    }
+  } catch (err) {
+    // Depending on timing the client ends the stream quietly or throws its abort error.
+    assert.ok(err.name === 'APIUserAbortError' || err.name === 'AbortError', String(err));
+  }
+  assert.ok(seen >= 3 && seen < 200, `the stream stopped (${seen} chunks)`);
+
+  const after = await client.chat.completions.create({ ...greedy, max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(after.choices.length, 1);
+});

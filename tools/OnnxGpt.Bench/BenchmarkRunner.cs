@@ -1,0 +1,362 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace OnnxGpt.Bench;
+
+/// <summary>
+/// Compares generation loops on one graph in one process: OnnxGpt's public API, a naive and a tight plain ONNX Runtime
+/// loop, and ONNX Runtime GenAI, all greedy on the same prompt for the same number of tokens. Implementations run one
+/// after the other (never concurrently), each loaded, warmed up, measured and disposed before the next.
+/// </summary>
+public static class BenchmarkRunner
+{
+    private const ulong PromptSeed = 0x5EED_0F_B3_4C_4D_2025UL;
+
+    /// <summary>Runs the benchmark.</summary>
+    /// <param name="settings">The model folder, prompt, token counts, runs and implementations.</param>
+    /// <param name="status">Receives a line before each phase (loading, warm-up, each run); null reports nothing. Reports are never made while a run is being timed.</param>
+    /// <param name="cancellationToken">Stops the benchmark between tokens.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ArgumentException">A setting is out of range or the prompt does not fit the model; the message names it.</exception>
+    /// <exception cref="DirectoryNotFoundException">The model folder does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The folder lacks model.onnx or genai_config.json, or its weights are missing and may not be written.</exception>
+    /// <exception cref="InvalidDataException">genai_config.json or weights.manifest.json is invalid.</exception>
+    public static Task<BenchmarkReport> RunAsync(BenchmarkSettings settings, IProgress<string>? status = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Validate(settings);
+
+        // Off the caller's thread (and any synchronization context): every phase is CPU-bound.
+        return Task.Run(() => RunCoreAsync(settings, status, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>The default prompt: a fixed pseudo-random sequence of <paramref name="length"/> ids in [0, <paramref name="vocabularySize"/>), avoiding <paramref name="avoid"/>.</summary>
+    /// <param name="length">Number of ids.</param>
+    /// <param name="vocabularySize">The model's vocabulary size.</param>
+    /// <param name="avoid">Ids never to use (end-of-sequence ids); may be null.</param>
+    /// <returns>The ids; the same for the same arguments on every machine.</returns>
+    public static int[] DefaultPrompt(int length, int vocabularySize, IReadOnlyCollection<int>? avoid = null) =>
+        ExtendPrompt([], length, vocabularySize, avoid);
+
+    private static int[] ExtendPrompt(IReadOnlyList<int> prefix, int length, int vocabularySize, IReadOnlyCollection<int>? avoid)
+    {
+        var ids = new int[length];
+        var state = PromptSeed;
+        for (var i = 0; i < length; i++)
+        {
+            int id;
+            do
+            {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                id = (int)(state % (ulong)vocabularySize);
+            }
+            while (avoid is not null && avoid.Contains(id) && vocabularySize > avoid.Count);
+
+            ids[i] = i < prefix.Count ? prefix[i] : id;
+        }
+
+        return ids;
+    }
+
+    private static void Validate(BenchmarkSettings settings)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(settings.ModelDirectory, nameof(settings));
+        static void Positive(int value, string name, int min)
+        {
+            if (value < min)
+            {
+                throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least {min}.");
+            }
+        }
+
+        Positive(settings.NewTokens, nameof(settings.NewTokens), 1);
+        Positive(settings.MeasuredRuns, nameof(settings.MeasuredRuns), 1);
+        Positive(settings.WarmupRuns, nameof(settings.WarmupRuns), 0);
+        Positive(settings.PositionWindow, nameof(settings.PositionWindow), 1);
+        if (settings.PromptTokenIds is null)
+        {
+            Positive(settings.PromptLength, nameof(settings.PromptLength), 1);
+        }
+        else if (settings.PromptTokenIds.Count == 0)
+        {
+            throw new ArgumentException("PromptTokenIds must hold at least one id (or be null for the default prompt).", nameof(settings));
+        }
+
+        if (settings.IntraOpThreads is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), settings.IntraOpThreads, "IntraOpThreads must be at least 1, or null for ONNX Runtime's default.");
+        }
+
+        if (settings.MeasureBandwidth && settings.BandwidthBufferBytes < 1 << 20)
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), settings.BandwidthBufferBytes, "BandwidthBufferBytes must be at least 1 MiB.");
+        }
+    }
+
+    private static async Task<BenchmarkReport> RunCoreAsync(BenchmarkSettings settings, IProgress<string>? status, CancellationToken cancellationToken)
+    {
+        var folder = ModelFolder.Read(settings.ModelDirectory);
+        if (folder.HasManifest && !WeightsWriter.IsComplete(folder.Directory))
+        {
+            if (!settings.WriteMissingWeights)
+            {
+                throw new FileNotFoundException($"The weights of '{folder.Directory}' are missing or incomplete; write them first with WeightsWriter.EnsureAsync (onnxgpt bench prepare).");
+            }
+
+            status?.Report($"Writing the weights of {Path.GetFileName(folder.Directory)} from {WeightsManifest.FileName}");
+            await WeightsWriter.EnsureAsync(folder.Directory, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        var vocabulary = folder.VocabularySize;
+        var context = folder.ContextLength;
+        var prompt = settings.PromptTokenIds is { } given ? [.. given] : DefaultPrompt(settings.PromptLength, vocabulary, folder.EosTokenIds);
+        foreach (var id in prompt)
+        {
+            if ((uint)id >= (uint)vocabulary)
+            {
+                throw new ArgumentException($"Prompt id {id} is outside the vocabulary (0..{vocabulary - 1}).", nameof(settings));
+            }
+        }
+
+        if (prompt.Length + settings.NewTokens > context)
+        {
+            throw new ArgumentException($"{prompt.Length} prompt tokens + {settings.NewTokens} new tokens exceed the context length {context} of '{folder.Directory}'.", nameof(settings));
+        }
+
+        var window = settings.PositionWindow;
+        var early = settings.EarlyPosition ?? Math.Min(BenchmarkSettings.DefaultEarlyPosition, context - window - 1);
+        var late = settings.LatePosition ?? Math.Min(BenchmarkSettings.DefaultLatePosition, context - 32);
+        foreach (var (name, position) in new[] { ("EarlyPosition", early), ("LatePosition", late) })
+        {
+            if (position < 1 || position + window + 1 > context)
+            {
+                throw new ArgumentOutOfRangeException(name, position, $"{name} must leave room for {window} decode steps within the context length {context} (1..{context - window - 1}).");
+            }
+        }
+
+        var plan = new Plan(prompt, settings.NewTokens, window, early, late, vocabulary, folder.EosTokenIds);
+        var results = new List<ImplementationReport>();
+        var idsByImplementation = new List<(string Name, List<int[]> Runs)>();
+        using (var sampler = new WorkingSetSampler())
+        {
+            foreach (var (kind, name, factory) in Candidates(folder, settings.IntraOpThreads))
+            {
+                if (!settings.Implementations.HasFlag(kind))
+                {
+                    continue;
+                }
+
+                if (factory is null)
+                {
+                    results.Add(new ImplementationReport { Name = name, Status = ImplementationStatus.Unavailable, Note = GenAiAvailability.UnavailableReason });
+                    continue;
+                }
+
+                try
+                {
+                    var (report, ids) = await MeasureAsync(name, factory, plan, settings, sampler, status, cancellationToken).ConfigureAwait(false);
+                    results.Add(report);
+                    idsByImplementation.Add((name, ids));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    results.Add(new ImplementationReport { Name = name, Status = ImplementationStatus.Failed, Note = $"{ex.GetType().Name}: {ex.Message.Trim()}" });
+                }
+            }
+        }
+
+        long processPeak;
+        using (var process = Process.GetCurrentProcess())
+        {
+            process.Refresh();
+            processPeak = process.PeakWorkingSet64;
+        }
+
+        double? bandwidth = null;
+        if (settings.MeasureBandwidth)
+        {
+            status?.Report("Measuring memory read bandwidth");
+            bandwidth = MemoryBandwidth.Measure(settings.BandwidthBufferBytes, 3, cancellationToken);
+        }
+
+        var weightBytes = folder.WeightBytes();
+        var ceiling = bandwidth is { } bw && weightBytes > 0 ? bw * 1e9 / weightBytes : (double?)null;
+        ImplementationReport? Find(string n) => results.FirstOrDefault(r => r.Name == n && r.Status == ImplementationStatus.Ok);
+        var onnxGpt = Find(OnnxGptLoop.DisplayName);
+        var tight = Find(OrtTightLoop.DisplayName);
+        var naive = Find(OrtNaiveLoop.DisplayName);
+        var genAi = Find(GenAiAvailability.DisplayName);
+        static double? Divide(double? a, double? b) => a is { } x && b is { } y && y > 0 ? x / y : null;
+
+        return new BenchmarkReport
+        {
+            Model = Path.GetFileName(folder.Directory.TrimEnd(Path.DirectorySeparatorChar)),
+            ModelDirectory = folder.Directory,
+            PromptTokens = prompt.Length,
+            NewTokens = settings.NewTokens,
+            MeasuredRuns = settings.MeasuredRuns,
+            WarmupRuns = settings.WarmupRuns,
+            EarlyPosition = early,
+            LatePosition = late,
+            PositionWindow = window,
+            IntraOpThreads = settings.IntraOpThreads,
+            ProcessorCount = Environment.ProcessorCount,
+            Implementations = results,
+            Ratios = new BenchmarkRatios
+            {
+                OnnxGptOverOrtTight = Divide(onnxGpt?.DecodeTokensPerSecond, tight?.DecodeTokensPerSecond),
+                OnnxGptOverGenAi = Divide(onnxGpt?.DecodeTokensPerSecond, genAi?.DecodeTokensPerSecond),
+                OnnxGptOverOrtNaive = Divide(onnxGpt?.DecodeTokensPerSecond, naive?.DecodeTokensPerSecond),
+                OnnxGptTimeToFirstTokenOverOrtTight = Divide(onnxGpt?.TimeToFirstTokenMs, tight?.TimeToFirstTokenMs),
+                OnnxGptLateOverEarly = Divide(onnxGpt?.PerTokenMsLate, onnxGpt?.PerTokenMsEarly),
+            },
+            BandwidthGBps = bandwidth,
+            WeightBytes = weightBytes,
+            CeilingTokensPerSecond = ceiling,
+            FractionOfCeiling = Divide(onnxGpt?.DecodeTokensPerSecond, ceiling),
+            ProcessPeakWorkingSetBytes = processPeak,
+            IdsMatch = IdsMatch(idsByImplementation),
+        };
+    }
+
+    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads)
+    {
+        yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads));
+        yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads));
+        yield return (BenchmarkImplementations.OrtTight, OrtTightLoop.DisplayName, () => new OrtTightLoop(folder, threads));
+#if ONNXGPT_GENAI
+        yield return (BenchmarkImplementations.GenAI, GenAiAvailability.DisplayName, () => new GenAiLoop(folder, threads));
+#else
+        yield return (BenchmarkImplementations.GenAI, GenAiAvailability.DisplayName, null);
+#endif
+    }
+
+    /// <summary>True when every implementation produced the same ids as the first in every run (main and position runs).</summary>
+    private static bool? IdsMatch(List<(string Name, List<int[]> Runs)> ids)
+    {
+        if (ids.Count < 2)
+        {
+            return null;
+        }
+
+        var reference = ids[0].Runs;
+        return ids.All(i => i.Runs.Count == reference.Count && i.Runs.Zip(reference).All(p => p.First.AsSpan().SequenceEqual(p.Second)));
+    }
+
+    private static async Task<(ImplementationReport Report, List<int[]> Ids)> MeasureAsync(
+        string name, Func<IGenerationLoop> factory, Plan plan, BenchmarkSettings settings, WorkingSetSampler sampler, IProgress<string>? status, CancellationToken cancellationToken)
+    {
+        status?.Report($"{name}: loading");
+        Collect();
+        sampler.ResetPeak();
+        var loadStarted = Stopwatch.GetTimestamp();
+        using var loop = factory();
+        var loadMs = Stopwatch.GetElapsedTime(loadStarted).TotalMilliseconds;
+
+        for (var w = 0; w < settings.WarmupRuns; w++)
+        {
+            status?.Report($"{name}: warm-up {w + 1}/{settings.WarmupRuns}");
+            await RunOnceAsync(loop, plan.Prompt, plan.NewTokens, sampler, cancellationToken).ConfigureAwait(false);
+        }
+
+        var mains = new List<RunTrace>();
+        var earlies = new List<double?>();
+        var lates = new List<double?>();
+        var ids = new List<int[]>();
+        for (var r = 0; r < settings.MeasuredRuns; r++)
+        {
+            status?.Report($"{name}: run {r + 1}/{settings.MeasuredRuns}");
+            Collect();
+            var main = await RunOnceAsync(loop, plan.Prompt, plan.NewTokens, sampler, cancellationToken).ConfigureAwait(false);
+            mains.Add(main);
+            ids.Add(main.TokenIds);
+            foreach (var (position, list) in new[] { (plan.Early, earlies), (plan.Late, lates) })
+            {
+                var fromMain = main.WindowMedianMs(position, plan.Window);
+                if (fromMain is not null || plan.Reaches(position))
+                {
+                    list.Add(fromMain);
+                    continue;
+                }
+
+                // The main run does not reach this position: a second generation with a prompt just short of it does.
+                status?.Report($"{name}: run {r + 1}/{settings.MeasuredRuns}, per-token time at position {position.ToString(CultureInfo.InvariantCulture)}");
+                var (positionPrompt, positionTokens) = plan.PositionRun(position);
+                Collect();
+                var trace = await RunOnceAsync(loop, positionPrompt, positionTokens, sampler, cancellationToken).ConfigureAwait(false);
+                list.Add(trace.WindowMedianMs(position, plan.Window));
+                ids.Add(trace.TokenIds);
+            }
+        }
+
+        var generated = mains[0].TokenIds.Length;
+        string? note = null;
+        if (generated < plan.NewTokens)
+        {
+            note = $"ended at end-of-sequence after {generated} tokens";
+        }
+
+        if (mains.Any(m => !m.TokenIds.AsSpan().SequenceEqual(mains[0].TokenIds)))
+        {
+            note = (note is null ? string.Empty : note + "; ") + "runs produced different ids";
+        }
+
+        var report = new ImplementationReport
+        {
+            Name = name,
+            Status = ImplementationStatus.Ok,
+            Note = note,
+            TimeToFirstTokenMs = Statistics.Median(mains.Select(m => m.TimeToFirstTokenMs)),
+            DecodeTokensPerSecond = Statistics.MedianOrNull(mains.Select(m => m.DecodeTokensPerSecond)),
+            PerTokenMsEarly = Statistics.MedianOrNull(earlies),
+            PerTokenMsLate = Statistics.MedianOrNull(lates),
+            AllocatedBytesPerToken = Statistics.MedianOrNull(mains.Select(m => m.AllocatedBytesPerToken)),
+            PeakWorkingSetBytes = sampler.Peak,
+            LoadMs = loadMs,
+            GeneratedTokens = generated,
+            TokenIds = settings.IncludeTokenIds ? mains[0].TokenIds : null,
+        };
+        return (report, ids);
+    }
+
+    private static async Task<RunTrace> RunOnceAsync(IGenerationLoop loop, int[] prompt, int newTokens, WorkingSetSampler sampler, CancellationToken cancellationToken)
+    {
+        var recorder = new TokenRecorder(newTokens, sampler);
+        recorder.Start();
+        await loop.GenerateAsync(prompt, newTokens, recorder, cancellationToken).ConfigureAwait(false);
+        return recorder.Finish(prompt.Length);
+    }
+
+    private static void Collect()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    /// <summary>The prompt, token count and the per-token positions of one benchmark.</summary>
+    private sealed class Plan(int[] prompt, int newTokens, int window, int early, int late, int vocabulary, IReadOnlyList<int> eos)
+    {
+        public int[] Prompt { get; } = prompt;
+
+        public int NewTokens { get; } = newTokens;
+
+        public int Window { get; } = window;
+
+        public int Early { get; } = early;
+
+        public int Late { get; } = late;
+
+        /// <summary>Whether the main run's decode steps cover [position, position + window) (so a null window means it ended early).</summary>
+        public bool Reaches(int position) => position >= Prompt.Length && position - Prompt.Length + Window <= NewTokens - 1;
+
+        /// <summary>A generation whose decode steps cover [position, position + window): a prompt of position - window ids (the main prompt, extended).</summary>
+        public (int[] Prompt, int NewTokens) PositionRun(int position)
+        {
+            var length = Math.Max(1, position - Window);
+            return (ExtendPrompt(Prompt, length, vocabulary, eos), position + Window - length + 1);
+        }
+    }
+}
