@@ -54,121 +54,171 @@ public sealed class GptGenerator : IGptGenerator
         }
 
         var maxNew = MaxNewTokens(settings, promptIds.Count);
-        var capacity = checked(promptIds.Count + maxNew);
         var started = Stopwatch.GetTimestamp();
-        var firstTokenAt = 0L;
 
         // A caller with a synchronization context (a UI) must not run the model on its thread.
         await ThreadPoolSwitch.IfNeeded();
 
-        var sequence = new int[capacity];
-        for (var i = 0; i < promptIds.Count; i++)
-        {
-            sequence[i] = promptIds[i];
-        }
-
-        var generated = new List<int>(Math.Min(maxNew, 1024));
-        var text = new StringBuilder();
-        var eos = info.EosTokenIds;
-        var sampler = TokenSampler.Create(settings, promptIds.Count, eos);
-        var detokenizer = _model.Tokenizer is { } tokenizer ? new StreamingDetokenizer(tokenizer) : null;
-        var stops = new StopSequenceMatcher(settings.StopSequences);
-        var topIds = settings.TopLogprobs is > 0 ? new int[settings.TopLogprobs.Value] : null;
-
-        using var decoder = new DecoderSession(_model, capacity, cancellationToken);
-        void ThrowIfCancelled()
-        {
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw new GenerationCanceledException(BuildResult(FinishReason.Cancelled), cancellationToken);
-            }
-        }
-
-        GenerationResult BuildResult(FinishReason reason)
-        {
-            var now = Stopwatch.GetTimestamp();
-            return new GenerationResult
-            {
-                Text = text.ToString(),
-                PromptTokenIds = promptIds,
-                TokenIds = generated.ToArray(),
-                FinishReason = reason,
-                ExecutionProvider = _model.ExecutionProvider,
-                TimeToFirstToken = firstTokenAt == 0 ? Stopwatch.GetElapsedTime(started, now) : Stopwatch.GetElapsedTime(started, firstTokenAt),
-                TotalTime = Stopwatch.GetElapsedTime(started, now),
-            };
-        }
-
-        ThrowIfCancelled();
+        var state = new SequenceState(_model, settings, promptIds, maxNew, started);
+        using var decoder = new DecoderSession(_model, promptIds.Count + maxNew, cancellationToken);
+        ThrowIfCancelled(state, cancellationToken);
         try
         {
             decoder.Prefill(promptIds);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            throw new GenerationCanceledException(BuildResult(FinishReason.Cancelled), cancellationToken);
+            throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
         }
 
-        for (var index = 0; ; index++)
+        while (true)
         {
-            ThrowIfCancelled();
-            var token = sampler.Next(decoder.Logits, sequence.AsSpan(0, promptIds.Count + index), out var logprob);
-            if (firstTokenAt == 0)
+            ThrowIfCancelled(state, cancellationToken);
+            var token = state.Advance(decoder.Logits);
+            if (token.Result is { } result)
             {
-                firstTokenAt = Stopwatch.GetTimestamp();
-            }
-
-            // Only when asked: the sampler left the final scores in decoder.Logits.
-            var alternatives = settings.TopLogprobs is { } wanted ? TopLogprobs(decoder.Logits, wanted, topIds, sampler.LastLogSumExp) : null;
-            sequence[promptIds.Count + index] = token;
-            generated.Add(token);
-
-            FinishReason? finish = null;
-            string released;
-            if (eos.Contains(token))
-            {
-                finish = FinishReason.Eos;
-                released = stops.Push(detokenizer?.Flush() ?? string.Empty).Released + stops.Flush();
-            }
-            else
-            {
-                var (fragment, stopped) = stops.Push(detokenizer?.Append(token) ?? string.Empty);
-                released = fragment;
-                if (stopped)
-                {
-                    finish = FinishReason.Stop;
-                }
-                else if (generated.Count >= maxNew)
-                {
-                    finish = FinishReason.Length;
-                    released += stops.Push(detokenizer?.Flush() ?? string.Empty).Released + stops.Flush();
-                }
-            }
-
-            text.Append(released);
-            if (finish is { } reason)
-            {
-                var result = BuildResult(reason);
-                if (_logger.IsEnabled(LogLevel.Debug))
-                {
-                    Log.GenerationFinished(_logger, reason.ToString(), result.PromptTokenCount, result.GeneratedTokenCount, result.TokensPerSecond);
-                }
-                yield return new GeneratedToken(token, released, index, result) { Logprob = logprob, TopLogprobs = alternatives };
+                LogFinished(result);
+                yield return token;
                 yield break;
             }
 
-            yield return new GeneratedToken(token, released, index) { Logprob = logprob, TopLogprobs = alternatives };
+            yield return token;
             await ThreadPoolSwitch.IfNeeded();
-            ThrowIfCancelled();
+            ThrowIfCancelled(state, cancellationToken);
             try
             {
-                decoder.Step(token);
+                decoder.Step(token.Id);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                throw new GenerationCanceledException(BuildResult(FinishReason.Cancelled), cancellationToken);
+                throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// Generates several prompts together, one session run per step for all of them (left-padded, with the
+    /// attention mask and positions derived from the padding, as Hugging Face does). Each row streams its own
+    /// tokens and ends on its own; its greedy output equals what <see cref="StreamAsync"/> gives for that prompt alone.
+    /// </summary>
+    /// <param name="prompts">The prompts, one per row.</param>
+    /// <param name="options">Settings for every row, or one entry per row (null entries use the defaults).</param>
+    /// <param name="cancellationToken">Stops every row within one step, throwing <see cref="GenerationCanceledException"/>.</param>
+    /// <returns>Each row's tokens as they are produced, tagged with the row.</returns>
+    /// <exception cref="ArgumentException">No prompts, or <paramref name="options"/> has a different count than <paramref name="prompts"/>.</exception>
+    /// <exception cref="NotSupportedException">The model has no KV cache.</exception>
+    public async IAsyncEnumerable<BatchToken> StreamBatchAsync(IReadOnlyList<GptPrompt> prompts, IReadOnlyList<GenerationOptions?>? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count == 0)
+        {
+            throw new ArgumentException("Give at least one prompt.", nameof(prompts));
+        }
+
+        if (options is not null && options.Count != 1 && options.Count != prompts.Count)
+        {
+            throw new ArgumentException($"Give one GenerationOptions for all rows or one per row ({prompts.Count}), not {options.Count}.", nameof(options));
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var prepared = new (GenerationOptions Settings, IReadOnlyList<int> Ids)[prompts.Count];
+        for (var r = 0; r < prepared.Length; r++)
+        {
+            var settings = Resolve(options is null ? null : options[options.Count == 1 ? 0 : r]);
+            var promptIds = PreparePrompt(prompts[r] ?? throw new ArgumentException($"Prompt {r} is null.", nameof(prompts)));
+            if (promptIds.Count >= _model.Info.ContextLength)
+            {
+                throw new PromptTooLongException(promptIds.Count, _model.Info.ContextLength);
+            }
+
+            prepared[r] = (settings, promptIds);
+        }
+
+        // Left padding puts every row at the longest prompt's length, so that is where the context's room starts.
+        var longest = prepared.Max(p => p.Ids.Count);
+        var room = _model.Info.ContextLength - longest;
+        var rows = prepared.Select(p => new SequenceState(_model, p.Settings, p.Ids, Math.Min(MaxNewTokens(p.Settings, p.Ids.Count), room), started)).ToArray();
+
+        await ThreadPoolSwitch.IfNeeded();
+        var capacity = longest + rows.Max(r => r.MaxNewTokens);
+        var pad = _model.Info.PadTokenId ?? (_model.Info.EosTokenIds.Count > 0 ? _model.Info.EosTokenIds[0] : 0);
+        var vocabulary = _model.Info.VocabularySize;
+        var next = new int[rows.Length];
+        using var decoder = new DecoderSession(_model, capacity, cancellationToken, rows.Length);
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            decoder.PrefillBatch([.. rows.Select(r => r.PromptIds)], pad);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new GenerationCanceledException(rows[0].BuildResult(FinishReason.Cancelled), cancellationToken);
+        }
+
+        while (true)
+        {
+            var running = 0;
+            for (var r = 0; r < rows.Length; r++)
+            {
+                var row = rows[r];
+                if (row.Finished)
+                {
+                    // Finished rows keep feeding padding, as Hugging Face does; their scores are ignored.
+                    next[r] = pad;
+                    continue;
+                }
+
+                ThrowIfCancelled(row, cancellationToken);
+                var token = row.Advance(decoder.Logits.AsSpan(r * vocabulary, vocabulary));
+                next[r] = token.Id;
+                if (token.Result is { } result)
+                {
+                    LogFinished(result);
+                }
+                else
+                {
+                    running++;
+                }
+
+                yield return new BatchToken(r, token);
+            }
+
+            if (running == 0)
+            {
+                yield break;
+            }
+
+            await ThreadPoolSwitch.IfNeeded();
+            try
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                decoder.StepBatch(next);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new GenerationCanceledException(rows.First(r => !r.Finished).BuildResult(FinishReason.Cancelled), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Generates several prompts together and returns each row's result (see <see cref="StreamBatchAsync"/>).</summary>
+    /// <param name="prompts">The prompts, one per row.</param>
+    /// <param name="options">Settings for every row, or one entry per row.</param>
+    /// <param name="cancellationToken">Stops every row.</param>
+    /// <returns>The results, in the order of <paramref name="prompts"/>.</returns>
+    public async Task<IReadOnlyList<GenerationResult>> GenerateBatchAsync(IReadOnlyList<GptPrompt> prompts, IReadOnlyList<GenerationOptions?>? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        var results = new GenerationResult[prompts.Count];
+        await foreach (var token in StreamBatchAsync(prompts, options, cancellationToken).ConfigureAwait(false))
+        {
+            if (token.Token.Result is { } result)
+            {
+                results[token.Row] = result;
+            }
+        }
+
+        return results;
     }
 
     /// <summary>
@@ -211,22 +261,20 @@ public sealed class GptGenerator : IGptGenerator
         return new NextTokenDistribution(promptIds, logits, sample, sampler.Stages, _model.Tokenizer);
     }
 
-    private TokenLogprob[] TopLogprobs(float[] finalLogits, int count, int[]? ids, double logSumExp)
+    private static void ThrowIfCancelled(SequenceState state, CancellationToken cancellationToken)
     {
-        if (count == 0 || ids is null)
+        if (cancellationToken.IsCancellationRequested)
         {
-            return [];
+            throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
         }
+    }
 
-        var n = TokenSampler.Top(finalLogits, ids);
-        var top = new TokenLogprob[n];
-        for (var i = 0; i < n; i++)
+    private void LogFinished(GenerationResult result)
+    {
+        if (_logger.IsEnabled(LogLevel.Debug))
         {
-            var id = ids[i];
-            top[i] = new TokenLogprob(id, NextTokenDistribution.Decode(_model.Tokenizer, id), (float)(finalLogits[id] - logSumExp));
+            Log.GenerationFinished(_logger, result.FinishReason.ToString(), result.PromptTokenCount, result.GeneratedTokenCount, result.TokensPerSecond);
         }
-
-        return top;
     }
 
     private GenerationOptions Resolve(GenerationOptions? request)

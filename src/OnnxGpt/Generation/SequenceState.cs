@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text;
+using OnnxGpt.Models;
+using OnnxGpt.Sampling;
+using OnnxGpt.Tokenization;
+
+namespace OnnxGpt.Generation;
+
+/// <summary>
+/// One sequence being generated: its ids, sampler, streaming decoder and stop matching, and the result it builds.
+/// The generation loops (one request, or a batch of rows) feed it the next-token scores and stream what it returns.
+/// </summary>
+internal sealed class SequenceState
+{
+    private readonly GptModel _model;
+    private readonly int[] _sequence;
+    private readonly List<int> _generated;
+    private readonly StringBuilder _text = new();
+    private readonly TokenSampler _sampler;
+    private readonly StreamingDetokenizer? _detokenizer;
+    private readonly StopSequenceMatcher _stops;
+    private readonly int[]? _topIds;
+    private readonly int? _topLogprobs;
+    private readonly IReadOnlyList<int> _eos;
+    private readonly long _started;
+    private long _firstTokenAt;
+
+    public SequenceState(GptModel model, GenerationOptions settings, IReadOnlyList<int> promptIds, int maxNewTokens, long started)
+    {
+        _model = model;
+        PromptIds = promptIds;
+        MaxNewTokens = maxNewTokens;
+        _started = started;
+        _sequence = new int[promptIds.Count + maxNewTokens];
+        for (var i = 0; i < promptIds.Count; i++)
+        {
+            _sequence[i] = promptIds[i];
+        }
+
+        _generated = new List<int>(Math.Min(maxNewTokens, 1024));
+        _eos = model.Info.EosTokenIds;
+        _sampler = TokenSampler.Create(settings, promptIds.Count, _eos);
+        _detokenizer = model.Tokenizer is { } tokenizer ? new StreamingDetokenizer(tokenizer) : null;
+        _stops = new StopSequenceMatcher(settings.StopSequences);
+        _topLogprobs = settings.TopLogprobs;
+        _topIds = _topLogprobs is > 0 ? new int[_topLogprobs.Value] : null;
+    }
+
+    public IReadOnlyList<int> PromptIds { get; }
+
+    public int MaxNewTokens { get; }
+
+    /// <summary>The last token chosen (the one to feed next).</summary>
+    public int LastToken { get; private set; }
+
+    /// <summary>Whether the sequence has ended.</summary>
+    public bool Finished { get; private set; }
+
+    /// <summary>Chooses the next token from <paramref name="logits"/> (rewritten in place) and returns it as streamed.</summary>
+    public GeneratedToken Advance(Span<float> logits)
+    {
+        var index = _generated.Count;
+        var token = _sampler.Next(logits, _sequence.AsSpan(0, PromptIds.Count + index), out var logprob);
+        if (_firstTokenAt == 0)
+        {
+            _firstTokenAt = Stopwatch.GetTimestamp();
+        }
+
+        // Only when asked: the sampler left the final scores in logits.
+        var alternatives = _topLogprobs is { } wanted ? TopLogprobs(logits, wanted) : null;
+        _sequence[PromptIds.Count + index] = token;
+        _generated.Add(token);
+        LastToken = token;
+
+        FinishReason? finish = null;
+        string released;
+        if (_eos.Contains(token))
+        {
+            finish = FinishReason.Eos;
+            released = _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
+        }
+        else
+        {
+            var (fragment, stopped) = _stops.Push(_detokenizer?.Append(token) ?? string.Empty);
+            released = fragment;
+            if (stopped)
+            {
+                finish = FinishReason.Stop;
+            }
+            else if (_generated.Count >= MaxNewTokens)
+            {
+                finish = FinishReason.Length;
+                released += _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
+            }
+        }
+
+        _text.Append(released);
+        Finished = finish is not null;
+        var result = finish is { } reason ? BuildResult(reason) : null;
+        return new GeneratedToken(token, released, index, result) { Logprob = logprob, TopLogprobs = alternatives };
+    }
+
+    public GenerationResult BuildResult(FinishReason reason)
+    {
+        var now = Stopwatch.GetTimestamp();
+        return new GenerationResult
+        {
+            Text = _text.ToString(),
+            PromptTokenIds = PromptIds,
+            TokenIds = _generated.ToArray(),
+            FinishReason = reason,
+            ExecutionProvider = _model.ExecutionProvider,
+            TimeToFirstToken = Stopwatch.GetElapsedTime(_started, _firstTokenAt == 0 ? now : _firstTokenAt),
+            TotalTime = Stopwatch.GetElapsedTime(_started, now),
+        };
+    }
+
+    private TokenLogprob[] TopLogprobs(ReadOnlySpan<float> finalLogits, int count)
+    {
+        if (count == 0 || _topIds is null)
+        {
+            return [];
+        }
+
+        var n = TokenSampler.Top(finalLogits, _topIds);
+        var top = new TokenLogprob[n];
+        for (var i = 0; i < n; i++)
+        {
+            var id = _topIds[i];
+            top[i] = new TokenLogprob(id, NextTokenDistribution.Decode(_model.Tokenizer, id), (float)(finalLogits[id] - _sampler.LastLogSumExp));
+        }
+
+        return top;
+    }
+}
