@@ -32,7 +32,7 @@ internal sealed record GenerateJson(
 /// <summary>One generated token in <see cref="GenerateJson"/> (with --top-logprobs): its own text, log-probability and the alternatives.</summary>
 internal sealed record TokenJson(int Id, string Text, float? Logprob, IReadOnlyList<TopLogprobJson> TopLogprobs)
 {
-    public static TokenJson From(GeneratedToken token, OnnxGpt.Models.GptModel model)
+    public static TokenJson From(GeneratedToken token, OnnxGpt.Tokenization.GptTokenizer? tokenizer)
     {
         var alternatives = new List<TopLogprobJson>();
         foreach (var alternative in token.TopLogprobs ?? [])
@@ -40,7 +40,7 @@ internal sealed record TokenJson(int Id, string Text, float? Logprob, IReadOnlyL
             alternatives.Add(new TopLogprobJson(alternative.Id, alternative.Text, alternative.Logprob));
         }
 
-        return new TokenJson(token.Id, model.Tokenizer is null ? string.Empty : model.Decode([token.Id]), token.Logprob, alternatives);
+        return new TokenJson(token.Id, tokenizer is null ? string.Empty : tokenizer.Decode([token.Id]), token.Logprob, alternatives);
     }
 }
 
@@ -68,6 +68,7 @@ internal sealed record TokenizeJson(IReadOnlyList<int> Ids);
 /// <summary>Source-generated serialization for the CLI's JSON output: camelCase, one line.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(GenerateJson))]
+[JsonSerializable(typeof(List<GenerateJson>))]
 [JsonSerializable(typeof(TokenizeJson))]
 [JsonSerializable(typeof(InspectJson))]
 [JsonSerializable(typeof(NextTokenJson))]

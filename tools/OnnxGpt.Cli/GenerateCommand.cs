@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using OnnxGpt.Generation;
+using OnnxGpt.Hosting;
 
 namespace OnnxGpt.Cli;
 
@@ -12,9 +13,11 @@ internal static class GenerateCommand
     {
         var prompt = new Argument<string?>("PROMPT")
         {
-            Description = "The prompt text. Give it or --prompt-ids, not both.",
+            Description = "The prompt text. Give it (and/or --prompt) or --prompt-ids.",
             Arity = ArgumentArity.ZeroOrOne,
         };
+        var prompts = new Option<string[]>("--prompt", "-p") { Description = "A prompt (repeatable): several prompts run together as one batch, one session run per step for all rows.", HelpName = "TEXT" };
+        var backend = new Option<string>("--backend") { Description = "The engine: onnxgpt (default) or genai (onnxruntime-genai, for folders with genai_config.json).", HelpName = "NAME", DefaultValueFactory = _ => "onnxgpt" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "The prompt as comma-separated token ids, fed as they are (e.g. 859,26).", HelpName = "IDS" };
         var model = CommonOptions.Model();
         var maxNewTokens = new Option<int?>("--max-new-tokens", "-n") { Description = "The most tokens to generate. Default: the model's.", HelpName = "N" };
@@ -26,7 +29,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate text from a prompt, streaming it to stdout.")
         {
-            prompt, promptIds, model, maxNewTokens,
+            prompt, prompts, promptIds, model, maxNewTokens, backend,
         };
         sampling.AddTo(command);
         command.Options.Add(topLogprobs);
@@ -37,7 +40,8 @@ internal static class GenerateCommand
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             var request = new GenerateRequest(
-                Prompt: BuildPrompt(r.GetValue(prompt), r.GetValue(promptIds)),
+                Prompts: BuildPrompts(r.GetValue(prompt), r.GetValue(prompts), r.GetValue(promptIds)),
+                Backend: ParseBackend(r.GetValue(backend)),
                 ModelPath: r.GetValue(model),
                 ExecutionProviders: r.GetValue(providers) ?? [],
                 Options: sampling.Read(r, new GenerationOptions
@@ -53,13 +57,33 @@ internal static class GenerateCommand
         return command;
     }
 
-    /// <summary>Exactly one of the prompt text and --prompt-ids.</summary>
-    public static GptPrompt BuildPrompt(string? text, string? ids) => (text, ids) switch
+    /// <summary>The prompt text and --prompt values (several make a batch), or --prompt-ids alone.</summary>
+    public static IReadOnlyList<GptPrompt> BuildPrompts(string? text, string[]? texts, string? ids)
     {
-        (not null, not null) => throw new CliUsageException("Give either a PROMPT or --prompt-ids, not both."),
-        (null, null) => throw new CliUsageException("Give a PROMPT (e.g. onnxgpt generate \"ROMEO:\") or --prompt-ids."),
-        (not null, null) => GptPrompt.FromText(text),
-        _ => GptPrompt.FromTokenIds(PromptIds.Parse(ids!)),
+        var all = new List<string>();
+        if (text is not null)
+        {
+            all.Add(text);
+        }
+
+        all.AddRange(texts ?? []);
+        return (all.Count, ids) switch
+        {
+            ( > 0, not null) => throw new CliUsageException("Give either prompt text (PROMPT or --prompt) or --prompt-ids, not both."),
+            (0, null) => throw new CliUsageException("Give a PROMPT (e.g. onnxgpt generate \"ROMEO:\"), one or more --prompt, or --prompt-ids."),
+            (0, _) => [GptPrompt.FromTokenIds(PromptIds.Parse(ids!))],
+            _ => [.. all.Select(GptPrompt.FromText)],
+        };
+    }
+
+    /// <summary>Exactly one of the prompt text and --prompt-ids.</summary>
+    public static GptPrompt BuildPrompt(string? text, string? ids) => BuildPrompts(text, null, ids)[0];
+
+    private static GptBackend ParseBackend(string? name) => name?.Trim().ToUpperInvariant() switch
+    {
+        null or "" or "ONNXGPT" => GptBackend.OnnxGpt,
+        "GENAI" => GptBackend.GenAI,
+        _ => throw new CliUsageException($"Unknown --backend '{name}'; use onnxgpt or genai."),
     };
 
     public static async Task<int> RunAsync(GenerateRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
@@ -68,17 +92,22 @@ internal static class GenerateCommand
         request.Options.Validate();
 
         using var loggerFactory = ModelLoader.CreateLoggerFactory(request.Verbose);
-        using var model = ModelLoader.Load(request.ModelPath, request.ExecutionProviders, loggerFactory);
-        var generator = GptGenerator.Create(model, loggerFactory);
+        using var loaded = ModelLoader.LoadGenerator(request.ModelPath, request.ExecutionProviders, request.Backend, loggerFactory);
+        var generator = loaded.Generator;
+        if (request.Prompts.Count > 1)
+        {
+            return await RunBatchAsync(request, loaded, stdout, stderr, cancellationToken);
+        }
 
+        var prompt = request.Prompts[0];
         if (request.Json)
         {
             // With --top-logprobs, every token is listed with its log-probability and alternatives.
             List<TokenJson>? tokens = request.Options.TopLogprobs is null ? null : [];
             GenerationResult? result = null;
-            await foreach (var token in generator.StreamAsync(request.Prompt, request.Options, cancellationToken))
+            await foreach (var token in generator.StreamAsync(prompt, request.Options, cancellationToken))
             {
-                tokens?.Add(TokenJson.From(token, model));
+                tokens?.Add(TokenJson.From(token, loaded.Tokenizer));
                 result = token.Result ?? result;
             }
 
@@ -91,7 +120,7 @@ internal static class GenerateCommand
         var streamed = false;
         try
         {
-            await foreach (var token in generator.StreamAsync(request.Prompt, request.Options, cancellationToken))
+            await foreach (var token in generator.StreamAsync(prompt, request.Options, cancellationToken))
             {
                 streamed = true;
                 if (token.Text.Length > 0)
@@ -118,6 +147,32 @@ internal static class GenerateCommand
             await stderr.WriteLineAsync(Summary(final));
         }
 
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Several prompts as one batch: each row's text (or, with --json, an array of results) once all rows end.</summary>
+    private static async Task<int> RunBatchAsync(GenerateRequest request, LoadedGenerator loaded, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        if (loaded.Generator is not GptGenerator generator)
+        {
+            throw new CliUsageException("Several prompts run as a batch on the onnxgpt backend only; drop --backend genai or give one prompt.");
+        }
+
+        var results = await generator.GenerateBatchAsync(request.Prompts, [request.Options], cancellationToken);
+        if (request.Json)
+        {
+            await stdout.WriteLineAsync(JsonSerializer.Serialize(results.Select(r => GenerateJson.From(r)).ToList(), CliJsonContext.Output.ListGenerateJson));
+        }
+        else
+        {
+            for (var i = 0; i < results.Count; i++)
+            {
+                await stdout.WriteLineAsync($"[{i}] {request.Prompts[i].Text}{results[i].Text}");
+                await stderr.WriteLineAsync($"[{i}] {Summary(results[i])}");
+            }
+        }
+
+        await stdout.FlushAsync(cancellationToken);
         return ExitCodes.Success;
     }
 
@@ -223,7 +278,8 @@ internal sealed class SamplingFlags
 
 /// <summary>A parsed <c>generate</c> command line.</summary>
 internal sealed record GenerateRequest(
-    GptPrompt Prompt,
+    IReadOnlyList<GptPrompt> Prompts,
+    GptBackend Backend,
     string? ModelPath,
     IReadOnlyList<string> ExecutionProviders,
     GenerationOptions Options,

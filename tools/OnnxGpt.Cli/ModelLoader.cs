@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using OnnxGpt.Hosting;
+using OnnxGpt.Generation;
 using OnnxGpt.Models;
 using OnnxGpt.Providers;
 
@@ -26,7 +27,28 @@ internal static class ModelLoader
     });
 
     /// <summary>Loads <paramref name="modelPath"/> (the embedded model when null) on the providers given, in order (CPU when none).</summary>
-    public static GptModel Load(string? modelPath, IEnumerable<string>? executionProviders, ILoggerFactory loggerFactory)
+    public static GptModel Load(string? modelPath, IEnumerable<string>? executionProviders, ILoggerFactory loggerFactory) =>
+        GptModel.Load(Options(modelPath, executionProviders), loggerFactory);
+
+    /// <summary>Creates the generator of the backend asked for.</summary>
+    public static LoadedGenerator LoadGenerator(string? modelPath, IEnumerable<string>? executionProviders, GptBackend backend, ILoggerFactory loggerFactory)
+    {
+        var options = Options(modelPath, executionProviders);
+        if (backend == GptBackend.GenAI)
+        {
+#if ONNXGPT_GENAI
+            var genai = OnnxGpt.GenAI.GenAIGenerator.Create(options, loggerFactory);
+            return new LoadedGenerator(genai, genai.Tokenizer, genai);
+#else
+            throw new CliUsageException("This build of onnxgpt has no onnxruntime-genai backend (it is built for CUDA; GenAI ships against the CPU natives). Use the default backend.");
+#endif
+        }
+
+        var model = GptModel.Load(options, loggerFactory);
+        return new LoadedGenerator(GptGenerator.Create(model, loggerFactory), model.Tokenizer, model);
+    }
+
+    private static GptOptions Options(string? modelPath, IEnumerable<string>? executionProviders)
     {
         var options = new GptOptions { ModelPath = string.IsNullOrWhiteSpace(modelPath) ? CommonOptions.DefaultModelPath : modelPath };
         foreach (var name in executionProviders ?? [])
@@ -34,6 +56,6 @@ internal static class ModelLoader
             options.ExecutionProviders.Add(new ExecutionProviderOptions(name));
         }
 
-        return GptModel.Load(options, loggerFactory);
+        return options;
     }
 }
