@@ -29,6 +29,9 @@ internal sealed unsafe class CacheMemory : IDisposable
     /// <summary>The OrtMemoryInfo handle cache tensors are created with.</summary>
     public IntPtr InfoHandle { get; }
 
+    /// <summary>Whether the buffers are host memory that managed code may read and copy.</summary>
+    public bool IsHost => _allocator is null;
+
     /// <summary>"host" or the device, for logs.</summary>
     public string Location { get; }
 

@@ -84,6 +84,9 @@ internal sealed unsafe class KvCache : IDisposable
     /// <summary>The current <c>past</c> value of each cache tensor.</summary>
     public IntPtr* Past { get; }
 
+    /// <summary>Whether the cache buffers are host memory (so they can be compacted in place).</summary>
+    public bool IsHostMemory => _memory.IsHost;
+
     /// <summary>The OrtMemoryInfo of the cache buffers (host or device).</summary>
     public IntPtr MemoryInfo => _memory.InfoHandle;
 

@@ -1,6 +1,7 @@
 namespace OnnxGpt.Caching;
 
 /// <summary>A snapshot of a model's pool of request caches.</summary>
-/// <param name="Rented">Caches held by running generations.</param>
+/// <param name="Rented">Caches held by running generations and by kept conversations.</param>
 /// <param name="Idle">Caches kept for reuse by later requests.</param>
-public readonly record struct KvCacheStatistics(int Rented, int Idle);
+/// <param name="Conversations">Conversations whose cache is kept for their next turn (counted in <paramref name="Rented"/>).</param>
+public readonly record struct KvCacheStatistics(int Rented, int Idle, int Conversations = 0);

@@ -20,8 +20,8 @@ internal sealed unsafe class DecoderSession : IDisposable
     private readonly GraphLayout _layout;
     private readonly KvCache _cache;
     private readonly RunOptions _runOptions = new();
-    private readonly CancellationToken _cancellationToken;
-    private readonly CancellationTokenRegistration _registration;
+    private CancellationToken _cancellationToken;
+    private CancellationTokenRegistration _registration;
     private readonly IntPtr _memoryInfo = OrtMemoryInfo.DefaultInstance.DangerousGetHandle();
     private readonly int _vocabulary;
     private readonly int _cacheElementType;
@@ -84,6 +84,78 @@ internal sealed unsafe class DecoderSession : IDisposable
 
     /// <summary>Number of positions processed so far.</summary>
     public int Length => _length;
+
+    /// <summary>Positions the request's buffers hold.</summary>
+    public int Capacity => _cache.Capacity;
+
+    /// <summary>The token ids processed so far (one sequence), which the cache holds keys and values for.</summary>
+    public ReadOnlySpan<long> ProcessedIds => _cache.Ids.AsSpan(0, _batch == 1 ? _length : 0);
+
+    /// <summary>Ties a kept session to the next request's cancellation token.</summary>
+    public void Attach(CancellationToken cancellationToken)
+    {
+        _registration.Dispose();
+        _runOptions.Terminate = false;
+        _cancellationToken = cancellationToken;
+        _registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, _runOptions);
+    }
+
+    /// <summary>
+    /// Keeps only the first <paramref name="length"/> positions of the cache, so that a prompt sharing that prefix
+    /// continues from there. Compacting means copying each head's first positions, which OnnxGpt does only for
+    /// host memory; returns false when the cache cannot be cut (device memory), and the caller starts afresh.
+    /// </summary>
+    public bool TryRewind(int length)
+    {
+        if (length == _length)
+        {
+            return true;
+        }
+
+        if (length > _length || length < 0 || _batch != 1 || !_cache.IsHostMemory || _layout.Convention == KvCacheConvention.None)
+        {
+            return false;
+        }
+
+        // Keys and values are [outer, positions, head size] with outer = heads (x2 when combined): copy the first
+        // `length` positions of every head into the other buffer, which then becomes the past.
+        var elementSize = _layout.CacheElementType == TensorElementType.Float16 ? 2 : 4;
+        var row = (long)_layout.HeadSize * elementSize;
+        var outer = (long)_headsDim * (_layout.Convention == KvCacheConvention.Combined ? 2 : 1);
+        for (var i = 0; i < _cache.TensorCount; i++)
+        {
+            var source = (byte*)_cache.Buffer(i, _side);
+            var target = (byte*)_cache.Buffer(i, 1 - _side);
+            for (var o = 0; o < outer; o++)
+            {
+                Buffer.MemoryCopy(source + (o * _length * row), target + (o * length * row), length * row, length * row);
+            }
+
+            _api.ReleaseValue(_cache.Past[i]);
+            _cache.Past[i] = CreateCacheTensor(i, 1 - _side, length);
+        }
+
+        _side = 1 - _side;
+        _length = length;
+        return true;
+    }
+
+    /// <summary>Runs the prompt's tokens from <paramref name="start"/> on, over a cache holding the ones before.</summary>
+    public void PrefillFrom(IReadOnlyList<int> promptIds, int start)
+    {
+        if (start != _length || start >= promptIds.Count)
+        {
+            throw new InvalidOperationException($"The cache holds {_length} positions; it cannot continue a {promptIds.Count}-token prompt from {start}.");
+        }
+
+        var ids = _cache.Ids;
+        for (var i = start; i < promptIds.Count; i++)
+        {
+            ids[i] = promptIds[i];
+        }
+
+        Run(start, promptIds.Count - start);
+    }
 
     /// <summary>Runs the whole prompt at once; leaves the scores of the token after it in <see cref="Logits"/>.</summary>
     public void Prefill(IReadOnlyList<int> promptIds)

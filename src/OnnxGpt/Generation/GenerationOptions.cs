@@ -110,6 +110,14 @@ public sealed class GenerationOptions
     /// <summary>Text that ends generation when it appears; it is not part of the output. Matched across token boundaries.</summary>
     public IList<string>? StopSequences { get; set; }
 
+    /// <summary>
+    /// Names a conversation whose turns share a prefix: the model keeps this request's KV cache when it ends, and a
+    /// later request with the same id whose prompt starts with the same tokens (the earlier prompt and reply, then the
+    /// new turn) runs only the new tokens. Null: nothing is kept. A few recent conversations are kept per model;
+    /// an evicted or mismatched one simply runs its whole prompt again.
+    /// </summary>
+    public string? ConversationId { get; set; }
+
     /// <summary>Returns a copy of these options with every null setting taken from <paramref name="fallback"/>.</summary>
     /// <param name="fallback">The defaults to fill in.</param>
     public GenerationOptions WithDefaults(GenerationOptions? fallback)
@@ -137,6 +145,7 @@ public sealed class GenerationOptions
             MinNewTokens = MinNewTokens ?? fallback.MinNewTokens,
             TopLogprobs = TopLogprobs ?? fallback.TopLogprobs,
             CustomStages = CustomStages ?? fallback.CustomStages,
+            ConversationId = ConversationId ?? fallback.ConversationId,
             Seed = Seed ?? fallback.Seed,
             StopSequences = StopSequences ?? fallback.StopSequences,
         };

@@ -24,6 +24,12 @@ public sealed class GenerationResult
     /// <summary>The time from the request to its end.</summary>
     public required TimeSpan TotalTime { get; init; }
 
+    /// <summary>
+    /// Prompt tokens whose keys and values came from the conversation's kept cache instead of being run again
+    /// (<see cref="GenerationOptions.ConversationId"/>); 0 otherwise.
+    /// </summary>
+    public int ReusedPromptTokenCount { get; init; }
+
     /// <summary>Number of prompt tokens.</summary>
     public int PromptTokenCount => PromptTokenIds.Count;
 

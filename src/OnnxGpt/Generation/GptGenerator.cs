@@ -60,38 +60,64 @@ public sealed class GptGenerator : IGptGenerator
         await ThreadPoolSwitch.IfNeeded();
 
         var state = new SequenceState(_model, settings, promptIds, maxNew, started);
-        using var decoder = new DecoderSession(_model, promptIds.Count + maxNew, cancellationToken);
-        ThrowIfCancelled(state, cancellationToken);
+        var conversation = settings.ConversationId;
+        var decoder = ResumeConversation(conversation, promptIds, maxNew, state, cancellationToken)
+            ?? new DecoderSession(_model, Capacity(conversation, promptIds.Count + maxNew), cancellationToken);
+        var keep = false;
         try
         {
-            decoder.Prefill(promptIds);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
-        }
-
-        while (true)
-        {
-            ThrowIfCancelled(state, cancellationToken);
-            var token = state.Advance(decoder.Logits);
-            if (token.Result is { } result)
-            {
-                LogFinished(result);
-                yield return token;
-                yield break;
-            }
-
-            yield return token;
-            await ThreadPoolSwitch.IfNeeded();
             ThrowIfCancelled(state, cancellationToken);
             try
             {
-                decoder.Step(token.Id);
+                if (state.ReusedPromptTokens > 0)
+                {
+                    decoder.PrefillFrom(promptIds, state.ReusedPromptTokens);
+                }
+                else
+                {
+                    decoder.Prefill(promptIds);
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
+            }
+
+            while (true)
+            {
+                ThrowIfCancelled(state, cancellationToken);
+                var token = state.Advance(decoder.Logits);
+                if (token.Result is { } result)
+                {
+                    LogFinished(result);
+                    keep = conversation is not null;
+                    yield return token;
+                    yield break;
+                }
+
+                yield return token;
+                await ThreadPoolSwitch.IfNeeded();
+                ThrowIfCancelled(state, cancellationToken);
+                try
+                {
+                    decoder.Step(token.Id);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
+                }
+            }
+        }
+        finally
+        {
+            // A finished turn keeps its cache for the conversation's next one; anything else gives it back.
+            if (keep)
+            {
+                _model.Conversations.Put(conversation!, decoder);
+            }
+            else
+            {
+                decoder.Dispose();
             }
         }
     }
@@ -260,6 +286,40 @@ public sealed class GptGenerator : IGptGenerator
         sampler.Process(logits, [.. promptIds]);
         return new NextTokenDistribution(promptIds, logits, sample, sampler.Stages, _model.Tokenizer);
     }
+
+    /// <summary>
+    /// Continues a kept conversation when the prompt starts with tokens its cache holds: the cache is cut back to the
+    /// shared prefix (at least one prompt token is always run, for the next token's scores). Null: start afresh.
+    /// </summary>
+    private DecoderSession? ResumeConversation(string? conversation, IReadOnlyList<int> promptIds, int maxNew, SequenceState state, CancellationToken cancellationToken)
+    {
+        if (conversation is null || _model.Conversations.Take(conversation) is not { } kept)
+        {
+            return null;
+        }
+
+        var processed = kept.ProcessedIds;
+        var shared = 0;
+        var limit = Math.Min(processed.Length, promptIds.Count - 1);
+        while (shared < limit && processed[shared] == promptIds[shared])
+        {
+            shared++;
+        }
+
+        if (shared > 0 && kept.Capacity >= promptIds.Count + maxNew && kept.TryRewind(shared))
+        {
+            kept.Attach(cancellationToken);
+            state.ReusedPromptTokens = shared;
+            return kept;
+        }
+
+        kept.Dispose();
+        return null;
+    }
+
+    /// <summary>A conversation's cache is sized for the whole context, so that its later turns fit.</summary>
+    private int Capacity(string? conversation, int needed) =>
+        conversation is null || _model.Info.ContextLength == int.MaxValue ? needed : Math.Max(needed, _model.Info.ContextLength);
 
     private static void ThrowIfCancelled(SequenceState state, CancellationToken cancellationToken)
     {

@@ -50,6 +50,9 @@ internal sealed class SequenceState
 
     public int MaxNewTokens { get; }
 
+    /// <summary>Prompt tokens taken from a kept conversation cache.</summary>
+    public int ReusedPromptTokens { get; set; }
+
     /// <summary>The last token chosen (the one to feed next).</summary>
     public int LastToken { get; private set; }
 
@@ -112,6 +115,7 @@ internal sealed class SequenceState
             ExecutionProvider = _model.ExecutionProvider,
             TimeToFirstToken = Stopwatch.GetElapsedTime(_started, _firstTokenAt == 0 ? now : _firstTokenAt),
             TotalTime = Stopwatch.GetElapsedTime(_started, now),
+            ReusedPromptTokenCount = ReusedPromptTokens,
         };
     }
 

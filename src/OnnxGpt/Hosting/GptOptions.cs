@@ -42,6 +42,12 @@ public sealed class GptOptions
     /// </summary>
     public int? MaxQueuedRequests { get; set; }
 
+    /// <summary>
+    /// How many conversations (<see cref="GenerationOptions.ConversationId"/>) keep their KV cache between turns; the
+    /// least recently used is dropped beyond it. Each kept cache holds up to the context length. 0 keeps none.
+    /// </summary>
+    public int MaxKeptConversations { get; set; } = 16;
+
     /// <summary>Application-wide generation defaults; a request's own settings win, and the model's fill what both leave null.</summary>
     public GenerationOptions Generation { get; set; } = new();
 }

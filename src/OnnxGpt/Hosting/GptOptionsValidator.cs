@@ -44,6 +44,11 @@ public sealed class GptOptionsValidator : IValidateOptions<GptOptions>
             errors.Add($"{prefix}: MaxConcurrentRequests must be 1 or more (or unset for no limit), but was {options.MaxConcurrentRequests}.");
         }
 
+        if (options.MaxKeptConversations < 0)
+        {
+            errors.Add($"{prefix}: MaxKeptConversations must be 0 or more, but was {options.MaxKeptConversations}.");
+        }
+
         if (options.MaxQueuedRequests is < 0)
         {
             errors.Add($"{prefix}: MaxQueuedRequests must be 0 or more (or unset for no limit), but was {options.MaxQueuedRequests}.");

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Caching;
+using OnnxGpt.Generation;
 using OnnxGpt.Hosting;
 using OnnxGpt.Native;
 using OnnxGpt.Providers;
@@ -42,6 +43,7 @@ public sealed class GptModel : IDisposable
         Options = options;
         SessionHandle = OrtNative.SessionHandle(session);
         NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
+        Conversations = new ConversationStore(options.MaxKeptConversations);
         CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: Math.Max(2, Environment.ProcessorCount), CreateCacheMemory(session, provider, options));
     }
 
@@ -80,6 +82,9 @@ public sealed class GptModel : IDisposable
 
     /// <summary>The names <see cref="PrefillSession"/> takes (no cache inputs) and gives (logits and the cache).</summary>
     internal NativeNames? PrefillNames { get; }
+
+    /// <summary>The caches of recent conversations, for prefix reuse.</summary>
+    internal ConversationStore Conversations { get; }
 
     /// <summary>Request buffers and caches kept for reuse.</summary>
     internal KvCachePool CachePool { get; }
@@ -189,7 +194,7 @@ public sealed class GptModel : IDisposable
     /// How many request caches are handed out now and how many are kept idle for reuse. When no generation runs,
     /// <see cref="KvCacheStatistics.Rented"/> is 0: every request returns its cache, however it ended.
     /// </summary>
-    public KvCacheStatistics CacheStatistics => new(CachePool.Rented, CachePool.Idle);
+    public KvCacheStatistics CacheStatistics => new(CachePool.Rented, CachePool.Idle, Conversations.Count);
 
     /// <summary>Turns text into the token ids this model reads (with bos when the model adds it).</summary>
     /// <param name="text">The text to encode.</param>
@@ -206,6 +211,7 @@ public sealed class GptModel : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        Conversations.Dispose();
         lock (_gate)
         {
             if (_disposed)
