@@ -27,17 +27,29 @@ namespace OnnxGpt.Chat;
 /// </para>
 /// <para>
 /// What the model cannot honour is refused with <see cref="NotSupportedException"/> naming the option, never ignored:
-/// a <c>ResponseFormat</c> other than text, <c>Tools</c>, a <c>ToolMode</c> other than none, <c>ConversationId</c>,
+/// a <c>ResponseFormat</c> other than text, <c>Tools</c>, a <c>ToolMode</c> other than none,
 /// <c>Reasoning</c>, <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, <c>AdditionalProperties</c>, and message
 /// content other than text. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
 /// <see cref="ChatOptions"/> property. Cancellation throws an <see cref="OperationCanceledException"/> (a
 /// <see cref="GenerationCanceledException"/> once generation has started).
 /// </para>
+/// <para>
+/// With <c>ChatOptions.ConversationId</c> the client is stateful, as Microsoft.Extensions.AI describes: it keeps the
+/// conversation's messages, so each call sends only the new ones, and the model keeps the conversation's KV cache
+/// (<see cref="GenerationOptions.ConversationId"/>), so a turn runs only the tokens it adds. The response carries the
+/// same id. The most recent conversations are kept (<see cref="MaxConversations"/>).
+/// </para>
 /// </remarks>
 public sealed class GptChatClient : IChatClient
 {
+    /// <summary>How many conversations' messages the client keeps; the oldest is forgotten beyond it.</summary>
+    public const int MaxConversations = 256;
+
     private readonly IGptGenerator _generator;
     private readonly IList<string>? _defaultStops;
+    private readonly Lock _conversationsGate = new();
+    private readonly Dictionary<string, List<ChatMessage>> _conversations = new(StringComparer.Ordinal);
+    private readonly Queue<string> _conversationOrder = new();
 
     /// <summary>Creates a chat client over a generator. The client does not own the generator.</summary>
     /// <param name="generator">The generator that runs the model.</param>
@@ -186,12 +198,15 @@ public sealed class GptChatClient : IChatClient
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, generation) = Prepare(messages, options);
+        var (prompt, generation, turn) = Prepare(messages, options);
         var created = DateTimeOffset.UtcNow;
         var result = await _generator.GenerateAsync(prompt, generation, cancellationToken).ConfigureAwait(false);
         var id = NewId();
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created })
+        var reply = new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created };
+        Remember(options?.ConversationId, turn, reply);
+        return new ChatResponse(reply)
         {
+            ConversationId = options?.ConversationId,
             ResponseId = id,
             ModelId = ModelId,
             CreatedAt = created,
@@ -204,13 +219,14 @@ public sealed class GptChatClient : IChatClient
     /// <inheritdoc />
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (prompt, generation) = Prepare(messages, options);
+        var (prompt, generation, turn) = Prepare(messages, options);
         var created = DateTimeOffset.UtcNow;
         var id = NewId();
         await foreach (var token in _generator.StreamAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
         {
             if (token.Result is { } result)
             {
+                Remember(options?.ConversationId, turn, new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created });
                 var contents = new List<AIContent>(2);
                 if (token.Text.Length > 0)
                 {
@@ -220,6 +236,7 @@ public sealed class GptChatClient : IChatClient
                 contents.Add(new UsageContent(Usage(result)));
                 yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
                 {
+                    ConversationId = options?.ConversationId,
                     ResponseId = id,
                     MessageId = id,
                     ModelId = ModelId,
@@ -234,6 +251,7 @@ public sealed class GptChatClient : IChatClient
             {
                 yield return new ChatResponseUpdate(ChatRole.Assistant, token.Text)
                 {
+                    ConversationId = options?.ConversationId,
                     ResponseId = id,
                     MessageId = id,
                     ModelId = ModelId,
@@ -318,10 +336,50 @@ public sealed class GptChatClient : IChatClient
         return string.IsNullOrEmpty(directory) ? null : Path.TrimEndingDirectorySeparator(directory);
     }
 
-    private (GptPrompt Prompt, GenerationOptions Options) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private (GptPrompt Prompt, GenerationOptions Options, List<ChatMessage> Turn) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
+        ArgumentNullException.ThrowIfNull(messages);
         var generation = ToGenerationOptions(options);
-        return (GptPrompt.FromText(FormatPrompt(messages, options)), generation);
+        var turn = messages.ToList();
+        if (options?.ConversationId is not { } conversation)
+        {
+            return (GptPrompt.FromText(FormatPrompt(turn, options)), generation, turn);
+        }
+
+        // A stateful conversation: the earlier messages come from the client, the model reuses their cache.
+        List<ChatMessage> history;
+        lock (_conversationsGate)
+        {
+            history = _conversations.TryGetValue(conversation, out var kept) ? [.. kept] : [];
+        }
+
+        history.AddRange(turn);
+        generation.ConversationId = conversation;
+        return (GptPrompt.FromText(FormatPrompt(history, options)), generation, turn);
+    }
+
+    private void Remember(string? conversation, List<ChatMessage> turn, ChatMessage reply)
+    {
+        if (conversation is null)
+        {
+            return;
+        }
+
+        lock (_conversationsGate)
+        {
+            if (!_conversations.TryGetValue(conversation, out var history))
+            {
+                _conversations[conversation] = history = [];
+                _conversationOrder.Enqueue(conversation);
+                while (_conversationOrder.Count > MaxConversations)
+                {
+                    _conversations.Remove(_conversationOrder.Dequeue());
+                }
+            }
+
+            history.AddRange(turn);
+            history.Add(reply);
+        }
     }
 
     private GenerationOptions Start(ChatOptions? options)
@@ -357,11 +415,6 @@ public sealed class GptChatClient : IChatClient
         if (options.ToolMode is not null and not NoneChatToolMode)
         {
             throw Unsupported(nameof(ChatOptions.ToolMode), "the model has no tool calling; only ChatToolMode.None is supported.");
-        }
-
-        if (options.ConversationId is not null)
-        {
-            throw Unsupported(nameof(ChatOptions.ConversationId), "the client keeps no conversations; send the whole conversation with each request.");
         }
 
         if (options.Reasoning is not null)

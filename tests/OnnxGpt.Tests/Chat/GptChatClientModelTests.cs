@@ -77,4 +77,31 @@ public sealed class GptChatClientModelTests
         });
         await Task.CompletedTask;
     }
+
+    [Test]
+    public async Task A_conversation_id_keeps_the_history_and_the_next_turn_reuses_its_cache()
+    {
+        // Its own model: the kept conversation must not count in the other tests' cache statistics.
+        using var model = GptModel.Load(TestPaths.TinyShakespeare);
+        using var client = new GptChatClient(GptGenerator.Create(model));
+        var options = new ChatOptions { ConversationId = "talk", Temperature = 0, MaxOutputTokens = 8 };
+
+        var first = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "ROMEO:")], options);
+        var second = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "JULIET:")], options);
+
+        // The same conversation sent whole, without an id, gives the same reply from scratch.
+        var whole = await client.GetResponseAsync(
+            [new ChatMessage(ChatRole.User, "ROMEO:"), new ChatMessage(ChatRole.Assistant, first.Text), new ChatMessage(ChatRole.User, "JULIET:")],
+            new ChatOptions { Temperature = 0, MaxOutputTokens = 8 });
+        var secondResult = (GenerationResult)second.RawRepresentation!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(second.ConversationId, Is.EqualTo("talk"));
+            Assert.That(second.Text, Is.EqualTo(whole.Text));
+            Assert.That(secondResult.PromptTokenCount, Is.EqualTo(((GenerationResult)whole.RawRepresentation!).PromptTokenCount));
+            Assert.That(secondResult.ReusedPromptTokenCount, Is.GreaterThanOrEqualTo(((GenerationResult)first.RawRepresentation!).PromptTokenCount));
+            Assert.That(model.CacheStatistics.Conversations, Is.EqualTo(1));
+        });
+    }
 }

@@ -146,7 +146,6 @@ public sealed class GptChatClientTests
         yield return new TestCaseData(new ChatOptions { ResponseFormat = ChatResponseFormat.Json }, "ResponseFormat").SetName("ResponseFormat json");
         yield return new TestCaseData(new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] }, "Tools").SetName("Tools");
         yield return new TestCaseData(new ChatOptions { ToolMode = ChatToolMode.RequireAny }, "ToolMode").SetName("ToolMode");
-        yield return new TestCaseData(new ChatOptions { ConversationId = "c1" }, "ConversationId").SetName("ConversationId");
         yield return new TestCaseData(new ChatOptions { AllowBackgroundResponses = true }, "AllowBackgroundResponses").SetName("AllowBackgroundResponses");
         yield return new TestCaseData(new ChatOptions { AdditionalProperties = new() { ["min_p"] = 0.1 } }, "AdditionalProperties").SetName("AdditionalProperties");
         yield return new TestCaseData(new ChatOptions { ModelId = "gpt-4o" }, "ModelId").SetName("ModelId of another model");
