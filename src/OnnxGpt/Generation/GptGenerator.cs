@@ -47,12 +47,6 @@ public sealed class GptGenerator : IGptGenerator
         ArgumentNullException.ThrowIfNull(prompt);
         var settings = Resolve(options);
         var promptIds = PreparePrompt(prompt);
-        var info = _model.Info;
-        if (promptIds.Count >= info.ContextLength)
-        {
-            throw new PromptTooLongException(promptIds.Count, info.ContextLength);
-        }
-
         var maxNew = MaxNewTokens(settings, promptIds.Count);
         var started = Stopwatch.GetTimestamp();
 
@@ -152,10 +146,6 @@ public sealed class GptGenerator : IGptGenerator
         {
             var settings = Resolve(options is null ? null : options[options.Count == 1 ? 0 : r]);
             var promptIds = PreparePrompt(prompts[r] ?? throw new ArgumentException($"Prompt {r} is null.", nameof(prompts)));
-            if (promptIds.Count >= _model.Info.ContextLength)
-            {
-                throw new PromptTooLongException(promptIds.Count, _model.Info.ContextLength);
-            }
 
             prepared[r] = (settings, promptIds);
         }
@@ -267,10 +257,6 @@ public sealed class GptGenerator : IGptGenerator
         var settings = Resolve(options);
         var promptIds = PreparePrompt(prompt);
         var info = _model.Info;
-        if (promptIds.Count >= info.ContextLength)
-        {
-            throw new PromptTooLongException(promptIds.Count, info.ContextLength);
-        }
 
         await ThreadPoolSwitch.IfNeeded();
         cancellationToken.ThrowIfCancellationRequested();
@@ -397,6 +383,7 @@ public sealed class GptGenerator : IGptGenerator
         return Math.Max(1, Math.Min(wanted, room));
     }
 
+    /// <summary>The prompt's ids, checked against the vocabulary and the context (one position must stay free).</summary>
     private IReadOnlyList<int> PreparePrompt(GptPrompt prompt)
     {
         var ids = prompt.TokenIds ?? _model.RequireTokenizer().Encode(prompt.Text!);
@@ -416,6 +403,6 @@ public sealed class GptGenerator : IGptGenerator
             }
         }
 
-        return ids;
+        return ids.Count < _model.Info.ContextLength ? ids : throw new PromptTooLongException(ids.Count, _model.Info.ContextLength);
     }
 }
