@@ -26,6 +26,7 @@ internal static class CliApp
             InspectCommand.Create(),
             ProvidersCommand.Create(),
             SoakCommand.Create(),
+            BenchCommand.Create(),
         };
 
         var parsed = root.Parse(args);

@@ -19,13 +19,21 @@ public sealed partial class GptTokenizer
     private const string MergesFileName = "merges.txt";
     private const string SentencePieceFileName = "tokenizer.model";
 
-    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken)
+    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken, byte[]?[]? tokenBytes = null)
     {
+        TokenBytes = tokenBytes;
         InnerTokenizer = innerTokenizer;
         Kind = kind;
         BosTokenId = bosTokenId;
         AddsBosToken = addsBosToken;
     }
+
+    /// <summary>
+    /// For byte-level BPE, each token's bytes by id (null for ids the vocabulary lacks): decoding is then the
+    /// concatenation of these bytes, which lets streaming decode one token at a time without decoding any window.
+    /// Null for other tokenizers.
+    /// </summary>
+    internal byte[]?[]? TokenBytes { get; }
 
     /// <summary>The Microsoft.ML.Tokenizers tokenizer that does the work.</summary>
     public Tokenizer InnerTokenizer { get; }
@@ -190,7 +198,7 @@ public sealed partial class GptTokenizer
                 ex);
         }
 
-        return new GptTokenizer(tokenizer, $"byte-level BPE ({VocabFileName} + {MergesFileName})", settings.BosTokenId, AddsBos(settings, settings.BosTokenId));
+        return new GptTokenizer(tokenizer, $"byte-level BPE ({VocabFileName} + {MergesFileName})", settings.BosTokenId, AddsBos(settings, settings.BosTokenId), ByteLevelTokenBytes(vocabulary, specialTokens));
     }
 
     private static GptTokenizer LoadSentencePiece(string modelDirectory, string sentencePiecePath, TokenizerSettings settings)
@@ -212,6 +220,55 @@ public sealed partial class GptTokenizer
 
         var bos = settings.BosTokenId ?? tokenizer.BeginningOfSentenceId;
         return new GptTokenizer(tokenizer, $"SentencePiece BPE ({SentencePieceFileName})", bos, AddsBos(settings, bos));
+    }
+
+    /// <summary>
+    /// Maps each byte-level token back to its bytes through GPT-2's byte-to-character table (special tokens are their
+    /// own UTF-8 text). Returns null when a token has a character outside the table: such a vocabulary is not byte-level.
+    /// </summary>
+    private static byte[]?[]? ByteLevelTokenBytes(Dictionary<string, int> vocabulary, Dictionary<string, int> specialTokens)
+    {
+        var byteOf = new Dictionary<char, byte>(256);
+        var next = 0;
+        for (var b = 0; b < 256; b++)
+        {
+            var printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;
+            byteOf[(char)(printable ? b : 256 + next++)] = (byte)b;
+        }
+
+        var maxId = vocabulary.Count == 0 ? -1 : vocabulary.Values.Max();
+        if (maxId < 0 || maxId > 10_000_000)
+        {
+            return null;
+        }
+
+        var table = new byte[]?[maxId + 1];
+        foreach (var (token, id) in vocabulary)
+        {
+            if (id < 0)
+            {
+                continue;
+            }
+
+            if (specialTokens.ContainsKey(token))
+            {
+                table[id] = System.Text.Encoding.UTF8.GetBytes(token);
+                continue;
+            }
+
+            var bytes = new byte[token.Length];
+            for (var i = 0; i < token.Length; i++)
+            {
+                if (!byteOf.TryGetValue(token[i], out bytes[i]))
+                {
+                    return null;
+                }
+            }
+
+            table[id] = bytes;
+        }
+
+        return table;
     }
 
     private static bool AddsBos(TokenizerSettings settings, int? bosTokenId) => settings.AddBosToken && bosTokenId.HasValue;

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace OnnxGpt.Tokenization;
 
 /// <summary>
@@ -31,6 +33,9 @@ internal sealed class StreamingDetokenizer
     private const char ReplacementCharacter = '\uFFFD';
 
     private readonly GptTokenizer _tokenizer;
+    private readonly byte[]?[]? _tokenBytes;
+    private readonly Decoder? _utf8;
+    private char[] _chars = new char[64];
 
     /// <summary>Ids whose decode is plain complete text and absorbs any first-token whitespace handling; empty when none was found.</summary>
     private readonly int[] _anchorIds;
@@ -58,6 +63,16 @@ internal sealed class StreamingDetokenizer
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         _tokenizer = tokenizer;
+        if (tokenizer.TokenBytes is { } table)
+        {
+            // Byte-level BPE: the text is the tokens' bytes one after the other, and a stateful UTF-8 decoder holds
+            // back an unfinished character by itself, so no window is decoded.
+            _tokenBytes = table;
+            _utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false).GetDecoder();
+            _anchorIds = [];
+            _anchorAfterAnchorText = string.Empty;
+            return;
+        }
 
         int[] anchor = [.. tokenizer.InnerTokenizer.EncodeToIds("a")];
         var anchorText = anchor.Length > 0 ? tokenizer.Decode(anchor) : string.Empty;
@@ -79,6 +94,12 @@ internal sealed class StreamingDetokenizer
     /// <returns>The new text; empty while the id (or the ids before it) end in the middle of a character.</returns>
     public string Append(int tokenId)
     {
+        if (_utf8 is not null)
+        {
+            var bytes = (uint)tokenId < (uint)_tokenBytes!.Length ? _tokenBytes[tokenId] : null;
+            return bytes is { Length: > 0 } ? Decode(bytes, flush: false) : string.Empty;
+        }
+
         _ids.Add(tokenId);
         var text = DecodeWindow();
         var pending = _ids.Count - _contextCount;
@@ -94,6 +115,11 @@ internal sealed class StreamingDetokenizer
     /// <returns>The held-back text; empty when nothing is held back.</returns>
     public string Flush()
     {
+        if (_utf8 is not null)
+        {
+            return Decode([], flush: true);
+        }
+
         if (_ids.Count == _contextCount)
         {
             return string.Empty;
@@ -105,6 +131,7 @@ internal sealed class StreamingDetokenizer
     /// <summary>Forgets every id, to start a new output.</summary>
     public void Reset()
     {
+        _utf8?.Reset();
         _ids.Clear();
         _buffer.Clear();
         _contextCount = 0;
@@ -176,5 +203,18 @@ internal sealed class StreamingDetokenizer
 
         _buffer.AddRange(_ids);
         return _tokenizer.Decode(_buffer);
+    }
+
+    private string Decode(byte[] bytes, bool flush)
+    {
+        // The bytes always go through GetChars, which keeps an unfinished character's bytes for the next call.
+        // n bytes plus up to 3 held back decode to at most n + 3 chars.
+        if (_chars.Length < bytes.Length + 4)
+        {
+            _chars = new char[bytes.Length + 4];
+        }
+
+        var count = _utf8!.GetChars(bytes, 0, bytes.Length, _chars, 0, flush);
+        return count == 0 ? string.Empty : new string(_chars, 0, count);
     }
 }
