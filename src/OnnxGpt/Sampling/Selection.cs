@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace OnnxGpt.Sampling;
 
 /// <summary>Order statistics and softmax over score spans, without allocating.</summary>
@@ -85,47 +87,29 @@ internal static class Selection
         }
     }
 
-    /// <summary>
-    /// The log of the softmax's denominator, <c>log(sum(exp(logits)))</c>, in double precision; negative infinity when
-    /// every score is removed, NaN when a score is NaN. A token's log-probability is its score minus this.
-    /// </summary>
+    /// <summary>log(sum(exp(logits))): NaN when a score is NaN, negative infinity when every score is removed.</summary>
     public static double LogSumExp(ReadOnlySpan<float> logits)
     {
-        var sum = ExpSum(logits, out var max);
-        if (double.IsNaN(sum))
-        {
-            return double.NaN;
-        }
-
-        return float.IsNegativeInfinity(max) ? double.NegativeInfinity : max + Math.Log(sum);
+        var exps = new float[logits.Length];
+        var sum = ExpSum(logits, exps, out var max);
+        return float.IsNaN(max) ? double.NaN : float.IsNegativeInfinity(max) ? double.NegativeInfinity : max + Math.Log(sum);
     }
 
     /// <summary>
-    /// <c>sum(exp(logits - max))</c> in double precision, with the max; NaN when a score is NaN, 0 when every score is
-    /// removed (max is then negative infinity).
+    /// Writes <c>exp(logits - max)</c> to <paramref name="exps"/> (vectorized, float) and returns its sum, with the max:
+    /// NaN max when a score is NaN, negative infinity when every score is removed (the sum is then 0).
+    /// The sampler and the distribution API both use it, so their log-probabilities agree exactly.
     /// </summary>
-    public static double ExpSum(ReadOnlySpan<float> logits, out float max)
+    public static double ExpSum(ReadOnlySpan<float> logits, Span<float> exps, out float max)
     {
-        max = Max(logits);
-        if (float.IsNegativeInfinity(max))
+        max = TensorPrimitives.Max(logits);
+        if (float.IsNaN(max) || float.IsNegativeInfinity(max))
         {
-            foreach (var l in logits)
-            {
-                if (float.IsNaN(l))
-                {
-                    return double.NaN;
-                }
-            }
-
             return 0;
         }
 
-        var sum = 0.0;
-        foreach (var l in logits)
-        {
-            sum += float.IsNegativeInfinity(l) ? 0 : Math.Exp(l - max);
-        }
-
-        return sum;
+        TensorPrimitives.Subtract(logits, max, exps);
+        TensorPrimitives.Exp(exps, exps);
+        return TensorPrimitives.Sum(exps);
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using OnnxGpt.Generation;
 
 namespace OnnxGpt.Sampling;
@@ -12,6 +13,7 @@ internal sealed class TokenSampler
 {
     private readonly ISamplingStage[] _stages;
     private readonly Random? _random;
+    private float[] _exps = [];
 
     public TokenSampler(ISamplingStage[] stages, Random? random)
     {
@@ -138,34 +140,29 @@ internal sealed class TokenSampler
     public int Next(Span<float> logits, ReadOnlySpan<int> tokenIds, out float logprob)
     {
         Process(logits, tokenIds);
-        var sum = Selection.ExpSum(logits, out var max);
-        if (float.IsNegativeInfinity(max) || double.IsNaN(sum))
+
+        if (_exps.Length != logits.Length)
+        {
+            _exps = new float[logits.Length];
+        }
+
+        // exp(score - max), once per token, feeds both the draw and the log-probability.
+        var exps = _exps.AsSpan();
+        var sum = Selection.ExpSum(logits, exps, out var max);
+        if (float.IsNegativeInfinity(max) || float.IsNaN(max))
         {
             throw new GptException("Every token was removed by the sampling stages, or the model produced NaN scores; nothing can be sampled.");
         }
 
-        var token = _random is null ? ArgMax(logits) : Draw(logits, max, sum, _random);
+        var token = _random is null ? ArgMax(logits) : Draw(exps, sum, _random);
         LastLogSumExp = max + Math.Log(sum);
         logprob = (float)(logits[token] - LastLogSumExp);
         return token;
     }
 
     /// <summary>The first index of the highest score, as torch.argmax.</summary>
-    internal static int ArgMax(ReadOnlySpan<float> logits)
-    {
-        var best = 0;
-        var max = float.NegativeInfinity;
-        for (var i = 0; i < logits.Length; i++)
-        {
-            if (logits[i] > max)
-            {
-                max = logits[i];
-                best = i;
-            }
-        }
-
-        return best;
-    }
+    internal static int ArgMax(ReadOnlySpan<float> logits) =>
+        logits.IsEmpty ? 0 : Math.Max(0, TensorPrimitives.IndexOfMax(logits));
 
     /// <summary>
     /// Writes the ids of the highest finite scores to <paramref name="ids"/>, highest first (ties: lower id first),
@@ -201,20 +198,21 @@ internal sealed class TokenSampler
         return count;
     }
 
-    private static int Draw(ReadOnlySpan<float> logits, float max, double sum, Random random)
+    /// <summary>Draws an index with probability proportional to <paramref name="exps"/> (removed tokens are 0).</summary>
+    private static int Draw(ReadOnlySpan<float> exps, double sum, Random random)
     {
         var target = random.NextDouble() * sum;
         var last = 0;
         var cumulative = 0.0;
-        for (var i = 0; i < logits.Length; i++)
+        for (var i = 0; i < exps.Length; i++)
         {
-            if (float.IsNegativeInfinity(logits[i]))
+            if (exps[i] == 0)
             {
                 continue;
             }
 
             last = i;
-            cumulative += Math.Exp(logits[i] - max);
+            cumulative += exps[i];
             if (cumulative > target)
             {
                 return i;

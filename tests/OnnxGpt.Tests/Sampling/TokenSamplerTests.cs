@@ -222,4 +222,19 @@ public sealed class TokenSamplerTests
         var a = 2.0 / (9.0 * k);
         return k * Math.Pow(1 - a + (Z * Math.Sqrt(a)), 3);
     }
+
+    [Test]
+    public void Argmax_takes_the_first_of_tied_maxima_as_torch_does()
+    {
+        float[] logits = [1, 3, float.NegativeInfinity, 3, 2];
+        var large = new float[50257];
+        large[40000] = 5;
+        large[12345] = 5;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(TokenSampler.ArgMax(logits), Is.EqualTo(1));
+            Assert.That(TokenSampler.ArgMax(large), Is.EqualTo(12345));
+        });
+    }
 }
