@@ -48,6 +48,9 @@ public sealed class BenchmarkReport
     /// <summary>The intra-op thread setting (null: ONNX Runtime's default).</summary>
     public int? IntraOpThreads { get; init; }
 
+    /// <summary>The execution provider OnnxGpt ran on (the other implementations run on the CPU).</summary>
+    public string ExecutionProvider { get; init; } = "Cpu";
+
     /// <summary>Logical processors of the machine.</summary>
     public required int ProcessorCount { get; init; }
 
@@ -85,7 +88,7 @@ public sealed class BenchmarkReport
     {
         ArgumentNullException.ThrowIfNull(console);
         var table = new Table()
-            .Title(Markup.Escape($"{Model}: {PromptTokens} prompt + {NewTokens} new tokens, greedy, median of {MeasuredRuns} run(s)"))
+            .Title(Markup.Escape($"{Model}: {PromptTokens} prompt + {NewTokens} new tokens, greedy, median of {MeasuredRuns} run(s), OnnxGpt on {ExecutionProvider}"))
             .AddColumn("Implementation")
             .AddColumn(new TableColumn("TTFT ms").RightAligned())
             .AddColumn(new TableColumn("decode tok/s").RightAligned())

@@ -141,7 +141,7 @@ public static class BenchmarkRunner
         var idsByImplementation = new List<(string Name, List<int[]> Runs)>();
         using (var sampler = new WorkingSetSampler())
         {
-            foreach (var (kind, name, factory) in Candidates(folder, settings.IntraOpThreads))
+            foreach (var (kind, name, factory) in Candidates(folder, settings.IntraOpThreads, settings.ExecutionProvider))
             {
                 if (!settings.Implementations.HasFlag(kind))
                 {
@@ -202,6 +202,7 @@ public static class BenchmarkRunner
             LatePosition = late,
             PositionWindow = window,
             IntraOpThreads = settings.IntraOpThreads,
+            ExecutionProvider = settings.ExecutionProvider ?? "Cpu",
             ProcessorCount = Environment.ProcessorCount,
             Implementations = results,
             Ratios = new BenchmarkRatios
@@ -221,9 +222,9 @@ public static class BenchmarkRunner
         };
     }
 
-    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads)
+    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider)
     {
-        yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads));
+        yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads, provider));
         yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads));
         yield return (BenchmarkImplementations.OrtTight, OrtTightLoop.DisplayName, () => new OrtTightLoop(folder, threads));
 #if ONNXGPT_GENAI

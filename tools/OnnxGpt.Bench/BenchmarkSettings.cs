@@ -54,6 +54,12 @@ public sealed class BenchmarkSettings
     /// <summary>ONNX Runtime intra-op threads for every implementation. Null: ONNX Runtime's default.</summary>
     public int? IntraOpThreads { get; init; }
 
+    /// <summary>
+    /// The execution provider OnnxGpt runs on (<c>Cpu</c>, <c>Cuda</c>, <c>DirectML</c>); null: CPU. The ONNX Runtime
+    /// loops and GenAI always run on the CPU, so compare them only on a CPU run.
+    /// </summary>
+    public string? ExecutionProvider { get; init; }
+
     /// <summary>Whether to measure the machine's memory read bandwidth and the bandwidth ceiling.</summary>
     public bool MeasureBandwidth { get; init; } = true;
 

@@ -23,13 +23,20 @@ internal sealed class OnnxGptLoop : IGenerationLoop
     private readonly GptModel _model;
     private readonly GptGenerator _generator;
 
-    public OnnxGptLoop(ModelFolder folder, int? threads)
+    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null)
     {
-        _model = GptModel.Load(new GptOptions { ModelPath = folder.Directory, IntraOpNumThreads = threads });
+        var options = new GptOptions { ModelPath = folder.Directory, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null };
+        if (provider is not null)
+        {
+            options.ExecutionProviders.Add(new OnnxGpt.Providers.ExecutionProviderOptions(provider));
+        }
+
+        _model = GptModel.Load(options);
         _generator = GptGenerator.Create(_model);
+        Name = provider is null ? DisplayName : $"{DisplayName} ({_model.ExecutionProvider})";
     }
 
-    public string Name => DisplayName;
+    public string Name { get; }
 
     public async ValueTask GenerateAsync(int[] prompt, int newTokens, TokenRecorder recorder, CancellationToken cancellationToken)
     {

@@ -23,15 +23,20 @@ internal static class BenchCommand
         var late = new Option<int?>("--late") { Description = "Position of the late per-token time. Default: min(900, context - 32)." };
         var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, ort-naive, ort-tight, genai. Default: all.", HelpName = "NAME" };
         var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads for every implementation. Default: ONNX Runtime's." };
+        var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure OnnxGpt against ONNX Runtime loops and onnxruntime-genai on the same graph: time to first token, decode tokens/s, per-token time early and late, allocations, memory, and the bandwidth ceiling.")
         {
-            models, promptTokens, newTokens, runs, early, late, implementations, threads, json,
+            models, promptTokens, newTokens, runs, early, late, implementations, threads, provider, json,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
-            var selected = ParseImplementations(r.GetValue(implementations));
+            var onProvider = r.GetValue(provider);
+            var gpu = onProvider is not null && !onProvider.Equals("Cpu", StringComparison.OrdinalIgnoreCase);
+            var selected = gpu && r.GetValue(implementations) is not { Length: > 0 }
+                ? BenchmarkImplementations.OnnxGpt
+                : ParseImplementations(r.GetValue(implementations));
             var folders = r.GetValue(models) is { Length: > 0 } given ? given : [CommonOptions.DefaultModelPath];
             var reports = new List<BenchmarkReport>();
             var stderr = r.InvocationConfiguration.Error;
@@ -53,6 +58,7 @@ internal static class BenchCommand
                     LatePosition = r.GetValue(late),
                     Implementations = selected,
                     IntraOpThreads = r.GetValue(threads),
+                    ExecutionProvider = onProvider,
                     IncludeTokenIds = false,
                 };
                 reports.Add(await BenchmarkRunner.RunAsync(settings, new Progress<string>(line => stderr.WriteLine(line)), ct));
