@@ -141,28 +141,45 @@ public static class BenchmarkRunner
         var idsByImplementation = new List<(string Name, List<int[]> Runs)>();
         using (var sampler = new WorkingSetSampler())
         {
-            foreach (var (kind, name, factory) in Candidates(folder, settings.IntraOpThreads, settings.ExecutionProvider))
+            // The machine's speed drifts over seconds, so the implementations take turns: each round loads, warms and
+            // measures every implementation once, and the medians are taken over the rounds.
+            var candidates = Candidates(folder, settings.IntraOpThreads, settings.ExecutionProvider).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
+            var measured = candidates.ToDictionary(c => c.Name, _ => new List<Measurement>());
+            var failed = new Dictionary<string, string>();
+            for (var round = 0; round < settings.MeasuredRuns; round++)
             {
-                if (!settings.Implementations.HasFlag(kind))
+                foreach (var (_, name, factory) in candidates)
                 {
-                    continue;
-                }
+                    if (factory is null || failed.ContainsKey(name))
+                    {
+                        continue;
+                    }
 
+                    try
+                    {
+                        measured[name].Add(await MeasureAsync(name, factory, plan, settings, sampler, status, round, cancellationToken).ConfigureAwait(false));
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        failed[name] = $"{ex.GetType().Name}: {ex.Message.Trim()}";
+                    }
+                }
+            }
+
+            foreach (var (_, name, factory) in candidates)
+            {
                 if (factory is null)
                 {
                     results.Add(new ImplementationReport { Name = name, Status = ImplementationStatus.Unavailable, Note = GenAiAvailability.UnavailableReason });
-                    continue;
                 }
-
-                try
+                else if (failed.TryGetValue(name, out var reason))
                 {
-                    var (report, ids) = await MeasureAsync(name, factory, plan, settings, sampler, status, cancellationToken).ConfigureAwait(false);
-                    results.Add(report);
-                    idsByImplementation.Add((name, ids));
+                    results.Add(new ImplementationReport { Name = name, Status = ImplementationStatus.Failed, Note = reason });
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                else
                 {
-                    results.Add(new ImplementationReport { Name = name, Status = ImplementationStatus.Failed, Note = $"{ex.GetType().Name}: {ex.Message.Trim()}" });
+                    results.Add(Combine(name, measured[name], plan, settings));
+                    idsByImplementation.Add((name, [.. measured[name].SelectMany(m => m.Ids)]));
                 }
             }
         }
@@ -246,10 +263,14 @@ public static class BenchmarkRunner
         return ids.All(i => i.Runs.Count == reference.Count && i.Runs.Zip(reference).All(p => p.First.AsSpan().SequenceEqual(p.Second)));
     }
 
-    private static async Task<(ImplementationReport Report, List<int[]> Ids)> MeasureAsync(
-        string name, Func<IGenerationLoop> factory, Plan plan, BenchmarkSettings settings, WorkingSetSampler sampler, IProgress<string>? status, CancellationToken cancellationToken)
+    /// <summary>One round of one implementation: loaded, warmed up, then one measured run (and its position runs).</summary>
+    private sealed record Measurement(RunTrace Main, double? Early, double? Late, List<int[]> Ids, long PeakWorkingSet, double LoadMs);
+
+    private static async Task<Measurement> MeasureAsync(
+        string name, Func<IGenerationLoop> factory, Plan plan, BenchmarkSettings settings, WorkingSetSampler sampler, IProgress<string>? status, int round, CancellationToken cancellationToken)
     {
-        status?.Report($"{name}: loading");
+        var label = $"{name}: round {round + 1}/{settings.MeasuredRuns}";
+        status?.Report($"{label}: loading");
         Collect();
         sampler.ResetPeak();
         var loadStarted = Stopwatch.GetTimestamp();
@@ -258,40 +279,40 @@ public static class BenchmarkRunner
 
         for (var w = 0; w < settings.WarmupRuns; w++)
         {
-            status?.Report($"{name}: warm-up {w + 1}/{settings.WarmupRuns}");
+            status?.Report($"{label}: warm-up {w + 1}/{settings.WarmupRuns}");
             await RunOnceAsync(loop, plan.Prompt, plan.NewTokens, sampler, cancellationToken).ConfigureAwait(false);
         }
 
-        var mains = new List<RunTrace>();
-        var earlies = new List<double?>();
-        var lates = new List<double?>();
-        var ids = new List<int[]>();
-        for (var r = 0; r < settings.MeasuredRuns; r++)
+        status?.Report($"{label}: run");
+        Collect();
+        var main = await RunOnceAsync(loop, plan.Prompt, plan.NewTokens, sampler, cancellationToken).ConfigureAwait(false);
+        var ids = new List<int[]> { main.TokenIds };
+        var positions = new double?[2];
+        var index = 0;
+        foreach (var position in new[] { plan.Early, plan.Late })
         {
-            status?.Report($"{name}: run {r + 1}/{settings.MeasuredRuns}");
-            Collect();
-            var main = await RunOnceAsync(loop, plan.Prompt, plan.NewTokens, sampler, cancellationToken).ConfigureAwait(false);
-            mains.Add(main);
-            ids.Add(main.TokenIds);
-            foreach (var (position, list) in new[] { (plan.Early, earlies), (plan.Late, lates) })
+            var fromMain = main.WindowMedianMs(position, plan.Window);
+            if (fromMain is not null || plan.Reaches(position))
             {
-                var fromMain = main.WindowMedianMs(position, plan.Window);
-                if (fromMain is not null || plan.Reaches(position))
-                {
-                    list.Add(fromMain);
-                    continue;
-                }
-
-                // The main run does not reach this position: a second generation with a prompt just short of it does.
-                status?.Report($"{name}: run {r + 1}/{settings.MeasuredRuns}, per-token time at position {position.ToString(CultureInfo.InvariantCulture)}");
-                var (positionPrompt, positionTokens) = plan.PositionRun(position);
-                Collect();
-                var trace = await RunOnceAsync(loop, positionPrompt, positionTokens, sampler, cancellationToken).ConfigureAwait(false);
-                list.Add(trace.WindowMedianMs(position, plan.Window));
-                ids.Add(trace.TokenIds);
+                positions[index++] = fromMain;
+                continue;
             }
+
+            // The main run does not reach this position: a second generation with a prompt just short of it does.
+            status?.Report($"{label}: per-token time at position {position.ToString(CultureInfo.InvariantCulture)}");
+            var (positionPrompt, positionTokens) = plan.PositionRun(position);
+            Collect();
+            var trace = await RunOnceAsync(loop, positionPrompt, positionTokens, sampler, cancellationToken).ConfigureAwait(false);
+            positions[index++] = trace.WindowMedianMs(position, plan.Window);
+            ids.Add(trace.TokenIds);
         }
 
+        return new Measurement(main, positions[0], positions[1], ids, sampler.Peak, loadMs);
+    }
+
+    private static ImplementationReport Combine(string name, List<Measurement> rounds, Plan plan, BenchmarkSettings settings)
+    {
+        var mains = rounds.Select(r => r.Main).ToList();
         var generated = mains[0].TokenIds.Length;
         string? note = null;
         if (generated < plan.NewTokens)
@@ -304,22 +325,21 @@ public static class BenchmarkRunner
             note = (note is null ? string.Empty : note + "; ") + "runs produced different ids";
         }
 
-        var report = new ImplementationReport
+        return new ImplementationReport
         {
             Name = name,
             Status = ImplementationStatus.Ok,
             Note = note,
             TimeToFirstTokenMs = Statistics.Median(mains.Select(m => m.TimeToFirstTokenMs)),
             DecodeTokensPerSecond = Statistics.MedianOrNull(mains.Select(m => m.DecodeTokensPerSecond)),
-            PerTokenMsEarly = Statistics.MedianOrNull(earlies),
-            PerTokenMsLate = Statistics.MedianOrNull(lates),
+            PerTokenMsEarly = Statistics.MedianOrNull(rounds.Select(r => r.Early)),
+            PerTokenMsLate = Statistics.MedianOrNull(rounds.Select(r => r.Late)),
             AllocatedBytesPerToken = Statistics.MedianOrNull(mains.Select(m => m.AllocatedBytesPerToken)),
-            PeakWorkingSetBytes = sampler.Peak,
-            LoadMs = loadMs,
+            PeakWorkingSetBytes = rounds.Max(r => r.PeakWorkingSet),
+            LoadMs = Statistics.Median(rounds.Select(r => r.LoadMs)),
             GeneratedTokens = generated,
             TokenIds = settings.IncludeTokenIds ? mains[0].TokenIds : null,
         };
-        return (report, ids);
     }
 
     private static async Task<RunTrace> RunOnceAsync(IGenerationLoop loop, int[] prompt, int newTokens, WorkingSetSampler sampler, CancellationToken cancellationToken)
