@@ -1,25 +1,24 @@
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Hosting;
-using OnnxGpt.Generation;
 
 namespace GenericHost;
 
-/// <summary>A hosted service that takes the generator from dependency injection and streams one verse.</summary>
-internal sealed class PoetWorker(IGptGenerator gpt, IHostApplicationLifetime lifetime) : BackgroundService
+/// <summary>A hosted service that takes the chat client from dependency injection (local or remote) and streams one verse.</summary>
+internal sealed class PoetWorker(IChatClient chat, IHostApplicationLifetime lifetime) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
-            Console.Write("JULIET:");
-            await foreach (var token in gpt.StreamAsync("JULIET:", cancellationToken: stoppingToken))
+            ChatFinishReason? finish = null;
+            await foreach (var update in chat.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "JULIET:")], new ChatOptions { MaxOutputTokens = 64 }, stoppingToken))
             {
-                Console.Write(token.Text);
-                if (token.Result is { } result)
-                {
-                    Console.WriteLine();
-                    Console.WriteLine($"[{result.FinishReason} after {result.GeneratedTokenCount} tokens on {result.ExecutionProvider}]");
-                }
+                Console.Write(update.Text);
+                finish = update.FinishReason ?? finish;
             }
+
+            Console.WriteLine();
+            Console.WriteLine($"[{finish}]");
         }
         finally
         {
