@@ -44,7 +44,7 @@ public sealed class GptModel : IDisposable
         SessionHandle = OrtNative.SessionHandle(session);
         NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
         Conversations = new ConversationStore(options.MaxKeptConversations);
-        CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: Math.Max(2, Environment.ProcessorCount), CreateCacheMemory(session, provider, options));
+        CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(options), CreateCacheMemory(session, provider, options));
     }
 
     /// <summary>What the loader found in the graph and the files beside it.</summary>
@@ -254,6 +254,12 @@ public sealed class GptModel : IDisposable
             ReleaseNative();
         }
     }
+
+    /// <summary>
+    /// As many idle caches per size as requests can run at once, so a steady load reuses its caches instead of
+    /// freeing and allocating megabytes per request (which fragments the native heap and grows the working set).
+    /// </summary>
+    private static int IdleCachesPerCapacity(GptOptions options) => options.MaxConcurrentRequests ?? Math.Max(16, Environment.ProcessorCount * 2);
 
     private static CacheMemory CreateCacheMemory(InferenceSession session, string provider, GptOptions options)
     {
