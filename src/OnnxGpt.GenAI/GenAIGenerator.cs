@@ -405,28 +405,13 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
     {
         request?.Validate();
         GenAISearchOptions.ThrowIfUnsupported(request, nameof(GenerationOptions));
-        var defaults = ModelInfo.Defaults;
-
         // The model's own settings that onnxruntime-genai lacks (min-p) were logged at load and are left out.
-        var modelDefaults = new GenerationOptions
-        {
-            DoSample = defaults.DoSample,
-            Temperature = defaults.Temperature,
-            TopK = defaults.TopK,
-            TopP = defaults.TopP,
-            RepetitionPenalty = defaults.RepetitionPenalty,
-            MaxNewTokens = defaults.MaxNewTokens,
-        };
+        var modelDefaults = ModelInfo.Defaults.ToOptions();
+        modelDefaults.MinP = null;
         return (request ?? new GenerationOptions()).WithDefaults(Options.Generation).WithDefaults(modelDefaults);
     }
 
-    private int MaxNewTokens(GenerationOptions settings, int promptLength)
-    {
-        var room = ModelInfo.ContextLength - promptLength;
-        var wanted = settings.MaxNewTokens
-            ?? (ModelInfo.Defaults.MaxLength is { } maxLength && maxLength > promptLength ? maxLength - promptLength : room);
-        return Math.Max(1, Math.Min(wanted, room));
-    }
+    private int MaxNewTokens(GenerationOptions settings, int promptLength) => GenerationDefaults.MaxNewTokensFor(ModelInfo, settings, promptLength);
 
     private int[] PreparePrompt(GptPrompt prompt)
     {

@@ -326,18 +326,7 @@ public sealed class GptGenerator : IGptGenerator
     private GenerationOptions Resolve(GenerationOptions? request)
     {
         request?.Validate();
-        var defaults = _model.Info.Defaults;
-        var modelDefaults = new GenerationOptions
-        {
-            DoSample = defaults.DoSample,
-            Temperature = defaults.Temperature,
-            TopK = defaults.TopK,
-            TopP = defaults.TopP,
-            MinP = defaults.MinP,
-            RepetitionPenalty = defaults.RepetitionPenalty,
-            MaxNewTokens = defaults.MaxNewTokens,
-        };
-        var settings = (request ?? new GenerationOptions()).WithDefaults(_model.Options.Generation).WithDefaults(modelDefaults);
+        var settings = (request ?? new GenerationOptions()).WithDefaults(_model.Options.Generation).WithDefaults(_model.Info.Defaults.ToOptions());
         CheckVocabulary(settings);
         return settings;
     }
@@ -375,13 +364,7 @@ public sealed class GptGenerator : IGptGenerator
         }
     }
 
-    private int MaxNewTokens(GenerationOptions settings, int promptLength)
-    {
-        var room = _model.Info.ContextLength - promptLength;
-        var wanted = settings.MaxNewTokens
-            ?? (_model.Info.Defaults.MaxLength is { } maxLength && maxLength > promptLength ? maxLength - promptLength : room);
-        return Math.Max(1, Math.Min(wanted, room));
-    }
+    private int MaxNewTokens(GenerationOptions settings, int promptLength) => GenerationDefaults.MaxNewTokensFor(_model.Info, settings, promptLength);
 
     /// <summary>The prompt's ids, checked against the vocabulary and the context (one position must stay free).</summary>
     private IReadOnlyList<int> PreparePrompt(GptPrompt prompt)
