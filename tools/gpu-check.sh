@@ -49,6 +49,11 @@ run)
   for entry in "${results[@]}"; do
     set -- $entry
     # One implementation per run: pull its numbers out of the JSON without needing jq.
+    if grep -q '"status": *"failed"' "$2"; then
+      printf '| %s | %s | failed: %s |||\n' "$1" "$(basename "$2" .json | sed "s/^bench-$1-//")" \
+        "$(sed -nE 's/.*"note": *"([^"]*)".*/\1/p' "$2" | head -1 | cut -c1-160)"
+      continue
+    fi
     tr -d '\n ' < "$2" | sed -E 's/.*"model":"([^"]+)".*"timeToFirstTokenMs":([0-9.]+).*"decodeTokensPerSecond":([0-9.]+).*"perTokenMsEarly":([0-9.]+).*"perTokenMsLate":([0-9.]+).*/\1 \2 \3 \4 \5/' \
       | awk -v p="$1" '{printf "| %s | %s | %.1f | %.1f | %.2f | %.2f |\n", p, $1, $2, $3, $4, $5}'
   done

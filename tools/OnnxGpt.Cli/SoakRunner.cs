@@ -82,6 +82,9 @@ internal sealed record SoakReport(
 /// <summary>Runs the soak: workers draw random requests until the count or the time is reached.</summary>
 internal static class SoakRunner
 {
+    /// <summary>The longest generation a soak request asks for.</summary>
+    private const int MaxNewTokens = 64;
+
     private static readonly string[] Prompts =
     [
         "ROMEO:", "JULIET:", "First Citizen:", "KING RICHARD III:\nNow is the winter of our discontent", "MENENIUS:\nWhat is the matter?",
@@ -94,8 +97,11 @@ internal static class SoakRunner
         var generator = GptGenerator.Create(model);
         var failures = new ConcurrentDictionary<string, int>();
         var finishes = new ConcurrentDictionary<string, int>();
-        var ttft = new ConcurrentBag<double>();
-        var perToken = new ConcurrentBag<double[]>();
+        // Latencies go into arrays allocated up front, so the soak's own records do not show as growth in memory.
+        var ttft = new double[settings.Requests];
+        var perToken = new double[(long)settings.Requests * MaxNewTokens];
+        var ttftCount = 0;
+        var stepCount = 0L;
         var memory = new List<MemorySample>();
         long tokens = 0;
         int started = 0, completed = 0, cancelled = 0, unexpected = 0;
@@ -136,7 +142,7 @@ internal static class SoakRunner
 
                 var begin = Stopwatch.GetTimestamp();
                 var last = begin;
-                var intervals = new List<double>();
+
                 var count = 0;
                 try
                 {
@@ -145,11 +151,11 @@ internal static class SoakRunner
                         var now = Stopwatch.GetTimestamp();
                         if (count == 0)
                         {
-                            ttft.Add(Stopwatch.GetElapsedTime(begin, now).TotalMilliseconds);
+                            ttft[Interlocked.Increment(ref ttftCount) - 1] = Stopwatch.GetElapsedTime(begin, now).TotalMilliseconds;
                         }
                         else
                         {
-                            intervals.Add(Stopwatch.GetElapsedTime(last, now).TotalMilliseconds);
+                            perToken[Interlocked.Increment(ref stepCount) - 1] = Stopwatch.GetElapsedTime(last, now).TotalMilliseconds;
                         }
 
                         last = now;
@@ -178,7 +184,6 @@ internal static class SoakRunner
                 }
 
                 Interlocked.Add(ref tokens, count);
-                perToken.Add([.. intervals]);
                 var done = Volatile.Read(ref completed) + Volatile.Read(ref cancelled) + Volatile.Read(ref unexpected);
                 lock (sampleLock)
                 {
@@ -195,8 +200,10 @@ internal static class SoakRunner
         var seconds = stopwatch.Elapsed.TotalSeconds;
         Sample("end", completed + cancelled + unexpected);
 
-        var ttfts = ttft.OrderBy(x => x).ToArray();
-        var steps = perToken.SelectMany(x => x).OrderBy(x => x).ToArray();
+        var ttfts = ttft[..ttftCount];
+        Array.Sort(ttfts);
+        var steps = perToken[..(int)stepCount];
+        Array.Sort(steps);
         var growth = memory.Count >= 2 ? ((double)memory[^1].WorkingSetBytes / memory[0].WorkingSetBytes - 1) * 100 : 0;
         return new SoakReport(
             settings.Concurrency,
@@ -225,7 +232,7 @@ internal static class SoakRunner
         var sample = random.NextDouble() < 0.8;
         var options = new GenerationOptions
         {
-            MaxNewTokens = random.Next(1, 65),
+            MaxNewTokens = random.Next(1, MaxNewTokens + 1),
             DoSample = sample,
             Seed = random.Next(),
             Temperature = sample ? (float)(0.5 + random.NextDouble()) : null,
