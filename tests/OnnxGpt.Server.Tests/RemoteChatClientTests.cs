@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using GenericHost;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
@@ -16,70 +13,18 @@ namespace OnnxGpt.Server.Tests;
 [NonParallelizable]
 public sealed class RemoteChatClientTests
 {
-    private Process? _server;
+    private ServerProcess _server = null!;
     private string _endpoint = string.Empty;
 
     [OneTimeSetUp]
     public async Task StartServer()
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "OnnxGpt.sln")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("The repository root (OnnxGpt.sln) is not above the test folder.");
-        }
-
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var serverFolder = Path.Combine(root, "examples", "OnnxGpt.Server", "bin", configuration, "net10.0");
-        var port = FreePort();
-        _endpoint = $"http://127.0.0.1:{port}";
-        _server = Process.Start(new ProcessStartInfo("dotnet", ["OnnxGpt.Server.dll", "--urls", _endpoint])
-        {
-            WorkingDirectory = serverFolder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        for (var i = 0; i < 120; i++)
-        {
-            try
-            {
-                if ((await http.GetAsync(new Uri(_endpoint + "/health"))).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException)
-            {
-                // Not answering yet.
-            }
-
-            Assert.That(_server.HasExited, Is.False, "the server exited during start-up");
-            await Task.Delay(500);
-        }
-
-        Assert.Fail($"the server did not answer /health on {_endpoint}");
+        _server = await ServerProcess.StartAsync();
+        _endpoint = _server.Endpoint;
     }
 
     [OneTimeTearDown]
-    public void StopServer()
-    {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill(entireProcessTree: true);
-            _server.WaitForExit(10_000);
-        }
-
-        _server?.Dispose();
-    }
+    public void StopServer() => _server.Dispose();
 
     [Test]
     public async Task A_remote_chat_client_from_configuration_answers_like_the_local_model()
@@ -130,12 +75,5 @@ public sealed class RemoteChatClientTests
         var services = new ServiceCollection();
         services.AddChat(configuration);
         return services.BuildServiceProvider();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
