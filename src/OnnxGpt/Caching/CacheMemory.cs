@@ -18,11 +18,10 @@ internal sealed unsafe class CacheMemory : IDisposable
     private readonly Dictionary<IntPtr, OrtMemoryAllocation> _allocations = [];
     private readonly Lock _gate = new();
 
-    private CacheMemory(OrtMemoryInfo? deviceInfo, OrtAllocator? allocator, string location)
+    private CacheMemory(OrtMemoryInfo? deviceInfo, OrtAllocator? allocator)
     {
         _deviceInfo = deviceInfo;
         _allocator = allocator;
-        Location = location;
         InfoHandle = (deviceInfo ?? OrtMemoryInfo.DefaultInstance).DangerousGetHandle();
     }
 
@@ -32,11 +31,8 @@ internal sealed unsafe class CacheMemory : IDisposable
     /// <summary>Whether the buffers are host memory that managed code may read and copy.</summary>
     public bool IsHost => _allocator is null;
 
-    /// <summary>"host" or the device, for logs.</summary>
-    public string Location { get; }
-
     /// <summary>Host memory, for the CPU (and for providers whose device memory OnnxGpt does not manage).</summary>
-    public static CacheMemory Host() => new(null, null, "host");
+    public static CacheMemory Host() => new(null, null);
 
     /// <summary>Device memory of CUDA device <paramref name="deviceId"/>, from <paramref name="session"/>'s allocator.</summary>
     public static CacheMemory Cuda(InferenceSession session, int deviceId)
@@ -44,7 +40,7 @@ internal sealed unsafe class CacheMemory : IDisposable
         var info = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default);
         try
         {
-            return new CacheMemory(info, new OrtAllocator(session, info), $"cuda:{deviceId}");
+            return new CacheMemory(info, new OrtAllocator(session, info));
         }
         catch
         {

@@ -25,7 +25,7 @@ public sealed class GptModel : IDisposable
     private int _activeRuns;
     private bool _disposed;
 
-    private GptModel(InferenceSession session, string provider, GraphLayout layout, ModelConfiguration config, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options, InferenceSession? prefillSession)
+    private GptModel(InferenceSession session, string provider, GraphLayout layout, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options, InferenceSession? prefillSession)
     {
         PrefillSession = prefillSession;
         if (prefillSession is not null)
@@ -37,7 +37,6 @@ public sealed class GptModel : IDisposable
         Session = session;
         ExecutionProvider = provider;
         Layout = layout;
-        Configuration = config;
         Info = info;
         Tokenizer = tokenizer;
         Options = options;
@@ -62,8 +61,6 @@ public sealed class GptModel : IDisposable
     internal InferenceSession Session { get; }
 
     internal GraphLayout Layout { get; }
-
-    internal ModelConfiguration Configuration { get; }
 
     /// <summary>The native OrtSession behind <see cref="Session"/>, for the per-token loop.</summary>
     internal IntPtr SessionHandle { get; }
@@ -180,7 +177,7 @@ public sealed class GptModel : IDisposable
             {
                 Log.ModelLoaded(logger, modelPath, layout.Convention.ToString(), info.LayerCount, info.KeyValueHeads, info.HeadSize, info.ContextLength, info.VocabularySize, provider);
             }
-            return new GptModel(session, provider, layout, config, info, tokenizer, options, prefillSession);
+            return new GptModel(session, provider, layout, info, tokenizer, options, prefillSession);
         }
         catch
         {
@@ -279,14 +276,6 @@ public sealed class GptModel : IDisposable
         NativeNames.Dispose();
         PrefillNames?.Dispose();
         CachePool.Dispose();
-    }
-
-    internal void ThrowIfDisposed()
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-        }
     }
 
     internal GptTokenizer RequireTokenizer() => Tokenizer

@@ -102,11 +102,6 @@ internal sealed partial class GraphLayout
     /// <summary>All outputs read: logits first, then the cache outputs.</summary>
     public string[] OutputNames { get; }
 
-    /// <summary>The shape of an empty cache tensor (zero past positions) for one sequence.</summary>
-    public long[] EmptyPastShape() => Convention == KvCacheConvention.Combined
-        ? [2, 1, KeyValueHeads, 0, HeadSize]
-        : [1, KeyValueHeads, 0, HeadSize];
-
     /// <summary>Works out the layout from a graph's metadata, or explains why the graph cannot be driven.</summary>
     /// <param name="inputs">The session's input metadata.</param>
     /// <param name="outputs">The session's output metadata.</param>
