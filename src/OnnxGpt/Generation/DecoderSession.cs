@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Caching;
@@ -414,11 +415,7 @@ internal sealed unsafe class DecoderSession : IDisposable
             var row = target.Slice(r * _vocabulary, _vocabulary);
             if (_layout.LogitsElementType == TensorElementType.Float16)
             {
-                var halves = new ReadOnlySpan<Half>((Half*)data + offset, _vocabulary);
-                for (var i = 0; i < _vocabulary; i++)
-                {
-                    row[i] = (float)halves[i];
-                }
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)data + offset, _vocabulary), row);
             }
             else
             {
