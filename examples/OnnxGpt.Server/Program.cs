@@ -1,6 +1,9 @@
 // An OpenAI-compatible HTTP server over OnnxGpt: POST /v1/chat/completions and /v1/completions (streamed as
 // server-sent events with "stream": true), GET /v1/models and GET /health. AddGpt is bound from appsettings.json
 // (the embedded tiny-shakespeare model, at most 4 generations at once and 16 waiting; one more gets a 429).
+// /health also reports the requests in flight, the generations running and queued, and the model's cache pool.
+// Diagnostics: --Server:TokenDelay=00:00:00.1 waits that long before each token after the first, so that a generation
+// on the tiny model lasts long enough to watch (the server tests disconnect from one mid-stream).
 // Run: dotnet run --project examples/OnnxGpt.Server [-- --urls http://127.0.0.1:5180]
 using System.Globalization;
 using System.Text.Json;
@@ -15,6 +18,14 @@ using OnnxGpt.Server;
 var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddGpt(builder.Configuration.GetSection("Gpt"));
 builder.Services.Configure<GptChatClientOptions>(builder.Configuration.GetSection("Chat"));
+if (builder.Configuration.GetValue<TimeSpan?>("Server:TokenDelay") is { } tokenDelay && tokenDelay > TimeSpan.Zero)
+{
+    // Wrap AddGpt's generator; the chat client is built over whatever IGptGenerator is registered.
+    var registered = builder.Services.Last(d => d.ServiceType == typeof(IGptGenerator) && !d.IsKeyedService);
+    builder.Services.Remove(registered);
+    builder.Services.AddSingleton<IGptGenerator>(sp => new PacedGenerator((IGptGenerator)registered.ImplementationFactory!(sp), tokenDelay));
+}
+
 var app = builder.Build();
 
 // Load the model before listening, so /health answers only once requests can be served.
@@ -26,13 +37,25 @@ var modelCreated = new DateTimeOffset(File.GetLastWriteTimeUtc(generator.ModelIn
 var model = app.Services.GetRequiredService<IOptions<GptOptions>>().Value.Backend == GptBackend.OnnxGpt
     ? app.Services.GetRequiredService<GptModel>()
     : null;
+var limiter = ((generator as PacedGenerator)?.Inner ?? generator) as ConcurrencyLimitedGenerator;
+var requests = new RequestCounter();
 
-app.MapGet("/health", () => Results.Json(new { status = "ok", model = modelId }));
+app.MapGet("/health", () =>
+{
+    var cache = model?.CacheStatistics;
+    return Results.Json(
+        new ServerHealth(
+            "ok", modelId, requests.InFlight,
+            limiter is null ? null : new HealthGenerations(limiter.Running, limiter.Queued),
+            cache is { } c ? new HealthCache(c.Rented, c.Idle, c.Conversations) : null),
+        OpenAiJson.Options);
+});
 
 app.MapGet("/v1/models", () => Results.Json(new ModelList([new ModelEntry(modelId, modelCreated)]), OpenAiJson.Options));
 
 app.MapPost("/v1/chat/completions", async (HttpContext context) =>
 {
+    using var handling = requests.Enter();
     var aborted = context.RequestAborted;
     try
     {
@@ -90,6 +113,7 @@ app.MapPost("/v1/chat/completions", async (HttpContext context) =>
 
 app.MapPost("/v1/completions", async (HttpContext context) =>
 {
+    using var handling = requests.Enter();
     var aborted = context.RequestAborted;
     try
     {
@@ -217,6 +241,7 @@ IResult Fail(HttpContext context, Exception exception, string promptParam)
     }
     catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
     {
+        app.Logger.LogDebug(ex, "The error event for {Path} could not be written; the client is gone.", context.Request.Path);
     }
 
     return Results.Empty;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 
 namespace OnnxGpt.Server.Tests;
 
@@ -8,15 +9,29 @@ namespace OnnxGpt.Server.Tests;
 internal sealed class ServerProcess : IDisposable
 {
     private readonly Process _process;
+    private readonly StringBuilder _output;
 
-    private ServerProcess(Process process, string endpoint)
+    private ServerProcess(Process process, StringBuilder output, string endpoint)
     {
         _process = process;
+        _output = output;
         Endpoint = endpoint;
     }
 
     /// <summary>The server's base address, e.g. http://127.0.0.1:40123.</summary>
     public string Endpoint { get; }
+
+    /// <summary>What the server has written so far to its standard output and error, line by line.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
 
     public static async Task<ServerProcess> StartAsync(params string[] extraArguments)
     {
@@ -35,11 +50,23 @@ internal sealed class ServerProcess : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var output = new StringBuilder();
+        void Capture(object sender, DataReceivedEventArgs e)
+        {
+            if (e.Data is { } line)
+            {
+                lock (output)
+                {
+                    output.AppendLine(line);
+                }
+            }
+        }
+
+        process.OutputDataReceived += Capture;
+        process.ErrorDataReceived += Capture;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new ServerProcess(process, endpoint);
+        var server = new ServerProcess(process, output, endpoint);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         for (var i = 0; i < 120; i++)
@@ -69,7 +96,7 @@ internal sealed class ServerProcess : IDisposable
         }
 
         server.Dispose();
-        throw new InvalidOperationException($"The server did not answer /health on {endpoint}.");
+        throw new InvalidOperationException($"The server did not answer /health on {endpoint}. Its output:\n{server.Output}");
     }
 
     public void Dispose()
