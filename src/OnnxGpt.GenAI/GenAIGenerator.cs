@@ -30,6 +30,32 @@ namespace OnnxGpt.GenAI;
 /// on the two backends. Settings onnxruntime-genai has no equivalent for (min-p) throw <see cref="ArgumentException"/>
 /// naming the setting. <see cref="ModelInfo"/> is read from the folder's configuration files and the graph's input
 /// declarations; no ONNX Runtime session of the weights is created besides onnxruntime-genai's own.
+/// <para>
+/// Conversations (<see cref="GenerationOptions.ConversationId"/>): a finished request keeps its onnxruntime-genai
+/// <c>Generator</c> (its KV cache) and the token ids it holds, and the conversation's next request rewinds it
+/// (<c>Generator.RewindTo</c>) to the longest prefix its prompt shares with them and appends only the rest;
+/// <see cref="GenerationResult.ReusedPromptTokenCount"/> says how many prompt tokens were reused. At least one prompt
+/// token is always appended, and the rewind stops at least one token short of the kept cache's length
+/// (onnxruntime-genai refuses to rewind a cache to its own length), so a prompt that repeats a whole earlier turn reuses
+/// all of it but its last two tokens. <see cref="GptOptions.MaxKeptConversations"/> bounds the kept generators (least
+/// recently used disposed first); a request takes its conversation's generator out while it runs, so a concurrent
+/// request with the same id starts afresh; a request that fails or is cancelled disposes its generator, and the
+/// conversation keeps nothing until its next finished turn. Disposing this generator disposes every kept one.
+/// </para>
+/// <para>
+/// Search options are fixed when onnxruntime-genai creates a generator, so a conversation's generator is created with
+/// <c>max_length</c> set to the model's whole context length (the request's own loop stops at its
+/// <see cref="GenerationOptions.MaxNewTokens"/>, so the output is the same): later, longer turns then fit. On models
+/// whose KV cache is one preallocated buffer (<c>past_present_share_buffer</c>), each kept conversation therefore holds
+/// a cache of the whole context; lower <see cref="GptOptions.MaxKeptConversations"/> (0 keeps none) where that is too
+/// much. A kept generator serves the next turn only when every other search option (sampling, temperature, top-k,
+/// top-p, repetition penalty, n-gram size) and the adapter are the same; else that turn starts afresh and replaces it.
+/// Requests that sample with a <see cref="GenerationOptions.Seed"/> (onnxruntime-genai seeds a generator only when it
+/// is created, and the same seed must give the same output), set <see cref="GenerationOptions.MinNewTokens"/> (its
+/// <c>min_length</c> counts the prompt) or a constraint (<see cref="GenAIRequestOptions"/>) neither use nor keep a
+/// conversation's generator. Where onnxruntime-genai cannot rewind the model's generators (some model types), the
+/// failure is logged once and conversations run their whole prompt from then on.
+/// </para>
 /// </remarks>
 public sealed class GenAIGenerator : IGptGenerator, IDisposable
 {
@@ -40,8 +66,10 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
     private readonly ITextCodec? _codec;
     private readonly GenAIOptions _genAIOptions;
     private readonly ILogger _logger;
+    private readonly GenAIConversationStore _conversations;
     private int _active;
     private bool _disposed;
+    private volatile int _rewindUnsupported;
 
     private GenAIGenerator(Config config, Model model, Adapters? adapters, ITextCodec? codec, GenAIModelFolder folder, string provider, GptOptions options, GenAIOptions genAIOptions, ILogger logger)
     {
@@ -56,6 +84,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         _genAIOptions = genAIOptions;
         _logger = logger;
         AdapterNames = [.. genAIOptions.Adapters.Select(a => a.Name)];
+        _conversations = new GenAIConversationStore(options.MaxKeptConversations);
     }
 
     /// <inheritdoc />
@@ -72,6 +101,9 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
 
     /// <summary>The names of the LoRA adapters loaded with the model (<see cref="GenAIOptions.Adapters"/>).</summary>
     public IReadOnlyList<string> AdapterNames { get; }
+
+    /// <summary>Conversations whose generator is kept now (<see cref="GenerationOptions.ConversationId"/>).</summary>
+    internal int KeptConversationCount => _conversations.Count;
 
     /// <summary>Loads the model <paramref name="options"/> names with onnxruntime-genai, on the first of its execution providers that works.</summary>
     /// <param name="options">The model folder (with <c>genai_config.json</c>), execution providers, threads and generation defaults.</param>
@@ -167,9 +199,9 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
     /// decoding (JSON schema, regular expression or Lark grammar). The final token carries <see cref="GeneratedToken.Result"/>.
     /// </summary>
     /// <param name="prompt">The prompt: text (a string converts implicitly) or token ids.</param>
-    /// <param name="options">Per-request settings; null uses the defaults.</param>
+    /// <param name="options">Per-request settings; null uses the defaults. With <see cref="GenerationOptions.ConversationId"/>, the request continues that conversation's kept generator (see the class remarks).</param>
     /// <param name="genAIOptions">onnxruntime-genai's per-request settings; null: none (the default adapter, no constraint).</param>
-    /// <param name="cancellationToken">Stops the generation within one token, throwing <see cref="GenerationCanceledException"/>.</param>
+    /// <param name="cancellationToken">Stops the generation within one token, throwing <see cref="GenerationCanceledException"/>; the conversation's generator is then dropped.</param>
     /// <returns>The tokens, in order.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A setting in <paramref name="options"/> is out of range, or a prompt token id is outside the vocabulary.</exception>
     /// <exception cref="ArgumentException">A setting onnxruntime-genai lacks is set (the message names it), the adapter is unknown, more than one constraint is set, or the prompt is empty and the model has no bos token.</exception>
@@ -195,8 +227,20 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         }
 
         var maxNew = MaxNewTokens(settings, promptIds.Length);
+        var needed = promptIds.Length + maxNew;
+
+        // A conversation's generator is made for the whole context, so that its later, longer turns fit (see the remarks).
+        var conversation = ConversationFor(settings, guidance);
+        var search = GenAISearchSettings.From(settings, promptIds.Length, conversation is null || info.ContextLength == int.MaxValue ? needed : Math.Max(needed, info.ContextLength));
+        if (conversation is not null && !search.IsResumable)
+        {
+            conversation = null;
+            search = search with { MaxLength = needed };
+        }
+
         var started = Stopwatch.GetTimestamp();
         var firstTokenAt = 0L;
+        var reused = 0;
 
         // A caller with a synchronization context (a UI) must not run the model on its thread.
         await ThreadPoolSwitch.IfNeeded();
@@ -218,6 +262,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
                 ExecutionProvider = ExecutionProvider,
                 TimeToFirstToken = firstTokenAt == 0 ? Stopwatch.GetElapsedTime(started, now) : Stopwatch.GetElapsedTime(started, firstTokenAt),
                 TotalTime = Stopwatch.GetElapsedTime(started, now),
+                ReusedPromptTokenCount = reused,
             };
         }
 
@@ -230,28 +275,29 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         }
 
         EnterRequest();
+        GenAISequence? sequence = null;
+        CancellationTokenRegistration stopRun = default;
+        var keep = false;
         try
         {
-            using var parameters = new GeneratorParams(_model);
-            GenAISearchOptions.Apply(parameters, settings, promptIds.Length, maxNew);
-            if (guidance is { } g)
+            if (conversation is not null && ResumeConversation(conversation, promptIds, search, adapter) is { } resumed)
             {
-                parameters.SetGuidance(g.Type, g.Data, false);
+                (sequence, reused) = resumed;
+            }
+            else
+            {
+                sequence = new GenAISequence(_model, search, guidance, _adapters, adapter);
             }
 
-            using var generator = new Generator(_model, parameters);
-            if (adapter is not null)
-            {
-                generator.SetActiveAdapter(_adapters!, adapter);
-            }
-
+            var generator = sequence.Generator;
             using var textStream = _codec?.CreateStream();
 
             // Cancellation also stops a model run in progress (a long prompt), through onnxruntime-genai's terminate_session.
-            using var stopRun = cancellationToken.Register(static state => ((Generator)state!).SetRuntimeOption("terminate_session", "1"), generator);
+            stopRun = cancellationToken.Register(static state => ((Generator)state!).SetRuntimeOption("terminate_session", "1"), generator);
 
             ThrowIfCancelled();
-            Run(() => generator.AppendTokens(promptIds), BuildResult, cancellationToken);
+            var appended = reused == 0 ? promptIds : promptIds[reused..];
+            Run(() => generator.AppendTokens(appended), BuildResult, cancellationToken);
             for (var index = 0; ; index++)
             {
                 ThrowIfCancelled();
@@ -296,6 +342,8 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
                         Log.GenerationFinished(_logger, reason.ToString(), result.PromptTokenCount, result.GeneratedTokenCount, result.TokensPerSecond);
                     }
 
+                    // A finished turn of a conversation keeps its generator for the next one.
+                    keep = conversation is not null;
                     yield return new GeneratedToken(token, released, index, result);
                     yield break;
                 }
@@ -306,6 +354,22 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         }
         finally
         {
+            // The registration's callback has run or never will once it is disposed. A generator that may have been
+            // told to terminate, or whose request failed or was cancelled, is in no state to keep: it is disposed.
+            stopRun.Dispose();
+            if (sequence is not null)
+            {
+                if (keep && !cancellationToken.IsCancellationRequested)
+                {
+                    sequence.SequenceIds = [.. promptIds, .. generated];
+                    _conversations.Put(conversation!, sequence);
+                }
+                else
+                {
+                    sequence.Dispose();
+                }
+            }
+
             ExitRequest();
         }
     }
@@ -338,6 +402,10 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
             }
 
             _disposed = true;
+
+            // Kept generators are no request's: they go now, before the model (a request still running disposes its
+            // own when it ends, before it releases the model).
+            _conversations.Dispose();
             if (_active > 0)
             {
                 // The last running request releases the model (see ExitRequest).
@@ -399,6 +467,66 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
             // terminate_session stopped the run.
             throw new GenerationCanceledException(partial(FinishReason.Cancelled), cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The conversation whose generator the request uses and keeps, or null: none named, none kept
+    /// (<see cref="GptOptions.MaxKeptConversations"/> 0), a constraint set (its state belongs to one request), or
+    /// onnxruntime-genai cannot rewind this model's generators.
+    /// </summary>
+    private string? ConversationFor(GenerationOptions settings, (string Type, string Data)? guidance) =>
+        settings.ConversationId is { } id && _conversations.Capacity > 0 && guidance is null && _rewindUnsupported == 0 ? id : null;
+
+    /// <summary>
+    /// Continues a kept conversation when the prompt starts with tokens its generator holds and it was created with
+    /// compatible settings: the generator is rewound to the shared prefix (at least one prompt token is always left to
+    /// append, and the rewind stays below the cache's length, which onnxruntime-genai refuses). Null: start afresh
+    /// (the kept generator, if any, is disposed).
+    /// </summary>
+    private (GenAISequence Sequence, int Reused)? ResumeConversation(string conversation, int[] promptIds, GenAISearchSettings search, string? adapter)
+    {
+        if (_conversations.Take(conversation) is not { } kept)
+        {
+            return null;
+        }
+
+        var held = kept.SequenceIds;
+
+        // The cache holds all of the sequence but its last token; rewinding must stay below that length.
+        var limit = Math.Min(held.Length - 2, promptIds.Length - 1);
+        var shared = 0;
+        while (shared < limit && held[shared] == promptIds[shared])
+        {
+            shared++;
+        }
+
+        if (shared == 0 || !string.Equals(kept.Adapter, adapter, StringComparison.Ordinal) || !kept.Search.CanContinueWith(search))
+        {
+            kept.Dispose();
+            return null;
+        }
+
+        try
+        {
+            kept.Generator.RewindTo((ulong)shared);
+        }
+        catch (OnnxRuntimeGenAIException ex)
+        {
+            kept.Dispose();
+            if (Interlocked.Exchange(ref _rewindUnsupported, 1) == 0)
+            {
+                Log.RewindFailed(_logger, ModelInfo.ModelPath, ex.Message.Trim());
+            }
+
+            return null;
+        }
+
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.ConversationResumed(_logger, shared, promptIds.Length);
+        }
+
+        return (kept, shared);
     }
 
     private GenerationOptions Resolve(GenerationOptions? request)

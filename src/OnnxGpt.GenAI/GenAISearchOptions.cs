@@ -91,33 +91,8 @@ internal static class GenAISearchOptions
     /// <param name="settings">The request's settings, defaults filled in.</param>
     /// <param name="promptLength">Prompt tokens.</param>
     /// <param name="maxNewTokens">The most tokens to generate.</param>
-    public static void Apply(GeneratorParams parameters, GenerationOptions settings, int promptLength, int maxNewTokens)
-    {
-        // max_length counts the prompt, as Hugging Face's does.
-        parameters.SetSearchOption("max_length", promptLength + maxNewTokens);
-        parameters.SetSearchOption("num_beams", 1);
-
-        // As the core backend: greedy unless DoSample is true and the temperature is not 0.
-        var sample = settings.DoSample == true && settings.Temperature != 0f;
-        parameters.SetSearchOption("do_sample", sample);
-        parameters.SetSearchOption("repetition_penalty", settings.RepetitionPenalty ?? 1f);
-        parameters.SetSearchOption("no_repeat_ngram_size", settings.NoRepeatNGramSize ?? 0);
-
-        // min_length counts the prompt too; onnxruntime-genai removes the end-of-sequence tokens until it is reached.
-        parameters.SetSearchOption("min_length", settings.MinNewTokens is > 0 ? promptLength + settings.MinNewTokens.Value : 0);
-        if (sample)
-        {
-            parameters.SetSearchOption("temperature", settings.Temperature ?? 1f);
-            // onnxruntime-genai: top_k 0 and top_p 1 switch each filter off (its own defaults differ, so set both).
-            parameters.SetSearchOption("top_k", settings.TopK ?? 0);
-            parameters.SetSearchOption("top_p", settings.TopP ?? 1f);
-            if (settings.Seed is { } seed)
-            {
-                // onnxruntime-genai reads -1 as "seed from the random device": keep every seed non-negative.
-                parameters.SetSearchOption("random_seed", seed & int.MaxValue);
-            }
-        }
-    }
+    public static void Apply(GeneratorParams parameters, GenerationOptions settings, int promptLength, int maxNewTokens) =>
+        GenAISearchSettings.From(settings, promptLength, promptLength + maxNewTokens).Apply(parameters);
 
     private static string Describe(string setting) => setting switch
     {
