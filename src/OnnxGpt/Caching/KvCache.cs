@@ -26,9 +26,25 @@ internal sealed unsafe class KvCache : IDisposable
         var perPosition = (long)layout.KeyValueHeads * layout.HeadSize * elementSize * (layout.Convention == KvCacheConvention.Combined ? 2 : 1);
         BytesPerTensor = checked((nuint)(perPosition * capacity * batchSize));
         _buffers = new void*[TensorCount * 2];
-        for (var i = 0; i < _buffers.Length; i++)
+        try
         {
-            _buffers[i] = memory.Allocate(BytesPerTensor);
+            for (var i = 0; i < _buffers.Length; i++)
+            {
+                _buffers[i] = memory.Allocate(BytesPerTensor);
+            }
+        }
+        catch
+        {
+            // Device memory runs out here first: give back what was taken before the failing buffer.
+            foreach (var buffer in _buffers)
+            {
+                if (buffer != null)
+                {
+                    memory.Free(buffer);
+                }
+            }
+
+            throw;
         }
 
         Ids = GC.AllocateArray<long>(capacity * batchSize, pinned: true);
@@ -59,6 +75,9 @@ internal sealed unsafe class KvCache : IDisposable
 
     /// <summary>Bytes of one cache buffer.</summary>
     public nuint BytesPerTensor { get; }
+
+    /// <summary>Bytes of all key/value buffers (two per cache tensor).</summary>
+    public long Bytes => (long)BytesPerTensor * TensorCount * 2;
 
     /// <summary>Token ids fed to the graph (pinned; for a batch, the rows of the current run, one after the other).</summary>
     public long[] Ids { get; }

@@ -19,6 +19,7 @@ internal sealed class KvCachePool : IDisposable
     private readonly int _idlePerCapacity;
     private readonly ConcurrentDictionary<(int Capacity, int Batch), ConcurrentBag<KvCache>> _idle = new();
     private int _rented;
+    private long _rentedBytes;
     private volatile bool _disposed;
 
     public KvCachePool(GraphLayout layout, int contextLength, int vocabularySize, int idlePerCapacity, CacheMemory memory)
@@ -39,24 +40,43 @@ internal sealed class KvCachePool : IDisposable
     /// <summary>Caches kept idle for reuse.</summary>
     public int Idle => _idle.Values.Sum(b => b.Count);
 
+    /// <summary>Bytes of key/value buffers held by rented caches.</summary>
+    public long RentedBytes => Interlocked.Read(ref _rentedBytes);
+
+    /// <summary>Bytes of key/value buffers held by idle caches.</summary>
+    public long IdleBytes => _idle.Values.Sum(b => b.Sum(c => c.Bytes));
+
     /// <summary>A cache for at least <paramref name="positions"/> positions of <paramref name="batchSize"/> sequences.</summary>
     public KvCache Rent(int positions, int batchSize = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var capacity = Math.Min((int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)Math.Max(positions, MinimumCapacity)), int.MaxValue), Math.Max(_contextLength, positions));
+        // Counted before the allocation, so that a pool disposed meanwhile keeps its memory for this cache.
         Interlocked.Increment(ref _rented);
-        if (_idle.TryGetValue((capacity, batchSize), out var bag) && bag.TryTake(out var cache))
+        KvCache? cache;
+        try
         {
-            return cache;
+            if (!_idle.TryGetValue((capacity, batchSize), out var bag) || !bag.TryTake(out cache))
+            {
+                cache = new KvCache(_layout, capacity, _vocabularySize, Memory, batchSize);
+            }
+        }
+        catch
+        {
+            // A failed allocation rents nothing.
+            Interlocked.Decrement(ref _rented);
+            throw;
         }
 
-        return new KvCache(_layout, capacity, _vocabularySize, Memory, batchSize);
+        Interlocked.Add(ref _rentedBytes, cache.Bytes);
+        return cache;
     }
 
     /// <summary>Takes a cache back when its request ends, however it ended.</summary>
     public void Return(KvCache cache)
     {
         Interlocked.Decrement(ref _rented);
+        Interlocked.Add(ref _rentedBytes, -cache.Bytes);
         var bag = _idle.GetOrAdd((cache.Capacity, cache.BatchSize), _ => []);
         if (_disposed || bag.Count >= _idlePerCapacity)
         {

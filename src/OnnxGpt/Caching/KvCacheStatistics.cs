@@ -4,4 +4,6 @@ namespace OnnxGpt.Caching;
 /// <param name="Rented">Caches held by running generations and by kept conversations.</param>
 /// <param name="Idle">Caches kept for reuse by later requests.</param>
 /// <param name="Conversations">Conversations whose cache is kept for their next turn (counted in <paramref name="Rented"/>).</param>
-public readonly record struct KvCacheStatistics(int Rented, int Idle, int Conversations = 0);
+/// <param name="RentedBytes">Bytes of key/value buffers in the rented caches (reserved; pages are touched as positions fill).</param>
+/// <param name="IdleBytes">Bytes of key/value buffers in the idle caches.</param>
+public readonly record struct KvCacheStatistics(int Rented, int Idle, int Conversations = 0, long RentedBytes = 0, long IdleBytes = 0);

@@ -191,7 +191,7 @@ public sealed class GptModel : IDisposable
     /// How many request caches are handed out now and how many are kept idle for reuse. When no generation runs,
     /// <see cref="KvCacheStatistics.Rented"/> is 0: every request returns its cache, however it ended.
     /// </summary>
-    public KvCacheStatistics CacheStatistics => new(CachePool.Rented, CachePool.Idle, Conversations.Count);
+    public KvCacheStatistics CacheStatistics => new(CachePool.Rented, CachePool.Idle, Conversations.Count, CachePool.RentedBytes, CachePool.IdleBytes);
 
     /// <summary>Turns text into the token ids this model reads (with bos when the model adds it).</summary>
     /// <param name="text">The text to encode.</param>
