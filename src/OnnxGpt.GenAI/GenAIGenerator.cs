@@ -66,7 +66,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
     private readonly ITextCodec? _codec;
     private readonly GenAIOptions _genAIOptions;
     private readonly ILogger _logger;
-    private readonly GenAIConversationStore _conversations;
+    private readonly ConversationStore<GenAISequence> _conversations;
     private int _active;
     private bool _disposed;
     private volatile int _rewindUnsupported;
@@ -84,7 +84,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         _genAIOptions = genAIOptions;
         _logger = logger;
         AdapterNames = [.. genAIOptions.Adapters.Select(a => a.Name)];
-        _conversations = new GenAIConversationStore(options.MaxKeptConversations);
+        _conversations = new ConversationStore<GenAISequence>(options.MaxKeptConversations);
     }
 
     /// <inheritdoc />

@@ -5,7 +5,7 @@ namespace OnnxGpt.GenAI;
 /// <summary>
 /// One onnxruntime-genai generator (its KV cache) with the parameters it was created from, what it was created for
 /// (search options and adapter), and the token ids its sequence holds. A request owns one while it runs; a finished
-/// turn of a conversation hands it to the <see cref="GenAIConversationStore"/> for the next turn.
+/// turn of a conversation hands it to the conversation store for the next turn.
 /// </summary>
 internal sealed class GenAISequence : IDisposable
 {

@@ -1,18 +1,26 @@
 namespace OnnxGpt.Generation;
 
 /// <summary>
-/// The KV caches of recent conversations (<see cref="GenerationOptions.ConversationId"/>), least recently used
-/// evicted first. A request takes its conversation's cache out while it runs, so two requests never share one.
+/// What recent conversations (<see cref="GenerationOptions.ConversationId"/>) keep for their next turn (a KV cache:
+/// OnnxGpt's decoder session, or onnxruntime-genai's generator), least recently used evicted first. A request takes
+/// its conversation's state out while it runs, so two requests never share one; evicted, replaced and remaining
+/// states are disposed.
 /// </summary>
-internal sealed class ConversationStore : IDisposable
+/// <typeparam name="T">The state kept per conversation, owned by the store while kept.</typeparam>
+internal sealed class ConversationStore<T> : IDisposable
+    where T : class, IDisposable
 {
     private readonly Lock _gate = new();
-    private readonly LinkedList<(string Id, DecoderSession Session)> _recent = new();
-    private readonly Dictionary<string, LinkedListNode<(string Id, DecoderSession Session)>> _byId = new(StringComparer.Ordinal);
-    private readonly int _capacity;
+    private readonly LinkedList<(string Id, T State)> _recent = new();
+    private readonly Dictionary<string, LinkedListNode<(string Id, T State)>> _byId = new(StringComparer.Ordinal);
     private bool _disposed;
 
-    public ConversationStore(int capacity) => _capacity = capacity;
+    /// <summary>Creates a store that keeps at most <paramref name="capacity"/> conversations (0: none).</summary>
+    /// <param name="capacity">The most conversations kept.</param>
+    public ConversationStore(int capacity) => Capacity = capacity;
+
+    /// <summary>The most conversations kept.</summary>
+    public int Capacity { get; }
 
     /// <summary>Conversations kept now.</summary>
     public int Count
@@ -26,8 +34,9 @@ internal sealed class ConversationStore : IDisposable
         }
     }
 
-    /// <summary>Takes the conversation's kept session out of the store, or null.</summary>
-    public DecoderSession? Take(string id)
+    /// <summary>Takes the conversation's kept state out of the store, or null.</summary>
+    /// <param name="id">The conversation.</param>
+    public T? Take(string id)
     {
         lock (_gate)
         {
@@ -37,35 +46,37 @@ internal sealed class ConversationStore : IDisposable
             }
 
             _recent.Remove(node);
-            return node.Value.Session;
+            return node.Value.State;
         }
     }
 
-    /// <summary>Keeps a session for the conversation's next turn, evicting the least recently used beyond capacity.</summary>
-    public void Put(string id, DecoderSession session)
+    /// <summary>Keeps a state for the conversation's next turn, evicting the least recently used beyond capacity.</summary>
+    /// <param name="id">The conversation.</param>
+    /// <param name="state">The state, now owned by the store (disposed at once when the store is disposed or keeps none).</param>
+    public void Put(string id, T state)
     {
-        var evicted = new List<DecoderSession>();
+        var evicted = new List<T>();
         lock (_gate)
         {
-            if (_disposed || _capacity == 0)
+            if (_disposed || Capacity == 0)
             {
-                evicted.Add(session);
+                evicted.Add(state);
             }
             else
             {
                 if (_byId.Remove(id, out var old))
                 {
                     _recent.Remove(old);
-                    evicted.Add(old.Value.Session);
+                    evicted.Add(old.Value.State);
                 }
 
-                _byId[id] = _recent.AddFirst((id, session));
-                while (_byId.Count > _capacity)
+                _byId[id] = _recent.AddFirst((id, state));
+                while (_byId.Count > Capacity)
                 {
                     var last = _recent.Last!;
                     _recent.RemoveLast();
                     _byId.Remove(last.Value.Id);
-                    evicted.Add(last.Value.Session);
+                    evicted.Add(last.Value.State);
                 }
             }
         }
@@ -76,20 +87,21 @@ internal sealed class ConversationStore : IDisposable
         }
     }
 
+    /// <summary>Disposes every kept state; later <see cref="Put"/> calls dispose what they are given.</summary>
     public void Dispose()
     {
-        List<DecoderSession> all;
+        List<T> all;
         lock (_gate)
         {
             _disposed = true;
-            all = [.. _recent.Select(n => n.Session)];
+            all = [.. _recent.Select(n => n.State)];
             _recent.Clear();
             _byId.Clear();
         }
 
-        foreach (var session in all)
+        foreach (var state in all)
         {
-            session.Dispose();
+            state.Dispose();
         }
     }
 }

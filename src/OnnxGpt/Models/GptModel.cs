@@ -42,7 +42,7 @@ public sealed class GptModel : IDisposable
         Options = options;
         SessionHandle = OrtNative.SessionHandle(session);
         NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
-        Conversations = new ConversationStore(options.MaxKeptConversations);
+        Conversations = new ConversationStore<DecoderSession>(options.MaxKeptConversations);
         CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(options), CreateCacheMemory(session, provider, options));
     }
 
@@ -81,7 +81,7 @@ public sealed class GptModel : IDisposable
     internal NativeNames? PrefillNames { get; }
 
     /// <summary>The caches of recent conversations, for prefix reuse.</summary>
-    internal ConversationStore Conversations { get; }
+    internal ConversationStore<DecoderSession> Conversations { get; }
 
     /// <summary>Request buffers and caches kept for reuse.</summary>
     internal KvCachePool CachePool { get; }
