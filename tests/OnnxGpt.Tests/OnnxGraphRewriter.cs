@@ -150,14 +150,14 @@ internal static class OnnxGraphRewriter
         var stream = new MemoryStream();
         foreach (var field in fields)
         {
-            WriteVarint(stream, ((ulong)(uint)field.Number << 3) | (uint)field.WireType);
+            OnnxGraphWriter.WriteVarint(stream, ((ulong)(uint)field.Number << 3) | (uint)field.WireType);
             switch (field.WireType)
             {
                 case 0:
-                    WriteVarint(stream, field.Value);
+                    OnnxGraphWriter.WriteVarint(stream, field.Value);
                     break;
                 case 2:
-                    WriteVarint(stream, (ulong)field.Bytes.Length);
+                    OnnxGraphWriter.WriteVarint(stream, (ulong)field.Bytes.Length);
                     stream.Write(field.Bytes);
                     break;
                 default:
@@ -181,16 +181,5 @@ internal static class OnnxGraphRewriter
                 return value;
             }
         }
-    }
-
-    private static void WriteVarint(Stream stream, ulong value)
-    {
-        while (value >= 0x80)
-        {
-            stream.WriteByte((byte)(value | 0x80));
-            value >>= 7;
-        }
-
-        stream.WriteByte((byte)value);
     }
 }

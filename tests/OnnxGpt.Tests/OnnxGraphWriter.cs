@@ -79,7 +79,7 @@ internal static class OnnxGraphWriter
         return info;
     }
 
-    private static void WriteVarint(Stream s, ulong value)
+    internal static void WriteVarint(Stream s, ulong value)
     {
         while (value >= 0x80)
         {
