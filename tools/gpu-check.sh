@@ -45,6 +45,20 @@ run)
       results+=("$provider $json")
     done
   done
+  # Greedy ids on the GPU against the CPU's (the reference for correctness): 64 tokens from the same prompt ids.
+  for model in models/tiny-shakespeare models/bench/gpt2-124m; do
+    ids=()
+    for provider in Cuda Cpu; do
+      ids+=("$(./onnxgpt generate --model "$model" --prompt-ids 859,26,199 --greedy --max-new-tokens 64 \
+        --execution-provider "$provider" --json 2>/dev/null | tr -d '\n ' | sed -nE 's/.*"tokenIds":\[([0-9,]*)\].*/\1/p')")
+    done
+    if [ -n "${ids[0]}" ] && [ "${ids[0]}" = "${ids[1]}" ]; then
+      echo "greedy ids, $(basename "$model"): Cuda = Cpu (64 tokens)"
+    else
+      echo "greedy ids, $(basename "$model"): DIFFER"; echo "  Cuda: ${ids[0]:-<failed>}"; echo "  Cpu:  ${ids[1]:-<failed>}"
+    fi
+  done
+
   printf '\n| provider | model | TTFT ms | decode tok/s | ms/token early | ms/token late |\n|---|---|---:|---:|---:|---:|\n'
   for entry in "${results[@]}"; do
     set -- $entry
