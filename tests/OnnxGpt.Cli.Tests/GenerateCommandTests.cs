@@ -89,12 +89,18 @@ public sealed class GenerateCommandTests
     [Test]
     public async Task Cuda_then_Cpu_falls_back_to_the_cpu()
     {
-        var json = (await CliRunner.RunAsync("generate", "ROMEO:", "--execution-provider", "Cuda", "--execution-provider", "Cpu", "--greedy", "--max-new-tokens", "5", "--json")).Json();
+        var run = await CliRunner.RunAsync("generate", "ROMEO:", "--execution-provider", "Cuda", "--execution-provider", "Cpu", "--greedy", "--max-new-tokens", "5", "--json");
+        var json = run.Json();
 
+        // Without --verbose too, the skipped provider is a warning on stderr that names the reason (this build has
+        // the CPU-only natives).
+        var warnings = run.StderrLines.Where(l => l.StartsWith("warn:", StringComparison.Ordinal)).ToList();
         Assert.Multiple(() =>
         {
             Assert.That(json.GetProperty("executionProvider").GetString(), Is.EqualTo("Cpu"));
             Assert.That(json.GetProperty("tokenIds").Ints(), Is.EqualTo(CliRunner.RomeoGreedyIds().Take(5)));
+            Assert.That(warnings, Has.Count.EqualTo(1), run.ToString());
+            Assert.That(warnings[0], Does.Contain("cuda cannot run").IgnoreCase.And.Contain("built without the Cuda provider"));
         });
     }
 

@@ -91,7 +91,7 @@ internal static class GenerateCommand
         // Settings are checked before the model loads, so a typo fails fast (exit 2, naming the setting).
         request.Options.Validate();
 
-        using var loggerFactory = ModelLoader.CreateLoggerFactory(request.Verbose);
+        using var loggerFactory = ModelLoader.CreateLoggerFactory(request.Verbose, stderr);
         using var loaded = ModelLoader.LoadGenerator(request.ModelPath, request.ExecutionProviders, request.Backend, loggerFactory);
         var generator = loaded.Generator;
         if (request.Prompts.Count > 1)

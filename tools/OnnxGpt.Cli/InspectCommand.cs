@@ -20,7 +20,7 @@ internal static class InspectCommand
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
-            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose));
+            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
             using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(providers), loggerFactory);
             var stdout = r.InvocationConfiguration.Output;
             var report = InspectJson.From(loaded);

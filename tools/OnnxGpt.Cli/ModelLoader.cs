@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 using OnnxGpt.Hosting;
 using OnnxGpt.Generation;
 using OnnxGpt.Models;
@@ -11,19 +10,15 @@ namespace OnnxGpt.Cli;
 internal static class ModelLoader
 {
     /// <summary>
-    /// Creates the logger factory: with --verbose, everything the library logs (what was loaded, why a provider was
-    /// skipped) goes to stderr; without it nothing is logged, so stderr holds only the summary or the one-line error.
+    /// Creates the logger factory writing to the command's <paramref name="stderr"/>: warnings always (a provider that
+    /// was skipped and why), and with --verbose everything the library logs (what was loaded, each generation).
     /// </summary>
-    public static ILoggerFactory CreateLoggerFactory(bool verbose) => LoggerFactory.Create(builder =>
+    public static ILoggerFactory CreateLoggerFactory(bool verbose, TextWriter stderr) => LoggerFactory.Create(builder =>
     {
-        builder.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.None);
-        builder.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.ColorBehavior = LoggerColorBehavior.Disabled;
-        });
-        // stdout carries only the generated text or the JSON.
-        builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // Warnings (a provider that could not load, a configuration value ignored) always reach standard error;
+        // --verbose adds what was loaded and each generation. stdout carries only the generated text or the JSON.
+        builder.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning);
+        builder.AddProvider(new TextWriterLoggerProvider(stderr, includeExceptions: verbose));
     });
 
     /// <summary>Loads <paramref name="modelPath"/> (the embedded model when null) on the providers given, in order (CPU when none).</summary>

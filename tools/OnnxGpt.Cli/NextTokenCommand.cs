@@ -51,7 +51,7 @@ internal static class NextTokenCommand
             // Settings are checked before the model loads, so a typo fails fast (exit 2, naming the setting).
             options.Validate();
             var request = GenerateCommand.BuildPrompt(r.GetValue(prompt), r.GetValue(promptIds));
-            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose));
+            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
             using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(providers), loggerFactory);
             var generator = GptGenerator.Create(loaded, loggerFactory);
             var distribution = await generator.GetNextTokenDistributionAsync(request, options, ct);

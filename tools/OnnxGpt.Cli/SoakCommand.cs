@@ -29,7 +29,7 @@ internal static class SoakCommand
                 r.GetValue(cancelRate),
                 r.GetValue(seed));
             settings.Validate();
-            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose));
+            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
             using var loaded = ModelLoader.Load(r.GetValue(model), executionProviders: null, loggerFactory);
             var stderr = r.InvocationConfiguration.Error;
             var report = await SoakRunner.RunAsync(loaded, settings, line => stderr.WriteLine(line), ct);

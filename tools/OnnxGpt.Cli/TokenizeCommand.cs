@@ -18,7 +18,7 @@ internal static class TokenizeCommand
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
-            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose));
+            using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
             using var loaded = ModelLoader.Load(r.GetValue(model), executionProviders: null, loggerFactory);
             var ids = loaded.Encode(r.GetValue(text)!);
             var stdout = r.InvocationConfiguration.Output;

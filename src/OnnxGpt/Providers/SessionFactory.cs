@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
@@ -21,8 +22,9 @@ internal static partial class SessionFactory
         }
 
         var failures = new List<KeyValuePair<string, string>>();
-        foreach (var provider in providers)
+        for (var index = 0; index < providers.Count; index++)
         {
+            var provider = providers[index];
             var name = ExecutionProviderOptions.Normalize(provider.Name)
                 ?? throw new ArgumentException($"Unknown execution provider '{provider.Name}'; use {ExecutionProviderOptions.Cuda}, {ExecutionProviderOptions.DirectML} or {ExecutionProviderOptions.Cpu}.", nameof(providers));
 
@@ -49,15 +51,17 @@ internal static partial class SessionFactory
             }
 
             var reason = Describe(name, appendFailure);
-            Log.ProviderFailed(logger, provider.ToString(), modelPath, reason);
             failures.Add(new(provider.ToString(), reason));
-            if (requireFirst)
+            if (requireFirst || index == providers.Count - 1)
             {
-                throw new ExecutionProviderException(failures, required: true);
+                // Nothing else will be tried: the exception carries every reason, so nothing is logged twice.
+                throw new ExecutionProviderException(failures, required: requireFirst);
             }
+
+            Log.ProviderFailed(logger, provider.ToString(), modelPath, reason);
         }
 
-        throw new ExecutionProviderException(failures);
+        throw new UnreachableException();
     }
 
     /// <summary>
