@@ -22,6 +22,7 @@ internal sealed unsafe class CacheMemory : IDisposable
     {
         _deviceInfo = deviceInfo;
         _allocator = allocator;
+        IsHost = deviceInfo is null;
         InfoHandle = (deviceInfo ?? OrtMemoryInfo.DefaultInstance).DangerousGetHandle();
     }
 
@@ -29,7 +30,7 @@ internal sealed unsafe class CacheMemory : IDisposable
     public IntPtr InfoHandle { get; }
 
     /// <summary>Whether the buffers are host memory that managed code may read and copy.</summary>
-    public bool IsHost => _allocator is null;
+    public bool IsHost { get; }
 
     /// <summary>Host memory, for the CPU (and for providers whose device memory OnnxGpt does not manage).</summary>
     public static CacheMemory Host() => new(null, null);
@@ -48,6 +49,12 @@ internal sealed unsafe class CacheMemory : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// For tests: host buffers that ONNX Runtime is told live on <paramref name="info"/>'s device, so that the
+    /// device-memory code paths (and ONNX Runtime's answer to memory it cannot use) run on a machine without a GPU.
+    /// </summary>
+    internal static CacheMemory HostBuffersLabelled(OrtMemoryInfo info) => new(info, null);
 
     public void* Allocate(nuint bytes)
     {

@@ -25,6 +25,7 @@ internal sealed unsafe class DecoderSession : IDisposable
     private CancellationTokenRegistration _registration;
     private readonly IntPtr _memoryInfo = OrtMemoryInfo.DefaultInstance.DangerousGetHandle();
     private readonly int _vocabulary;
+    private readonly KvCachePool _pool;
     private readonly int _cacheElementType;
     private readonly long _headsDim;
     private readonly OrtNative.Api _api = OrtNative.Functions;
@@ -51,7 +52,8 @@ internal sealed unsafe class DecoderSession : IDisposable
 
         _batch = batchSize;
         _pads = new int[batchSize];
-        _cache = model.CachePool.Rent(capacity, batchSize);
+        _pool = model.CachePool;
+        _cache = _pool.Rent(capacity, batchSize);
         _cancellationToken = cancellationToken;
         try
         {
@@ -452,6 +454,6 @@ internal sealed unsafe class DecoderSession : IDisposable
 
         _decodeLogits = _useCacheFalse = _useCacheTrue = IntPtr.Zero;
         _runOptions.Dispose();
-        _model.CachePool.Return(_cache);
+        _pool.Return(_cache);
     }
 }

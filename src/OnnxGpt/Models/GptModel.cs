@@ -25,7 +25,7 @@ public sealed class GptModel : IDisposable
     private int _activeRuns;
     private bool _disposed;
 
-    private GptModel(InferenceSession session, string provider, GraphLayout layout, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options, InferenceSession? prefillSession)
+    private GptModel(InferenceSession session, string provider, GraphLayout layout, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options, InferenceSession? prefillSession, CacheMemory cacheMemory)
     {
         PrefillSession = prefillSession;
         if (prefillSession is not null)
@@ -43,7 +43,7 @@ public sealed class GptModel : IDisposable
         SessionHandle = OrtNative.SessionHandle(session);
         NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
         Conversations = new ConversationStore<DecoderSession>(options.MaxKeptConversations);
-        CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(options), CreateCacheMemory(session, provider, options));
+        CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(options), cacheMemory);
     }
 
     /// <summary>What the loader found in the graph and the files beside it.</summary>
@@ -84,7 +84,7 @@ public sealed class GptModel : IDisposable
     internal ConversationStore<DecoderSession> Conversations { get; }
 
     /// <summary>Request buffers and caches kept for reuse.</summary>
-    internal KvCachePool CachePool { get; }
+    internal KvCachePool CachePool { get; private set; }
 
     /// <summary>Loads a model folder (or <c>.onnx</c> file) on the CPU.</summary>
     /// <param name="modelPath">The folder holding <c>model.onnx</c>, or the graph itself.</param>
@@ -101,7 +101,13 @@ public sealed class GptModel : IDisposable
     /// <exception cref="ArgumentException">The options are invalid; the message names the setting.</exception>
     /// <exception cref="ModelLoadException">The path is missing or the model cannot be used; the message says why.</exception>
     /// <exception cref="ExecutionProviderException">No listed execution provider could run the model.</exception>
-    public static GptModel Load(GptOptions options, ILoggerFactory? loggerFactory = null)
+    public static GptModel Load(GptOptions options, ILoggerFactory? loggerFactory = null) => Load(options, loggerFactory, deviceCacheMemory: null);
+
+    /// <summary>
+    /// <see cref="Load(GptOptions, ILoggerFactory?)"/>, with the device cache memory chosen by the caller instead of
+    /// the provider's (tests: memory ONNX Runtime is told is on a device, to run the device paths without a GPU).
+    /// </summary>
+    internal static GptModel Load(GptOptions options, ILoggerFactory? loggerFactory, Func<InferenceSession, CacheMemory>? deviceCacheMemory)
     {
         ArgumentNullException.ThrowIfNull(options);
         var validation = new GptOptionsValidator().Validate(null, options);
@@ -177,7 +183,18 @@ public sealed class GptModel : IDisposable
             {
                 Log.ModelLoaded(logger, modelPath, layout.Convention.ToString(), info.LayerCount, info.KeyValueHeads, info.HeadSize, info.ContextLength, info.VocabularySize, provider);
             }
-            return new GptModel(session, provider, layout, info, tokenizer, options, prefillSession);
+            var model = new GptModel(session, provider, layout, info, tokenizer, options, prefillSession, CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath));
+            try
+            {
+                model.VerifyDeviceCache(logger);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+
+            return model;
         }
         catch
         {
@@ -258,15 +275,56 @@ public sealed class GptModel : IDisposable
     /// </summary>
     private static int IdleCachesPerCapacity(GptOptions options) => options.MaxConcurrentRequests ?? Math.Max(16, Environment.ProcessorCount * 2);
 
-    private static CacheMemory CreateCacheMemory(InferenceSession session, string provider, GptOptions options)
+    private static CacheMemory CreateCacheMemory(InferenceSession session, string provider, GptOptions options, Func<InferenceSession, CacheMemory>? deviceCacheMemory, ILogger logger, string modelPath)
     {
-        if (provider != ExecutionProviderOptions.Cuda)
+        if (deviceCacheMemory is null && provider != ExecutionProviderOptions.Cuda)
         {
             return CacheMemory.Host();
         }
 
-        var entry = options.ExecutionProviders.First(p => ExecutionProviderOptions.Normalize(p.Name) == ExecutionProviderOptions.Cuda);
-        return CacheMemory.Cuda(session, entry.DeviceId);
+        try
+        {
+            if (deviceCacheMemory is not null)
+            {
+                return deviceCacheMemory(session);
+            }
+
+            var entry = options.ExecutionProviders.First(p => ExecutionProviderOptions.Normalize(p.Name) == ExecutionProviderOptions.Cuda);
+            return CacheMemory.Cuda(session, entry.DeviceId);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            Log.DeviceCacheUnavailable(logger, modelPath, provider, ex.Message.Trim());
+            return CacheMemory.Host();
+        }
+    }
+
+    /// <summary>
+    /// Runs two positions through a device-resident cache once, at load: where this ONNX Runtime build or driver will
+    /// not take device-bound cache tensors, the cache moves to host memory with a warning (ONNX Runtime then copies
+    /// it every step) instead of every request failing.
+    /// </summary>
+    private void VerifyDeviceCache(ILogger logger)
+    {
+        if (CachePool.Memory.IsHost || Layout.Convention == KvCacheConvention.None)
+        {
+            return;
+        }
+
+        var token = Info.BosTokenId ?? 0;
+        try
+        {
+            using var decoder = new DecoderSession(this, 2, CancellationToken.None);
+            decoder.Prefill([token]);
+            decoder.Step(token);
+        }
+        catch (Exception ex) when (ex is GptException or OnnxRuntimeException)
+        {
+            Log.DeviceCacheUnavailable(logger, Info.ModelPath, ExecutionProvider, ex.Message.Trim());
+            var device = CachePool;
+            CachePool = new KvCachePool(Layout, Info.ContextLength, Info.VocabularySize, IdleCachesPerCapacity(Options), CacheMemory.Host());
+            device.Dispose();
+        }
     }
 
     private void ReleaseNative()

@@ -139,31 +139,4 @@ public sealed class ExecutionProviderTests
             Assert.That(report.Devices, Has.Some.StartsWith("CPUExecutionProvider on CPU"));
         });
     }
-
-    private sealed class ListLoggerProvider : ILoggerProvider
-    {
-        public List<(LogLevel Level, string Text)> Messages { get; } = [];
-
-        public ILogger CreateLogger(string categoryName) => new ListLogger(this);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class ListLogger(ListLoggerProvider owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                lock (owner.Messages)
-                {
-                    owner.Messages.Add((logLevel, formatter(state, exception)));
-                }
-            }
-        }
-    }
 }

@@ -30,15 +30,15 @@ public sealed class BadInputTests
         }
 
         File.WriteAllText(dir.File("config.json"), """{ "model_type": "gpt2", "vocab_size": 1000, "n_positions": 256, "n_head": 8, "n_embd": 256 }""");
-        var warnings = new List<string>();
-        using var factory = LoggerFactory.Create(b => b.AddProvider(new CapturingProvider(warnings)));
+        var logs = new ListLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
 
         using var model = GptModel.Load(dir.Path, factory);
 
         Assert.Multiple(() =>
         {
             Assert.That(model.Info.VocabularySize, Is.EqualTo(2048));
-            Assert.That(warnings, Has.Some.Contains("vocab_size is 1000 in the configuration files but 2048 in the graph; the graph wins"));
+            Assert.That(logs.Warnings, Has.Some.Contains("vocab_size is 1000 in the configuration files but 2048 in the graph; the graph wins"));
         });
     }
 
@@ -105,31 +105,6 @@ public sealed class BadInputTests
             if (++_calls == afterCalls)
             {
                 throw new InvalidOperationException($"stage failed on call {afterCalls}");
-            }
-        }
-    }
-
-    private sealed class CapturingProvider(List<string> messages) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new Logger(messages);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(List<string> messages) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (IsEnabled(logLevel))
-                {
-                    messages.Add(formatter(state, exception));
-                }
             }
         }
     }
