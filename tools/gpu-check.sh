@@ -37,6 +37,8 @@ run)
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   ./onnxgpt providers
   ./onnxgpt bench prepare --model models/bench/gpt2-124m
+  # Where the cache lives on CUDA ("Cuda device 0"; "host" plus a warning if the device cache failed its check).
+  ./onnxgpt inspect --model models/bench/gpt2-124m --execution-provider Cuda | grep -E '^(execution provider|cache memory)' || true
   results=()
   for provider in Cuda Cpu; do
     for model in models/tiny-shakespeare models/bench/gpt2-124m; do

@@ -20,6 +20,7 @@ public sealed class InspectCommandTests
             Assert.That(json.GetProperty("vocabulary").GetInt32(), Is.EqualTo(2048));
             Assert.That(json.GetProperty("tokenizer").GetString(), Is.EqualTo("byte-level BPE (vocab.json + merges.txt)"));
             Assert.That(json.GetProperty("executionProvider").GetString(), Is.EqualTo("Cpu"));
+            Assert.That(json.GetProperty("cacheLocation").GetString(), Is.EqualTo("host"));
             Assert.That(json.GetProperty("defaults").GetProperty("topK").GetInt32(), Is.EqualTo(40));
             Assert.That(json.GetProperty("defaults").GetProperty("temperature").GetSingle(), Is.EqualTo(0.8f));
         });

@@ -61,6 +61,7 @@ internal sealed record InspectJson(
     IReadOnlyList<int> EosTokenIds,
     string? Tokenizer,
     string ExecutionProvider,
+    string CacheLocation,
     GenerationDefaults Defaults)
 {
     public static InspectJson From(GptModel model)
@@ -83,6 +84,7 @@ internal sealed record InspectJson(
             i.EosTokenIds,
             i.TokenizerKind,
             model.ExecutionProvider,
+            model.CacheLocation,
             i.Defaults);
     }
 
@@ -105,6 +107,7 @@ internal sealed record InspectJson(
         yield return ("bos / eos", $"{Or(BosTokenId)} / {(EosTokenIds.Count == 0 ? "-" : string.Join(",", EosTokenIds))}");
         yield return ("tokenizer", Tokenizer ?? "none (prompts must be token ids)");
         yield return ("execution provider", ExecutionProvider);
+        yield return ("cache memory", CacheLocation);
         yield return ("defaults", $"do_sample={Or(d.DoSample)} temperature={Or(d.Temperature)} top_k={Or(d.TopK)} top_p={Or(d.TopP)} min_p={Or(d.MinP)} repetition_penalty={Or(d.RepetitionPenalty)} max_length={Or(d.MaxLength)} max_new_tokens={Or(d.MaxNewTokens)}");
     }
 }

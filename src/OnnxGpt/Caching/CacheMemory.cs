@@ -23,11 +23,15 @@ internal sealed unsafe class CacheMemory : IDisposable
         _deviceInfo = deviceInfo;
         _allocator = allocator;
         IsHost = deviceInfo is null;
+        Description = deviceInfo is null ? "host" : $"{deviceInfo.Name} device {deviceInfo.Id}";
         InfoHandle = (deviceInfo ?? OrtMemoryInfo.DefaultInstance).DangerousGetHandle();
     }
 
     /// <summary>The OrtMemoryInfo handle cache tensors are created with.</summary>
     public IntPtr InfoHandle { get; }
+
+    /// <summary>Where the buffers live, for people: <c>host</c>, or the device (<c>Cuda device 0</c>).</summary>
+    public string Description { get; }
 
     /// <summary>Whether the buffers are host memory that managed code may read and copy.</summary>
     public bool IsHost { get; }

@@ -52,6 +52,13 @@ public sealed class GptModel : IDisposable
     /// <summary>The execution provider that serves this model (<c>Cpu</c>, <c>Cuda</c> or <c>DirectML</c>).</summary>
     public string ExecutionProvider { get; }
 
+    /// <summary>
+    /// Where request caches live: <c>host</c>, or the device's memory on CUDA (<c>Cuda device 0</c>), so that
+    /// <c>present</c> becomes the next <c>past</c> without a copy. Host on CUDA means the device cache failed its check
+    /// at load (a warning says why).
+    /// </summary>
+    public string CacheLocation => CachePool.Memory.Description;
+
     /// <summary>The model's tokenizer, or null when its folder has none (prompts must then be token ids).</summary>
     public GptTokenizer? Tokenizer { get; }
 

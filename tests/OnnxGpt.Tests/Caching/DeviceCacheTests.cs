@@ -34,6 +34,7 @@ public sealed class DeviceCacheTests
         Assert.Multiple(() =>
         {
             Assert.That(model.CachePool.Memory.IsHost, Is.False);
+            Assert.That(model.CacheLocation, Is.EqualTo("Cpu device 0"));
             Assert.That(logs.Warnings, Is.Empty);
             Assert.That(result.TokenIds, Is.EqualTo(reference.GreedyIds));
             Assert.That(model.CacheStatistics.Rented, Is.Zero);
@@ -78,6 +79,7 @@ public sealed class DeviceCacheTests
         Assert.Multiple(() =>
         {
             Assert.That(model.CachePool.Memory.IsHost, Is.True);
+            Assert.That(model.CacheLocation, Is.EqualTo("host"));
             Assert.That(warnings, Has.Count.EqualTo(1));
             Assert.That(warnings[0].EventId.Id, Is.EqualTo(DeviceCacheUnavailableEvent));
             Assert.That(warnings[0].Text, Does.Contain("the KV cache cannot stay in device memory").And.Contain("host memory"));
