@@ -7,29 +7,16 @@ namespace OnnxGpt.Tests.Chat;
 
 /// <summary>The chat client over the embedded tiny-shakespeare model.</summary>
 [TestFixture]
-public sealed class GptChatClientModelTests
+public sealed class GptChatClientModelTests : TinyShakespeareFixture
 {
-    private GptModel _model = null!;
-    private GptGenerator _generator = null!;
-
-    [OneTimeSetUp]
-    public void Load()
-    {
-        _model = GptModel.Load(TestPaths.TinyShakespeare);
-        _generator = GptGenerator.Create(_model);
-    }
-
-    [OneTimeTearDown]
-    public void Unload() => _model.Dispose();
-
     [Test]
     public async Task A_greedy_reply_is_the_generator_output_for_the_rendered_prompt()
     {
-        using var client = new GptChatClient(_generator);
+        using var client = new GptChatClient(Generator);
         ChatMessage[] messages = [new(ChatRole.User, "ROMEO:")];
 
         var response = await client.GetResponseAsync(messages, new ChatOptions { Temperature = 0, MaxOutputTokens = 24 });
-        var expected = await _generator.GenerateAsync("User: ROMEO:\nAssistant:", new GenerationOptions { DoSample = false, MaxNewTokens = 24, StopSequences = ["\nUser:"] });
+        var expected = await Generator.GenerateAsync("User: ROMEO:\nAssistant:", new GenerationOptions { DoSample = false, MaxNewTokens = 24, StopSequences = ["\nUser:"] });
 
         var streamed = new List<ChatResponseUpdate>();
         await foreach (var update in client.GetStreamingResponseAsync(messages, new ChatOptions { Temperature = 0, MaxOutputTokens = 24 }))
@@ -54,7 +41,7 @@ public sealed class GptChatClientModelTests
     [Test]
     public async Task Cancelling_a_stream_throws_and_returns_the_cache()
     {
-        using var client = new GptChatClient(_generator);
+        using var client = new GptChatClient(Generator);
         using var cts = new CancellationTokenSource();
         var received = 0;
 
@@ -73,7 +60,7 @@ public sealed class GptChatClientModelTests
         {
             Assert.That(ex, Is.InstanceOf<GenerationCanceledException>());
             Assert.That(received, Is.EqualTo(3));
-            Assert.That(_model.CachePool.Rented, Is.Zero);
+            Assert.That(Model.CachePool.Rented, Is.Zero);
         });
         await Task.CompletedTask;
     }

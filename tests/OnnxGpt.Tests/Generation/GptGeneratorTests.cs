@@ -4,27 +4,14 @@ using OnnxGpt.Models;
 namespace OnnxGpt.Tests.Generation;
 
 [TestFixture]
-public sealed class GptGeneratorTests
+public sealed class GptGeneratorTests : TinyShakespeareFixture
 {
-    private GptModel _model = null!;
-    private GptGenerator _generator = null!;
-
-    [OneTimeSetUp]
-    public void Load()
-    {
-        _model = GptModel.Load(TestPaths.TinyShakespeare);
-        _generator = GptGenerator.Create(_model);
-    }
-
-    [OneTimeTearDown]
-    public void Unload() => _model.Dispose();
-
     [Test]
     public async Task Same_seed_gives_the_same_sampled_text_and_different_seeds_differ()
     {
-        var a = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 42, MaxNewTokens = 40 });
-        var b = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 42, MaxNewTokens = 40 });
-        var c = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 7, MaxNewTokens = 40 });
+        var a = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 42, MaxNewTokens = 40 });
+        var b = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 42, MaxNewTokens = 40 });
+        var c = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 7, MaxNewTokens = 40 });
 
         Assert.Multiple(() =>
         {
@@ -38,8 +25,8 @@ public sealed class GptGeneratorTests
     public async Task Sampling_uses_the_model_defaults_when_the_request_sets_nothing()
     {
         // generation_config.json: do_sample with top_k 40, so sampling differs from greedy for some seed.
-        var greedy = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 40 });
-        var sampled = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 1, MaxNewTokens = 40 });
+        var greedy = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 40 });
+        var sampled = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 1, MaxNewTokens = 40 });
 
         Assert.That(sampled.TokenIds, Is.Not.EqualTo(greedy.TokenIds));
     }
@@ -47,8 +34,8 @@ public sealed class GptGeneratorTests
     [Test]
     public async Task Temperature_zero_is_greedy()
     {
-        var greedy = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 20 });
-        var zero = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { Temperature = 0, Seed = 3, MaxNewTokens = 20 });
+        var greedy = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 20 });
+        var zero = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { Temperature = 0, Seed = 3, MaxNewTokens = 20 });
 
         Assert.That(zero.TokenIds, Is.EqualTo(greedy.TokenIds));
     }
@@ -61,7 +48,7 @@ public sealed class GptGeneratorTests
 
         var ex = Assert.ThrowsAsync<GenerationCanceledException>(async () =>
         {
-            await foreach (var token in _generator.StreamAsync("ROMEO:", new GenerationOptions { MaxNewTokens = 100, Seed = 1 }, cts.Token))
+            await foreach (var token in Generator.StreamAsync("ROMEO:", new GenerationOptions { MaxNewTokens = 100, Seed = 1 }, cts.Token))
             {
                 received++;
                 if (received == 3)
@@ -88,7 +75,7 @@ public sealed class GptGeneratorTests
         using var cts = new CancellationTokenSource();
         cts.Cancel();
 
-        Assert.ThrowsAsync<GenerationCanceledException>(() => _generator.GenerateAsync("ROMEO:", null, cts.Token));
+        Assert.ThrowsAsync<GenerationCanceledException>(() => Generator.GenerateAsync("ROMEO:", null, cts.Token));
     }
 
     [Test]
@@ -96,7 +83,7 @@ public sealed class GptGeneratorTests
     {
         var options = new GenerationOptions { DoSample = false, MaxNewTokens = 30 };
         var tokens = new List<GeneratedToken>();
-        await foreach (var t in _generator.StreamAsync("ROMEO:", options))
+        await foreach (var t in Generator.StreamAsync("ROMEO:", options))
         {
             tokens.Add(t);
         }
@@ -108,7 +95,7 @@ public sealed class GptGeneratorTests
         var expected = full[..full.IndexOf(stop, StringComparison.Ordinal)];
 
         var streamed = new List<GeneratedToken>();
-        await foreach (var t in _generator.StreamAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 30, StopSequences = [stop] }))
+        await foreach (var t in Generator.StreamAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 30, StopSequences = [stop] }))
         {
             streamed.Add(t);
         }
@@ -129,7 +116,7 @@ public sealed class GptGeneratorTests
     {
         var ids = Enumerable.Repeat(859, 256).ToArray();
 
-        var ex = Assert.ThrowsAsync<PromptTooLongException>(() => _generator.GenerateAsync(ids));
+        var ex = Assert.ThrowsAsync<PromptTooLongException>(() => Generator.GenerateAsync(ids));
 
         Assert.Multiple(() =>
         {
@@ -144,7 +131,7 @@ public sealed class GptGeneratorTests
     {
         var ids = Enumerable.Repeat(859, 250).ToArray();
 
-        var result = await _generator.GenerateAsync(ids, new GenerationOptions { MaxNewTokens = 100, DoSample = false });
+        var result = await Generator.GenerateAsync(ids, new GenerationOptions { MaxNewTokens = 100, DoSample = false });
 
         Assert.Multiple(() =>
         {
@@ -156,7 +143,7 @@ public sealed class GptGeneratorTests
     [Test]
     public async Task Default_length_comes_from_the_model_max_length()
     {
-        var result = await _generator.GenerateAsync(Enumerable.Repeat(859, 240).ToArray(), new GenerationOptions { DoSample = false });
+        var result = await Generator.GenerateAsync(Enumerable.Repeat(859, 240).ToArray(), new GenerationOptions { DoSample = false });
 
         Assert.That(result.PromptTokenCount + result.GeneratedTokenCount, Is.LessThanOrEqualTo(256));
     }
@@ -176,7 +163,7 @@ public sealed class GptGeneratorTests
 
         var ex = Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
         {
-            await foreach (var _ in _generator.StreamAsync("ROMEO:", options))
+            await foreach (var _ in Generator.StreamAsync("ROMEO:", options))
             {
                 Assert.Fail("no token may be generated");
             }
@@ -188,7 +175,7 @@ public sealed class GptGeneratorTests
     [Test]
     public void Prompt_ids_outside_the_vocabulary_are_rejected()
     {
-        var ex = Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => _generator.GenerateAsync([859, 5000]));
+        var ex = Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Generator.GenerateAsync([859, 5000]));
 
         Assert.That(ex!.Message, Does.Contain("5000").And.Contain("0..2047"));
     }
@@ -196,7 +183,7 @@ public sealed class GptGeneratorTests
     [Test]
     public async Task An_empty_prompt_starts_from_bos()
     {
-        var result = await _generator.GenerateAsync(string.Empty, new GenerationOptions { DoSample = false, MaxNewTokens = 3 });
+        var result = await Generator.GenerateAsync(string.Empty, new GenerationOptions { DoSample = false, MaxNewTokens = 3 });
 
         Assert.That(result.PromptTokenIds, Is.EqualTo(new[] { 0 }));
     }
@@ -209,10 +196,10 @@ public sealed class GptGeneratorTests
         var alone = new List<IReadOnlyList<int>>();
         foreach (var p in prompts)
         {
-            alone.Add((await _generator.GenerateAsync(p, options)).TokenIds);
+            alone.Add((await Generator.GenerateAsync(p, options)).TokenIds);
         }
 
-        var together = await Task.WhenAll(prompts.Concat(prompts).Select(p => Task.Run(() => _generator.GenerateAsync(p, options))));
+        var together = await Task.WhenAll(prompts.Concat(prompts).Select(p => Task.Run(() => Generator.GenerateAsync(p, options))));
 
         for (var i = 0; i < together.Length; i++)
         {
@@ -223,7 +210,7 @@ public sealed class GptGeneratorTests
     [Test]
     public async Task Result_carries_usage_and_timings()
     {
-        var result = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 10 });
+        var result = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 10 });
 
         Assert.Multiple(() =>
         {

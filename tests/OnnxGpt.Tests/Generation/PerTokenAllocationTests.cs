@@ -6,21 +6,8 @@ namespace OnnxGpt.Tests.Generation;
 /// <summary>The managed bytes a generated token costs, measured as the difference between a long and a short generation.</summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class PerTokenAllocationTests
+public sealed class PerTokenAllocationTests : TinyShakespeareFixture
 {
-    private GptModel _model = null!;
-    private GptGenerator _generator = null!;
-
-    [OneTimeSetUp]
-    public void Load()
-    {
-        _model = GptModel.Load(TestPaths.TinyShakespeare);
-        _generator = GptGenerator.Create(_model);
-    }
-
-    [OneTimeTearDown]
-    public void Unload() => _model.Dispose();
-
     // On a pool thread without a synchronization context, the stream never leaves the thread it started on.
     private Task<long> AllocatedAsync(GenerationOptions options) => Task.Run(() => AllocatedOnThisThreadAsync(options));
 
@@ -29,7 +16,7 @@ public sealed class PerTokenAllocationTests
         var before = GC.GetAllocatedBytesForCurrentThread();
         var thread = Environment.CurrentManagedThreadId;
         var count = 0;
-        await foreach (var token in _generator.StreamAsync("ROMEO:", options))
+        await foreach (var token in Generator.StreamAsync("ROMEO:", options))
         {
             count++;
         }

@@ -7,29 +7,17 @@ namespace OnnxGpt.Tests.Generation;
 
 /// <summary>The sampling settings through the public generation API, on the embedded tiny-shakespeare model.</summary>
 [TestFixture]
-public sealed class SamplingOptionsGenerationTests
+public sealed class SamplingOptionsGenerationTests : TinyShakespeareFixture
 {
     private const int Eos = 0;
     private static readonly int[] KingPrompt = [466, 695, 951, 26, 199, 755, 325, 268, 1679, 405, 301, 413, 1541, 1048, 338];
-    private GptModel _model = null!;
-    private GptGenerator _generator = null!;
-
-    [OneTimeSetUp]
-    public void Load()
-    {
-        _model = GptModel.Load(TestPaths.TinyShakespeare);
-        _generator = GptGenerator.Create(_model);
-    }
-
-    [OneTimeTearDown]
-    public void Unload() => _model.Dispose();
 
     private static int[] Greedy64 => ReferenceData.Greedy("tiny-shakespeare", TestPaths.TinyShakespeare).First(c => c.Name == "romeo").GreedyIds;
 
     private async Task<List<GeneratedToken>> StreamAsync(GptPrompt prompt, GenerationOptions options)
     {
         var tokens = new List<GeneratedToken>();
-        await foreach (var token in _generator.StreamAsync(prompt, options))
+        await foreach (var token in Generator.StreamAsync(prompt, options))
         {
             tokens.Add(token);
         }
@@ -42,9 +30,9 @@ public sealed class SamplingOptionsGenerationTests
     {
         var bias = new Dictionary<int, float> { [Eos] = 100 };
 
-        var immediate = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { LogitBias = bias, Seed = 1, MaxNewTokens = 20 });
-        var held = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { LogitBias = bias, MinNewTokens = 5, Seed = 1, MaxNewTokens = 20 });
-        var heldGreedy = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { LogitBias = bias, MinNewTokens = 5, DoSample = false, MaxNewTokens = 20 });
+        var immediate = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { LogitBias = bias, Seed = 1, MaxNewTokens = 20 });
+        var held = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { LogitBias = bias, MinNewTokens = 5, Seed = 1, MaxNewTokens = 20 });
+        var heldGreedy = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { LogitBias = bias, MinNewTokens = 5, DoSample = false, MaxNewTokens = 20 });
 
         Assert.Multiple(() =>
         {
@@ -63,8 +51,8 @@ public sealed class SamplingOptionsGenerationTests
     public async Task Logit_bias_changes_the_greedy_output_as_expected()
     {
         // Greedy starts with 199 ("\n"); the runner-up is 532 (" O").
-        var banned = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 3, LogitBias = new Dictionary<int, float> { [199] = float.NegativeInfinity } });
-        var forced = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 4, LogitBias = new Dictionary<int, float> { [41] = 100 } });
+        var banned = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 3, LogitBias = new Dictionary<int, float> { [199] = float.NegativeInfinity } });
+        var forced = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 4, LogitBias = new Dictionary<int, float> { [41] = 100 } });
 
         Assert.Multiple(() =>
         {
@@ -79,7 +67,7 @@ public sealed class SamplingOptionsGenerationTests
     public async Task Banned_sequences_change_the_greedy_output_only_where_they_would_complete()
     {
         // Greedy: 199 41 456 322 ...: ban the pair [41 456] and the single token 322.
-        var result = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 12, BannedTokenSequences = [[41, 456], [322]] });
+        var result = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 12, BannedTokenSequences = [[41, 456], [322]] });
 
         Assert.Multiple(() =>
         {
@@ -97,7 +85,7 @@ public sealed class SamplingOptionsGenerationTests
     [Test]
     public async Task No_repeat_ngram_leaves_no_repeated_bigram_in_prompt_and_output()
     {
-        var result = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 64, NoRepeatNGramSize = 2 });
+        var result = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 64, NoRepeatNGramSize = 2 });
         var all = result.PromptTokenIds.Concat(result.TokenIds).ToArray();
         var bigrams = Enumerable.Range(0, all.Length - 1).Select(i => (all[i], all[i + 1])).ToArray();
 
@@ -112,9 +100,9 @@ public sealed class SamplingOptionsGenerationTests
     public async Task Frequency_and_presence_penalties_ignore_the_prompt()
     {
         // The prompt holds 199 twice; with nothing generated yet, the penalties change nothing.
-        var plain = await _generator.GetNextTokenDistributionAsync(GptPrompt.FromTokenIds(KingPrompt), new GenerationOptions { DoSample = false });
-        var penalized = await _generator.GetNextTokenDistributionAsync(GptPrompt.FromTokenIds(KingPrompt), new GenerationOptions { DoSample = false, FrequencyPenalty = 2, PresencePenalty = 2 });
-        var repetition = await _generator.GetNextTokenDistributionAsync(GptPrompt.FromTokenIds(KingPrompt), new GenerationOptions { DoSample = false, RepetitionPenalty = 2 });
+        var plain = await Generator.GetNextTokenDistributionAsync(GptPrompt.FromTokenIds(KingPrompt), new GenerationOptions { DoSample = false });
+        var penalized = await Generator.GetNextTokenDistributionAsync(GptPrompt.FromTokenIds(KingPrompt), new GenerationOptions { DoSample = false, FrequencyPenalty = 2, PresencePenalty = 2 });
+        var repetition = await Generator.GetNextTokenDistributionAsync(GptPrompt.FromTokenIds(KingPrompt), new GenerationOptions { DoSample = false, RepetitionPenalty = 2 });
 
         Assert.Multiple(() =>
         {
@@ -126,8 +114,8 @@ public sealed class SamplingOptionsGenerationTests
     [Test]
     public async Task Frequency_penalty_discourages_generated_repeats()
     {
-        var plain = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 64 });
-        var penalized = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 64, FrequencyPenalty = 2, PresencePenalty = 2 });
+        var plain = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 64 });
+        var penalized = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 64, FrequencyPenalty = 2, PresencePenalty = 2 });
 
         Assert.That(penalized.TokenIds.Distinct().Count(), Is.GreaterThan(plain.TokenIds.Distinct().Count() + 10));
     }
@@ -142,9 +130,9 @@ public sealed class SamplingOptionsGenerationTests
             LogitBias = new Dictionary<int, float> { [Eos] = -5 }, BannedTokenSequences = [[41, 456]], MinNewTokens = 10,
         };
 
-        var a = await _generator.GenerateAsync("ROMEO:", Options(42));
-        var b = await _generator.GenerateAsync("ROMEO:", Options(42));
-        var c = await _generator.GenerateAsync("ROMEO:", Options(43));
+        var a = await Generator.GenerateAsync("ROMEO:", Options(42));
+        var b = await Generator.GenerateAsync("ROMEO:", Options(42));
+        var c = await Generator.GenerateAsync("ROMEO:", Options(43));
 
         Assert.Multiple(() =>
         {
@@ -160,7 +148,7 @@ public sealed class SamplingOptionsGenerationTests
         var options = new GenerationOptions { Seed = 5, MaxNewTokens = 1, TopK = 40, Temperature = 1.2f, TopLogprobs = 5 };
 
         var token = (await StreamAsync("ROMEO:", options))[0];
-        var distribution = await _generator.GetNextTokenDistributionAsync("ROMEO:", options);
+        var distribution = await Generator.GetNextTokenDistributionAsync("ROMEO:", options);
 
         Assert.Multiple(() =>
         {
@@ -228,7 +216,7 @@ public sealed class SamplingOptionsGenerationTests
 
         foreach (var (combo, options) in cases)
         {
-            var distribution = await _generator.GetNextTokenDistributionAsync(GptPrompt.FromTokenIds(KingPrompt), options);
+            var distribution = await Generator.GetNextTokenDistributionAsync(GptPrompt.FromTokenIds(KingPrompt), options);
             var expected = recorded.GetProperty(combo);
             Assert.Multiple(() =>
             {
@@ -243,7 +231,7 @@ public sealed class SamplingOptionsGenerationTests
     public async Task The_distribution_api_uses_the_model_defaults_like_sampling_does()
     {
         // generation_config.json: do_sample, temperature 0.8, top_k 40.
-        var distribution = await _generator.GetNextTokenDistributionAsync("ROMEO:");
+        var distribution = await Generator.GetNextTokenDistributionAsync("ROMEO:");
 
         Assert.Multiple(() =>
         {
@@ -340,7 +328,7 @@ public sealed class SamplingOptionsGenerationTests
     public async Task A_custom_stage_runs_before_the_warpers()
     {
         // The custom stage keeps only token 41; top-k 40 after it cannot bring anything back.
-        var result = await _generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 1, MaxNewTokens = 3, TopK = 40, CustomStages = [new OnlyToken(41)] });
+        var result = await Generator.GenerateAsync("ROMEO:", new GenerationOptions { Seed = 1, MaxNewTokens = 3, TopK = 40, CustomStages = [new OnlyToken(41)] });
 
         Assert.That(result.TokenIds, Is.EqualTo(new[] { 41, 41, 41 }));
     }
@@ -349,12 +337,12 @@ public sealed class SamplingOptionsGenerationTests
     {
         var ex = Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
         {
-            await foreach (var _ in _generator.StreamAsync("ROMEO:", options))
+            await foreach (var _ in Generator.StreamAsync("ROMEO:", options))
             {
                 Assert.Fail("no token may be generated");
             }
         });
-        var distributionError = Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => _generator.GetNextTokenDistributionAsync("ROMEO:", options));
+        var distributionError = Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Generator.GetNextTokenDistributionAsync("ROMEO:", options));
 
         Assert.Multiple(() =>
         {

@@ -6,30 +6,22 @@ namespace OnnxGpt.Tests.Hosting;
 
 /// <summary>Many requests at once through the concurrency limit, on the embedded model.</summary>
 [TestFixture]
-public sealed class ConcurrentGenerationTests
+public sealed class ConcurrentGenerationTests : TinyShakespeareFixture
 {
     private static readonly string[] Prompts = ["ROMEO:", "JULIET:", "KING HENRY:", "First Citizen:", "O, ", "MENENIUS:", "To be", "The king"];
-
-    private GptModel _model = null!;
-
-    [OneTimeSetUp]
-    public void Load() => _model = GptModel.Load(TestPaths.TinyShakespeare);
-
-    [OneTimeTearDown]
-    public void Unload() => _model.Dispose();
 
     [Test]
     public async Task Eight_greedy_requests_through_a_limit_of_two_each_produce_their_single_request_output()
     {
         var options = new GenerationOptions { DoSample = false, MaxNewTokens = 40 };
-        var single = GptGenerator.Create(_model);
+        var single = GptGenerator.Create(Model);
         var expected = new List<GenerationResult>();
         foreach (var prompt in Prompts)
         {
             expected.Add(await single.GenerateAsync(prompt, options));
         }
 
-        using var limited = new ConcurrencyLimitedGenerator(GptGenerator.Create(_model), maxConcurrentRequests: 2, maxQueuedRequests: 8);
+        using var limited = new ConcurrencyLimitedGenerator(GptGenerator.Create(Model), maxConcurrentRequests: 2, maxQueuedRequests: 8);
         var peak = 0;
         async Task<(List<int> Ids, string Text)> Stream(string prompt)
         {
@@ -59,16 +51,16 @@ public sealed class ConcurrentGenerationTests
             Assert.That(peak, Is.InRange(1, 2));
             Assert.That(limited.Running, Is.Zero);
             Assert.That(limited.Queued, Is.Zero);
-            Assert.That(_model.CachePool.Rented, Is.Zero);
+            Assert.That(Model.CachePool.Rented, Is.Zero);
         });
     }
 
     [Test]
     public async Task A_cancelled_client_stops_within_one_token_and_frees_its_cache_while_others_finish()
     {
-        using var limited = new ConcurrencyLimitedGenerator(GptGenerator.Create(_model), maxConcurrentRequests: 2, maxQueuedRequests: 4);
+        using var limited = new ConcurrencyLimitedGenerator(GptGenerator.Create(Model), maxConcurrentRequests: 2, maxQueuedRequests: 4);
         var options = new GenerationOptions { DoSample = false, MaxNewTokens = 200 };
-        var expectedOther = await GptGenerator.Create(_model).GenerateAsync("JULIET:", options);
+        var expectedOther = await GptGenerator.Create(Model).GenerateAsync("JULIET:", options);
 
         using var cts = new CancellationTokenSource();
         var seen = 0;
@@ -102,14 +94,14 @@ public sealed class ConcurrentGenerationTests
             Assert.That(tokensAfterCancel, Is.Zero);
             Assert.That(otherResult.TokenIds, Is.EqualTo(expectedOther.TokenIds));
             Assert.That(limited.Running, Is.Zero);
-            Assert.That(_model.CachePool.Rented, Is.Zero, "every request returned its cache");
+            Assert.That(Model.CachePool.Rented, Is.Zero, "every request returned its cache");
         });
     }
 
     [Test]
     public async Task A_client_cancelled_while_queued_never_starts_and_leaves_no_cache()
     {
-        using var limited = new ConcurrencyLimitedGenerator(GptGenerator.Create(_model), maxConcurrentRequests: 1, maxQueuedRequests: 4);
+        using var limited = new ConcurrencyLimitedGenerator(GptGenerator.Create(Model), maxConcurrentRequests: 1, maxQueuedRequests: 4);
         var options = new GenerationOptions { DoSample = false, MaxNewTokens = 200 };
         using var hold = new SemaphoreSlim(0);
         var running = Task.Run(async () =>
@@ -136,7 +128,7 @@ public sealed class ConcurrentGenerationTests
         }
 
         Assert.That(limited.Queued, Is.EqualTo(1));
-        Assert.That(_model.CachePool.Rented, Is.EqualTo(1), "only the running request holds a cache");
+        Assert.That(Model.CachePool.Rented, Is.EqualTo(1), "only the running request holds a cache");
         await cts.CancelAsync();
         Assert.CatchAsync<OperationCanceledException>(() => queued);
         hold.Release();
@@ -145,7 +137,7 @@ public sealed class ConcurrentGenerationTests
         Assert.Multiple(() =>
         {
             Assert.That(limited.Queued, Is.Zero);
-            Assert.That(_model.CachePool.Rented, Is.Zero);
+            Assert.That(Model.CachePool.Rented, Is.Zero);
         });
     }
 
