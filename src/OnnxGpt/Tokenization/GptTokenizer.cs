@@ -51,20 +51,33 @@ public sealed partial class GptTokenizer
     public bool AddsBosToken { get; }
 
     /// <summary>
-    /// Encodes text into token ids. Only the beginning-of-sequence token is added (when
-    /// <see cref="AddsBosToken"/> is true); no other special token is added.
+    /// Encodes text into token ids with the special tokens the tokenizer adds around a text, as Hugging Face's
+    /// <c>tokenizer(text)</c> does (see <see cref="Encode(string, bool)"/>).
     /// </summary>
     /// <param name="text">The text to encode.</param>
     /// <returns>The token ids.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="text"/> contains an unpaired UTF-16 surrogate.</exception>
-    public IReadOnlyList<int> Encode(string text)
+    public IReadOnlyList<int> Encode(string text) => Encode(text, addSpecialTokens: true);
+
+    /// <summary>
+    /// Encodes text into token ids, as Hugging Face's <c>tokenizer(text, add_special_tokens=...)</c> does: with
+    /// <paramref name="addSpecialTokens"/> the special tokens the tokenizer adds around a text (its post-processor's, for
+    /// example a beginning-of-sequence token) are included; without it only the text's own tokens are returned, which is
+    /// how a rendered chat template is tokenized.
+    /// </summary>
+    /// <param name="text">The text to encode.</param>
+    /// <param name="addSpecialTokens">Whether to add the tokenizer's special tokens around the text.</param>
+    /// <returns>The token ids.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="text"/> contains an unpaired UTF-16 surrogate.</exception>
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens)
     {
         ArgumentNullException.ThrowIfNull(text);
         ThrowIfInvalidUtf16(text);
 
         IReadOnlyList<int> ids = InnerTokenizer.EncodeToIds(text);
-        if (!AddsBosToken || BosTokenId is not int bos)
+        if (!addSpecialTokens || !AddsBosToken || BosTokenId is not int bos)
         {
             return ids;
         }
