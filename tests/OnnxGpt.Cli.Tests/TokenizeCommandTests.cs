@@ -10,7 +10,7 @@ public sealed class TokenizeCommandTests
         Assert.Multiple(() =>
         {
             Assert.That(run.ExitCode, Is.Zero, run.ToString());
-            Assert.That(run.Stdout.Trim(), Is.EqualTo("""{"ids":[859,26]}"""));
+            Assert.That(run.Stdout.Trim(), Is.EqualTo("""{"ids":[859,26],"tokens":["ROMEO",":"]}"""));
         });
     }
 
@@ -32,5 +32,25 @@ public sealed class TokenizeCommandTests
         var run = await CliRunner.RunAsync("tokenize", "ROMEO:", "--model", CliRunner.EmbeddedModel);
 
         Assert.That(run.Stdout.Trim(), Is.EqualTo("859,26"), run.ToString());
+    }
+
+    [Test]
+    public async Task Special_tokens_are_added_unless_no_special_tokens_is_given()
+    {
+        // tiny-llama-shakespeare's SentencePiece tokenizer adds bos (1); reference.json holds its prompt ids.
+        var model = Path.Combine(AppContext.BaseDirectory, "fixtures", "tiny-llama-shakespeare");
+        using var reference = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(model, "reference.json")));
+        var romeo = reference.RootElement.GetProperty("greedy").GetProperty("romeo");
+        var expected = romeo.GetProperty("prompt_ids").Ints();
+
+        var with = await CliRunner.RunAsync("tokenize", romeo.GetProperty("prompt").GetString()!, "--model", model);
+        var without = await CliRunner.RunAsync("tokenize", romeo.GetProperty("prompt").GetString()!, "--model", model, "--no-special-tokens", "--json");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(expected[0], Is.EqualTo(1), "the reference starts with bos");
+            Assert.That(with.Stdout.Trim(), Is.EqualTo(string.Join(',', expected)), with.ToString());
+            Assert.That(without.Json().GetProperty("ids").Ints(), Is.EqualTo(expected.Skip(1)), without.ToString());
+        });
     }
 }

@@ -63,7 +63,7 @@ internal sealed record NextTokenTopJson(int Id, string Text, float Prob, float L
 internal sealed record TimingsJson(double TimeToFirstTokenMs, double TokensPerSecond);
 
 /// <summary>What <c>tokenize --json</c> prints.</summary>
-internal sealed record TokenizeJson(IReadOnlyList<int> Ids);
+internal sealed record TokenizeJson(IReadOnlyList<int> Ids, IReadOnlyList<string> Tokens);
 
 /// <summary>Source-generated serialization for the CLI's JSON output: camelCase, one line.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

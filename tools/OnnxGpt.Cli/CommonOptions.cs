@@ -18,8 +18,15 @@ internal static class CommonOptions
     /// <summary>--model DIR.</summary>
     public static Option<string> Model() => new("--model", "-m")
     {
-        Description = "The model folder (holding model.onnx) or .onnx file. Default: the embedded tiny-shakespeare model.",
+        Description = "The model folder (the graph in it or in its onnx/ subfolder, as Hugging Face ships it) or .onnx file. Default: the embedded tiny-shakespeare model.",
         HelpName = "DIR",
+    };
+
+    /// <summary>--variant NAME: which of the folder's graphs to run (model_NAME.onnx).</summary>
+    public static Option<string?> Variant() => new("--variant")
+    {
+        Description = "The graph variant to run: fp16, q4, q4f16, quantized, int8, uint8, bnb4 or any NAME of a model_NAME.onnx in the folder or its onnx/ subfolder. Default: model.onnx.",
+        HelpName = "NAME",
     };
 
     /// <summary>--execution-provider NAME (repeatable), in order of preference.</summary>

@@ -20,6 +20,7 @@ internal static class GenerateCommand
         var backend = new Option<string>("--backend") { Description = "The engine: onnxgpt (default) or genai (onnxruntime-genai, for folders with genai_config.json).", HelpName = "NAME", DefaultValueFactory = _ => "onnxgpt" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "The prompt as comma-separated token ids, fed as they are (e.g. 859,26).", HelpName = "IDS" };
         var model = CommonOptions.Model();
+        var variant = CommonOptions.Variant();
         var maxNewTokens = new Option<int?>("--max-new-tokens", "-n") { Description = "The most tokens to generate. Default: the model's.", HelpName = "N" };
         var sampling = new SamplingFlags();
         var topLogprobs = new Option<int?>("--top-logprobs") { Description = "With --json: list each token with its log-probability and the N most likely alternatives (0 to 20).", HelpName = "N" };
@@ -29,7 +30,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate text from a prompt, streaming it to stdout.")
         {
-            prompt, prompts, promptIds, model, maxNewTokens, backend,
+            prompt, prompts, promptIds, model, variant, maxNewTokens, backend,
         };
         sampling.AddTo(command);
         command.Options.Add(topLogprobs);
@@ -51,7 +52,8 @@ internal static class GenerateCommand
                     StopSequences = r.GetValue(stop) is { Length: > 0 } stops ? stops : null,
                 }),
                 Json: r.GetValue(json),
-                Verbose: r.GetValue(CommonOptions.Verbose));
+                Verbose: r.GetValue(CommonOptions.Verbose),
+                Variant: r.GetValue(variant));
             return await RunAsync(request, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error, ct);
         });
         return command;
@@ -92,7 +94,7 @@ internal static class GenerateCommand
         request.Options.Validate();
 
         using var loggerFactory = ModelLoader.CreateLoggerFactory(request.Verbose, stderr);
-        using var loaded = ModelLoader.LoadGenerator(request.ModelPath, request.ExecutionProviders, request.Backend, loggerFactory);
+        using var loaded = ModelLoader.LoadGenerator(request.ModelPath, request.Variant, request.ExecutionProviders, request.Backend, loggerFactory);
         var generator = loaded.Generator;
         if (request.Prompts.Count > 1)
         {
@@ -284,4 +286,5 @@ internal sealed record GenerateRequest(
     IReadOnlyList<string> ExecutionProviders,
     GenerationOptions Options,
     bool Json,
-    bool Verbose);
+    bool Verbose,
+    string? Variant = null);

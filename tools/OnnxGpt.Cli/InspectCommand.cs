@@ -11,17 +11,18 @@ internal static class InspectCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
+        var variant = CommonOptions.Variant();
         var providers = CommonOptions.ExecutionProviders();
         var json = CommonOptions.Json();
-        var command = new Command("inspect", "Print what the loader found: graph convention, layers, heads, cache type, context, vocabulary, tokenizer, defaults.")
+        var command = new Command("inspect", "Print what the loader found: graph and its variants, convention, layers, heads, cache type, context, vocabulary, tokenizer, defaults.")
         {
-            model, providers, json,
+            model, variant, providers, json,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
-            using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(providers), loggerFactory);
+            using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(variant), r.GetValue(providers), loggerFactory);
             var stdout = r.InvocationConfiguration.Output;
             var report = InspectJson.From(loaded);
             if (r.GetValue(json))
@@ -47,6 +48,8 @@ internal static class InspectCommand
 internal sealed record InspectJson(
     string Model,
     string Graph,
+    string? Variant,
+    IReadOnlyList<string> Variants,
     string GraphFormat,
     string Convention,
     int Layers,
@@ -70,6 +73,8 @@ internal sealed record InspectJson(
         return new(
             i.ModelPath,
             i.GraphPath,
+            i.Variant,
+            i.Variants,
             i.GraphFormat,
             i.CacheConvention.ToString(),
             i.LayerCount,
@@ -94,6 +99,8 @@ internal sealed record InspectJson(
         string Or(object? value) => value is null ? "-" : Convert.ToString(value, CultureInfo.InvariantCulture)!;
         yield return ("model", Model);
         yield return ("graph", Graph);
+        yield return ("variant", Or(Variant));
+        yield return ("variants", Variants.Count == 0 ? "-" : string.Join(", ", Variants));
         yield return ("format", GraphFormat);
         yield return ("cache convention", Convention);
         yield return ("layers", Or(Layers));

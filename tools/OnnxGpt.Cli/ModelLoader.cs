@@ -21,14 +21,14 @@ internal static class ModelLoader
         builder.AddProvider(new TextWriterLoggerProvider(stderr, includeExceptions: verbose));
     });
 
-    /// <summary>Loads <paramref name="modelPath"/> (the embedded model when null) on the providers given, in order (CPU when none).</summary>
-    public static GptModel Load(string? modelPath, IEnumerable<string>? executionProviders, ILoggerFactory loggerFactory) =>
-        GptModel.Load(Options(modelPath, executionProviders), loggerFactory);
+    /// <summary>Loads <paramref name="modelPath"/> (the embedded model when null), its <paramref name="variant"/> (model.onnx when null), on the providers given, in order (CPU when none).</summary>
+    public static GptModel Load(string? modelPath, string? variant, IEnumerable<string>? executionProviders, ILoggerFactory loggerFactory) =>
+        GptModel.Load(Options(modelPath, variant, executionProviders), loggerFactory);
 
     /// <summary>Creates the generator of the backend asked for.</summary>
-    public static LoadedGenerator LoadGenerator(string? modelPath, IEnumerable<string>? executionProviders, GptBackend backend, ILoggerFactory loggerFactory)
+    public static LoadedGenerator LoadGenerator(string? modelPath, string? variant, IEnumerable<string>? executionProviders, GptBackend backend, ILoggerFactory loggerFactory)
     {
-        var options = Options(modelPath, executionProviders);
+        var options = Options(modelPath, variant, executionProviders);
         if (backend == GptBackend.GenAI)
         {
 #if ONNXGPT_GENAI
@@ -43,9 +43,9 @@ internal static class ModelLoader
         return new LoadedGenerator(GptGenerator.Create(model, loggerFactory), model.Tokenizer, model);
     }
 
-    private static GptOptions Options(string? modelPath, IEnumerable<string>? executionProviders)
+    private static GptOptions Options(string? modelPath, string? variant, IEnumerable<string>? executionProviders)
     {
-        var options = new GptOptions { ModelPath = string.IsNullOrWhiteSpace(modelPath) ? CommonOptions.DefaultModelPath : modelPath };
+        var options = new GptOptions { ModelPath = string.IsNullOrWhiteSpace(modelPath) ? CommonOptions.DefaultModelPath : modelPath, Variant = variant };
         foreach (var name in executionProviders ?? [])
         {
             options.ExecutionProviders.Add(new ExecutionProviderOptions(name));

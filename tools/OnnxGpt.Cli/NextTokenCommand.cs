@@ -25,6 +25,7 @@ internal static class NextTokenCommand
         };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "The prompt as comma-separated token ids, fed as they are (e.g. 859,26).", HelpName = "IDS" };
         var model = CommonOptions.Model();
+        var variant = CommonOptions.Variant();
         var sampling = new SamplingFlags();
         var top = new Option<int>("--top") { Description = "How many of the most likely tokens to show (default 10).", HelpName = "N", DefaultValueFactory = _ => 10 };
         var providers = CommonOptions.ExecutionProviders();
@@ -32,7 +33,7 @@ internal static class NextTokenCommand
 
         var command = new Command("next-token", "Show the distribution of the next token after the sampling stages: the most likely tokens, their probabilities, and how many remain allowed.")
         {
-            prompt, promptIds, model,
+            prompt, promptIds, model, variant,
         };
         sampling.AddTo(command);
         command.Options.Add(top);
@@ -52,7 +53,7 @@ internal static class NextTokenCommand
             options.Validate();
             var request = GenerateCommand.BuildPrompt(r.GetValue(prompt), r.GetValue(promptIds));
             using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
-            using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(providers), loggerFactory);
+            using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(variant), r.GetValue(providers), loggerFactory);
             var generator = GptGenerator.Create(loaded, loggerFactory);
             var distribution = await generator.GetNextTokenDistributionAsync(request, options, ct);
 

@@ -9,6 +9,7 @@ internal static class SoakCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
+        var variant = CommonOptions.Variant();
         var concurrency = new Option<int>("--concurrency", "-c") { Description = "Concurrent streams.", DefaultValueFactory = _ => 8 };
         var requests = new Option<int>("--requests", "-r") { Description = "Requests to run in all.", DefaultValueFactory = _ => 10_000 };
         var minutes = new Option<double?>("--minutes") { Description = "Stop starting requests after this many minutes (the report says how many ran)." };
@@ -17,7 +18,7 @@ internal static class SoakCommand
         var json = CommonOptions.Json();
         var command = new Command("soak", "Run many concurrent generations with random prompts, lengths, sampling settings and cancellations; report failures, latencies and memory.")
         {
-            model, concurrency, requests, minutes, cancelRate, seed, json,
+            model, variant, concurrency, requests, minutes, cancelRate, seed, json,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -30,7 +31,7 @@ internal static class SoakCommand
                 r.GetValue(seed));
             settings.Validate();
             using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
-            using var loaded = ModelLoader.Load(r.GetValue(model), executionProviders: null, loggerFactory);
+            using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(variant), executionProviders: null, loggerFactory);
             var stderr = r.InvocationConfiguration.Error;
             var report = await SoakRunner.RunAsync(loaded, settings, line => stderr.WriteLine(line), ct);
             var stdout = r.InvocationConfiguration.Output;

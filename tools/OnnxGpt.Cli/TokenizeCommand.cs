@@ -10,20 +10,30 @@ internal static class TokenizeCommand
     {
         var text = new Argument<string>("TEXT") { Description = "The text to tokenize." };
         var model = CommonOptions.Model();
-        var json = CommonOptions.Json();
-        var command = new Command("tokenize", "Print the token ids of a text (bos included when the model adds it).")
+        var variant = CommonOptions.Variant();
+        var noSpecial = new Option<bool>("--no-special-tokens")
         {
-            text, model, json,
+            Description = "Leave out the special tokens the tokenizer adds around a text (bos for Llama, Gemma, Mistral), as Hugging Face's tokenizer(text, add_special_tokens=False).",
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print {\"ids\": [...], \"tokens\": [...]}: the ids and the text each id decodes to on its own.",
+        };
+        var command = new Command("tokenize", "Print the token ids of a text, as Hugging Face's tokenizer(text) gives them (special tokens included).")
+        {
+            text, model, variant, noSpecial, json,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
-            using var loaded = ModelLoader.Load(r.GetValue(model), executionProviders: null, loggerFactory);
-            var ids = loaded.Encode(r.GetValue(text)!);
+            using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(variant), executionProviders: null, loggerFactory);
+            var tokenizer = loaded.Tokenizer
+                ?? throw new CliUsageException($"The model at '{loaded.Info.ModelPath}' has no tokenizer OnnxGpt can read, so it cannot tokenize text.");
+            var ids = tokenizer.Encode(r.GetValue(text)!, addSpecialTokens: !r.GetValue(noSpecial));
             var stdout = r.InvocationConfiguration.Output;
             await stdout.WriteLineAsync(r.GetValue(json)
-                ? JsonSerializer.Serialize(new TokenizeJson(ids), CliJsonContext.Output.TokenizeJson)
+                ? JsonSerializer.Serialize(new TokenizeJson(ids, [.. ids.Select(id => tokenizer.Decode([id]))]), CliJsonContext.Output.TokenizeJson)
                 : string.Join(',', ids));
             await stdout.FlushAsync(ct);
             return ExitCodes.Success;

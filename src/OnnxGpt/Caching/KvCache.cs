@@ -52,7 +52,7 @@ internal sealed unsafe class KvCache : IDisposable
         Mask = GC.AllocateArray<long>(capacity * batchSize, pinned: true);
         for (var i = 0; i < capacity; i++)
         {
-            Positions[i] = i;
+            Positions[i] = i + layout.FirstPositionId;
             Mask[i] = 1;
         }
 

@@ -200,8 +200,8 @@ internal sealed unsafe class DecoderSession : IDisposable
                 ids[row + p] = real ? prompt[p - pad] : padTokenId;
                 mask[row + p] = real ? 1 : 0;
 
-                // Hugging Face derives positions from the mask: cumsum - 1, and 1 where masked.
-                positions[row + p] = real ? p - pad : 1;
+                // Hugging Face derives positions from the mask: cumsum - 1 (+ the model's first position id), and 1 where masked.
+                positions[row + p] = real ? p - pad + _layout.FirstPositionId : 1;
             }
         }
 
@@ -218,7 +218,7 @@ internal sealed unsafe class DecoderSession : IDisposable
         for (var r = 0; r < _batch; r++)
         {
             ids[r] = tokenIds[r];
-            positions[r] = total - 1 - _pads[r];
+            positions[r] = total - 1 - _pads[r] + _layout.FirstPositionId;
             var row = mask.AsSpan(r * total, total);
             row[.._pads[r]].Clear();
             row[_pads[r]..].Fill(1);

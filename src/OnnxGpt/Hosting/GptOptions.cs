@@ -7,10 +7,19 @@ namespace OnnxGpt.Hosting;
 public sealed class GptOptions
 {
     /// <summary>
-    /// The model folder (holding <c>model.onnx</c> and the files exported beside it) or an <c>.onnx</c> file.
+    /// The model folder (holding <c>config.json</c> and the tokenizer files, with the graph beside them or in an
+    /// <c>onnx/</c> subfolder, as Hugging Face ships it) or an <c>.onnx</c> file.
     /// A relative path is resolved against the current directory, then against the application's folder.
     /// </summary>
     public string? ModelPath { get; set; }
+
+    /// <summary>
+    /// Which of the folder's graphs to run, as transformers.js's <c>dtype</c> chooses: <c>fp16</c>, <c>q4</c>, <c>q4f16</c>,
+    /// <c>quantized</c>, <c>int8</c>, <c>uint8</c>, <c>bnb4</c> or any other <c>NAME</c> of a <c>model_NAME.onnx</c> present
+    /// (also <c>decoder_model_merged_NAME.onnx</c> and the split layout's pair). Null (or <c>fp32</c>): <c>model.onnx</c>.
+    /// A variant that is not there fails the load with a <see cref="Models.ModelLoadException"/> listing those that are.
+    /// </summary>
+    public string? Variant { get; set; }
 
     /// <summary>
     /// The execution providers to try, in order; the first that creates a working session serves the model.

@@ -17,6 +17,11 @@ public sealed class GptOptionsValidator : IValidateOptions<GptOptions>
             errors.Add($"{prefix}: ModelPath is required: set it to a model folder (holding model.onnx) or an .onnx file.");
         }
 
+        if (VariantError(options.Variant) is { } variantError)
+        {
+            errors.Add($"{prefix}: {variantError}");
+        }
+
         for (var i = 0; i < options.ExecutionProviders.Count; i++)
         {
             var provider = options.ExecutionProviders[i];
@@ -65,5 +70,31 @@ public sealed class GptOptionsValidator : IValidateOptions<GptOptions>
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Why <paramref name="variant"/> cannot name a graph variant, or null when it can (null itself is the default).</summary>
+    private static string? VariantError(string? variant)
+    {
+        if (variant is null)
+        {
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(variant))
+        {
+            return "Variant is empty; leave it unset for model.onnx, or name a variant such as fp16 or q4.";
+        }
+
+        if (variant.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"Variant '{variant}' is a file name; give only the variant's NAME of model_NAME.onnx (for example q4), or the whole path as ModelPath.";
+        }
+
+        if (variant.IndexOfAny(['/', '\\']) >= 0 || variant.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || variant is "." or ".." || variant.Trim() != variant)
+        {
+            return $"Variant '{variant}' is not a variant name; give the NAME of model_NAME.onnx (fp16, q4, q4f16, quantized, int8, uint8, bnb4, ...), not a path.";
+        }
+
+        return null;
     }
 }

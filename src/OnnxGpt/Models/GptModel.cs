@@ -94,7 +94,7 @@ public sealed class GptModel : IDisposable
     internal KvCachePool CachePool { get; private set; }
 
     /// <summary>Loads a model folder (or <c>.onnx</c> file) on the CPU.</summary>
-    /// <param name="modelPath">The folder holding <c>model.onnx</c>, or the graph itself.</param>
+    /// <param name="modelPath">The model folder (the graph in it or in its <c>onnx/</c> subfolder), or the graph itself.</param>
     /// <param name="loggerFactory">Where to log what was loaded and any fallback; null logs nothing.</param>
     /// <returns>The loaded model.</returns>
     /// <exception cref="ModelLoadException">The path is missing or the model cannot be used; the message says why.</exception>
@@ -125,7 +125,8 @@ public sealed class GptModel : IDisposable
 
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<GptModel>();
         var modelPath = options.ModelPath!;
-        var (directory, graphPath, prefillGraphPath) = ResolveGraph(modelPath);
+        var folder = ModelFolder.Resolve(modelPath, options.Variant);
+        var (directory, graphPath, prefillGraphPath) = (folder.Directory, folder.GraphPath, folder.PrefillGraphPath);
         var config = ModelConfiguration.Read(directory);
         foreach (var warning in config.Warnings)
         {
@@ -155,7 +156,8 @@ public sealed class GptModel : IDisposable
                 Log.ConfigContradictsGraph(logger, modelPath, "vocab_size", configVocab.ToString(System.Globalization.CultureInfo.InvariantCulture), graphVocab.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
 
-            var context = config.ContextLength ?? int.MaxValue;
+            // Positions numbered from 1 (Gemma 3) reach max_position_embeddings one token earlier.
+            var context = config.ContextLength is { } positions ? Math.Max(1, positions - layout.FirstPositionId) : int.MaxValue;
             if (config.ContextLength is null)
             {
                 Log.NoContextLength(logger, modelPath);
@@ -167,6 +169,8 @@ public sealed class GptModel : IDisposable
                 ModelPath = modelPath,
                 GraphPath = graphPath,
                 PrefillGraphPath = prefillGraphPath,
+                Variant = folder.Variant,
+                Variants = folder.Variants,
                 GraphFormat = prefillGraphPath is not null ? "split decoder (decoder_model.onnx + decoder_with_past_model.onnx)"
                     : layout.HasUseCacheBranch ? "merged decoder (use_cache_branch)"
                     : "single graph",
@@ -345,71 +349,6 @@ public sealed class GptModel : IDisposable
 
     internal GptTokenizer RequireTokenizer() => Tokenizer
         ?? throw new InvalidOperationException($"The model at '{Info.ModelPath}' has no tokenizer files (vocab.json + merges.txt, or tokenizer.model); give the prompt as token ids instead.");
-
-    private static (string Directory, string Graph, string? PrefillGraph) ResolveGraph(string modelPath)
-    {
-        var full = Resolve(modelPath);
-        if (File.Exists(full))
-        {
-            if (!full.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new ModelLoadException(modelPath, "the path is a file but not an .onnx graph; give the model folder or its .onnx file.");
-            }
-
-            return (Path.GetDirectoryName(full)!, full, null);
-        }
-
-        if (!Directory.Exists(full))
-        {
-            throw new ModelLoadException(modelPath, $"no such folder or file (looked at '{full}'). Check GptOptions.ModelPath.");
-        }
-
-        foreach (var name in new[] { "model.onnx", "decoder_model_merged.onnx" })
-        {
-            var candidate = Path.Combine(full, name);
-            if (File.Exists(candidate))
-            {
-                return (full, candidate, null);
-            }
-        }
-
-        // Optimum's older split layout: one graph for the prompt, another for the steps that have a past.
-        var withPast = Path.Combine(full, "decoder_with_past_model.onnx");
-        var first = Path.Combine(full, "decoder_model.onnx");
-        if (File.Exists(withPast) && File.Exists(first))
-        {
-            return (full, withPast, first);
-        }
-
-        string[] graphs;
-        try
-        {
-            graphs = Directory.GetFiles(full, "*.onnx");
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new ModelLoadException(modelPath, $"the folder cannot be read ({ex.Message}).", ex);
-        }
-
-        return graphs.Length switch
-        {
-            1 => (full, graphs[0], null),
-            0 => throw new ModelLoadException(modelPath, "the folder holds no .onnx graph (expected model.onnx)."),
-            _ => throw new ModelLoadException(modelPath, $"the folder holds several graphs ({string.Join(", ", graphs.Select(Path.GetFileName))}) and none is named model.onnx; give the path of the one to run."),
-        };
-    }
-
-    private static string Resolve(string modelPath)
-    {
-        var full = Path.GetFullPath(modelPath);
-        if (Path.IsPathRooted(modelPath) || File.Exists(full) || Directory.Exists(full))
-        {
-            return full;
-        }
-
-        var besideApp = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, modelPath));
-        return File.Exists(besideApp) || Directory.Exists(besideApp) ? besideApp : full;
-    }
 
     private static GptTokenizer? LoadTokenizer(string directory, ModelConfiguration config, int vocabulary, ILogger logger, string modelPath)
     {

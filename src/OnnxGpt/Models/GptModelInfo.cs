@@ -15,6 +15,15 @@ public sealed class GptModelInfo
     /// </summary>
     public required string GraphFormat { get; init; }
 
+    /// <summary>
+    /// The graph variant that runs: <c>fp32</c> for <c>model.onnx</c>, else the suffix of <c>model_NAME.onnx</c>
+    /// (see <see cref="ModelFolder"/>); null when not known.
+    /// </summary>
+    public string? Variant { get; init; }
+
+    /// <summary>Every graph variant found beside the one that runs (see <see cref="ModelFolder.Variants"/>).</summary>
+    public IReadOnlyList<string> Variants { get; init; } = [];
+
     /// <summary>The graph that runs the prompt in a split export (<c>decoder_model.onnx</c>); null otherwise.</summary>
     public string? PrefillGraphPath { get; init; }
 

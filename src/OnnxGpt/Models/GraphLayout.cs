@@ -67,6 +67,9 @@ internal sealed partial class GraphLayout
 
     public bool HasPositionIds { get; }
 
+    /// <summary>The position id fed for a sequence's first token (see <see cref="ModelConfiguration.FirstPositionId"/>).</summary>
+    public int FirstPositionId { get; private init; }
+
     public bool HasUseCacheBranch { get; }
 
     /// <summary>Cache inputs, layer by layer (key then value for <see cref="KvCacheConvention.SeparateKeyValue"/>).</summary>
@@ -230,7 +233,10 @@ internal sealed partial class GraphLayout
         }
 
         var vocab = logits.Dimensions[2] > 0 ? logits.Dimensions[2] : (int?)null;
-        return new GraphLayout(convention, hasMask, hasPositions, hasBranch, pastNames, presentNames, kvHeads, headSize, cacheType, logits.ElementDataType, vocab);
+        return new GraphLayout(convention, hasMask, hasPositions, hasBranch, pastNames, presentNames, kvHeads, headSize, cacheType, logits.ElementDataType, vocab)
+        {
+            FirstPositionId = config.FirstPositionId,
+        };
     }
 
     /// <summary>

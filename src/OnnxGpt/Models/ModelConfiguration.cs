@@ -31,6 +31,12 @@ internal sealed class ModelConfiguration
 
     public bool? AddBosToken { get; private set; }
 
+    /// <summary>
+    /// The position id of a sequence's first token: 1 for Gemma 3, which transformers.js (like transformers' Gemma 3
+    /// multimodal class, and onnx-community's Gemma 3 examples) numbers from 1; 0 for every other model.
+    /// </summary>
+    public int FirstPositionId => ModelType is "gemma3" or "gemma3_text" ? 1 : 0;
+
     /// <summary>Generation settings the model ships (generation_config.json, else genai_config.json's search section).</summary>
     public GenerationDefaults Defaults { get; private set; } = GenerationDefaults.None;
 

@@ -89,7 +89,7 @@ public sealed class GptModelTests
 
         var ex = Assert.Throws<ModelLoadException>(() => GptModel.Load(dir.Path));
 
-        Assert.That(ex!.Message, Does.Contain("ONNX Runtime cannot load 'model.onnx'"));
+        Assert.That(ex!.Message, Does.Contain("'model.onnx' is not an ONNX graph"));
     }
 
     [Test]

@@ -17,7 +17,7 @@ public sealed class BadInputTests
 
         var ex = Assert.Throws<ModelLoadException>(() => GptModel.Load(dir.Path));
 
-        Assert.That(ex!.Message, Does.Contain("external data file beside it is present"));
+        Assert.That(ex!.Message, Does.Contain("'model.onnx' keeps its weights in the external data file 'model.onnx.data', which is missing"));
     }
 
     [Test]
