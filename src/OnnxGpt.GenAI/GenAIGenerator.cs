@@ -140,13 +140,13 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
 
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<GenAIGenerator>();
         var modelPath = options.ModelPath!;
-        var folder = GenAIModelFolder.Read(modelPath);
+        var folder = GenAIModelFolder.Read(modelPath, options.Variant);
         foreach (var (setting, value) in GenAISearchOptions.Unsupported(folder.Info.Defaults))
         {
             Log.ModelDefaultIgnored(logger, modelPath, setting, value);
         }
 
-        var config = CreateConfig(folder.Directory, modelPath, options, genAIOptions);
+        var config = CreateConfig(folder, modelPath, options, genAIOptions);
         Model? model = null;
         Adapters? adapters = null;
         ITextCodec? codec = null;
@@ -587,8 +587,9 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         }
     }
 
-    private static Config CreateConfig(string directory, string modelPath, GptOptions options, GenAIOptions genAIOptions)
+    private static Config CreateConfig(GenAIModelFolder folder, string modelPath, GptOptions options, GenAIOptions genAIOptions)
     {
+        var directory = folder.Directory;
         Config config;
         try
         {
@@ -605,6 +606,12 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
 
         try
         {
+            if (folder.VariantGraph is { } graph)
+            {
+                // GptOptions.Variant: the same folder, another graph.
+                config.Overlay("{\"model\":{\"decoder\":{\"filename\":\"" + System.Text.Json.JsonEncodedText.Encode(graph) + "\"}}}");
+            }
+
             if (options.IntraOpNumThreads is > 0)
             {
                 config.Overlay("{\"model\":{\"decoder\":{\"session_options\":{\"intra_op_num_threads\":" + options.IntraOpNumThreads.Value.ToString(CultureInfo.InvariantCulture) + "}}}}");

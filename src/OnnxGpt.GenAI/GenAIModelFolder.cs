@@ -14,8 +14,9 @@ internal sealed class GenAIModelFolder
 {
     private const int Gpt2VocabularySize = 50257;
 
-    private GenAIModelFolder(string directory, GptModelInfo info, GptTokenizer? tokenizer, string modelType)
+    private GenAIModelFolder(string directory, GptModelInfo info, GptTokenizer? tokenizer, string modelType, string? variantGraph)
     {
+        VariantGraph = variantGraph;
         Directory = directory;
         Info = info;
         Tokenizer = tokenizer;
@@ -33,10 +34,16 @@ internal sealed class GenAIModelFolder
     /// <summary>genai_config.json's model.type (decoder, llama, phi3, ...).</summary>
     public string ModelType { get; }
 
+    /// <summary>
+    /// With <see cref="Hosting.GptOptions.Variant"/>, the variant's graph relative to <see cref="Directory"/>, to put in
+    /// genai_config.json's <c>model.decoder.filename</c>; null runs the graph the configuration names.
+    /// </summary>
+    public string? VariantGraph { get; }
+
     /// <summary>Whether the folder has a <c>tokenizer.json</c> (onnxruntime-genai's own tokenizer and guidance need it).</summary>
     public bool HasTokenizerJson => File.Exists(Path.Combine(Directory, "tokenizer.json"));
 
-    public static GenAIModelFolder Read(string modelPath)
+    public static GenAIModelFolder Read(string modelPath, string? variant = null)
     {
         var directory = ResolveDirectory(modelPath);
         var genaiPath = Path.Combine(directory, "genai_config.json");
@@ -71,7 +78,9 @@ internal sealed class GenAIModelFolder
             throw new ModelLoadException(modelPath, $"genai_config.json cannot be read as onnxruntime-genai's configuration ({ex.Message}).", ex);
         }
 
-        var graphPath = Path.Combine(directory, graphFile);
+        // A variant is resolved as the core loader resolves it (model_NAME.onnx beside the graph, or in onnx/).
+        var resolved = variant is null ? null : ModelFolder.Resolve(directory, variant);
+        var graphPath = resolved?.GraphPath ?? Path.Combine(directory, graphFile);
         var graphInputs = File.Exists(graphPath) ? OnnxGraphInputs.Read(graphPath) : new Dictionary<string, int>();
         var firstPast = combinedPastPattern is not null && graphInputs.ContainsKey(Layer(combinedPastPattern, 0)) ? Layer(combinedPastPattern, 0)
             : pastKeyPattern is not null && graphInputs.ContainsKey(Layer(pastKeyPattern, 0)) ? Layer(pastKeyPattern, 0)
@@ -89,6 +98,8 @@ internal sealed class GenAIModelFolder
             ModelPath = modelPath,
             GraphPath = graphPath,
             GraphFormat = $"onnxruntime-genai ({modelType})",
+            Variant = resolved?.Variant,
+            Variants = resolved?.Variants ?? [],
             CacheConvention = convention,
             LayerCount = convention == KvCacheConvention.None ? 0 : layers,
             AttentionHeads = config.AttentionHeads,
@@ -105,29 +116,15 @@ internal sealed class GenAIModelFolder
             Defaults = config.Defaults,
         };
 
-        return new GenAIModelFolder(directory, info, tokenizer, modelType);
+        return new GenAIModelFolder(directory, info, tokenizer, modelType, resolved is null ? null : Path.GetRelativePath(directory, resolved.GraphPath).Replace('\\', '/'));
     }
 
-    /// <summary>Resolves the model path as the core loader does: current directory, then the application's folder; a file means its folder.</summary>
+    /// <summary>Resolves the model path as the core loader does (<see cref="ModelFolder.ResolvePath"/>): a graph file means the folder of its configuration.</summary>
     private static string ResolveDirectory(string modelPath)
     {
-        var full = Path.GetFullPath(modelPath);
-        if (!Path.IsPathRooted(modelPath) && !File.Exists(full) && !System.IO.Directory.Exists(full))
-        {
-            var besideApp = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, modelPath));
-            if (File.Exists(besideApp) || System.IO.Directory.Exists(besideApp))
-            {
-                full = besideApp;
-            }
-        }
-
-        if (File.Exists(full))
-        {
-            return Path.GetDirectoryName(full)!;
-        }
-
-        return System.IO.Directory.Exists(full)
-            ? full
+        var full = ModelFolder.ResolvePath(modelPath);
+        return File.Exists(full) || System.IO.Directory.Exists(full)
+            ? ModelFolder.ConfigurationDirectory(full)
             : throw new ModelLoadException(modelPath, $"no such folder (looked at '{full}'). Check GptOptions.ModelPath.");
     }
 

@@ -37,6 +37,44 @@ public sealed class BenchmarkRunnerTests
     }
 
     [Test]
+    public async Task Every_implementation_runs_the_variant_asked_for()
+    {
+        // The folder's model.onnx cannot run: only model_copy.onnx (variant "copy") gives the ids.
+        var dir = Directory.CreateTempSubdirectory("onnxgpt-bench-variant-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(ModelDirectory))
+            {
+                var name = Path.GetFileName(file);
+                File.Copy(file, Path.Combine(dir, name == "model.onnx" ? "model_copy.onnx" : name));
+            }
+
+            File.WriteAllText(Path.Combine(dir, "model.onnx"), "not a graph");
+            var report = await BenchmarkRunner.RunAsync(new BenchmarkSettings
+            {
+                ModelDirectory = dir,
+                Variant = "copy",
+                NewTokens = 16,
+                WarmupRuns = 0,
+                MeasuredRuns = 1,
+                IntraOpThreads = 1,
+                BandwidthBufferBytes = 64L << 20,
+            });
+            var reference = await ReportAsync();
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(report.Implementations.Where(i => i.Status == ImplementationStatus.Failed).Select(i => i.Name + ": " + i.Note), Is.Empty);
+                Assert.That(report.Implementations.Where(i => i.Status == ImplementationStatus.Ok).Select(i => i.TokenIds), Has.All.EqualTo(reference.Implementations[0].TokenIds));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task Reports_numbers_for_every_implementation_that_ran()
     {
         var report = await ReportAsync();

@@ -97,7 +97,7 @@ public static class BenchmarkRunner
 
     private static async Task<BenchmarkReport> RunCoreAsync(BenchmarkSettings settings, IProgress<string>? status, CancellationToken cancellationToken)
     {
-        var folder = ModelFolder.Read(settings.ModelDirectory);
+        var folder = ModelFolder.Read(settings.ModelDirectory, settings.Variant);
         if (folder.HasManifest && !WeightsWriter.IsComplete(folder.Directory))
         {
             if (!settings.WriteMissingWeights)

@@ -19,6 +19,11 @@ internal sealed class GenAiLoop : IGenerationLoop
         _config = new Config(folder.Directory);
         try
         {
+            if (folder.Variant is not null)
+            {
+                _config.Overlay("{\"model\":{\"decoder\":{\"filename\":\"" + System.Text.Json.JsonEncodedText.Encode(Path.GetRelativePath(folder.Directory, folder.GraphPath).Replace('\\', '/')) + "\"}}}");
+            }
+
             if (threads is > 0)
             {
                 var json = "{\"model\":{\"decoder\":{\"session_options\":{\"intra_op_num_threads\":" + threads.Value.ToString(CultureInfo.InvariantCulture) + "}}}}";

@@ -25,7 +25,7 @@ internal sealed class OnnxGptLoop : IGenerationLoop
 
     public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null)
     {
-        var options = new GptOptions { ModelPath = folder.Directory, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null };
+        var options = new GptOptions { ModelPath = folder.Directory, Variant = folder.Variant, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null };
         if (provider is not null)
         {
             options.ExecutionProviders.Add(new OnnxGpt.Providers.ExecutionProviderOptions(provider));

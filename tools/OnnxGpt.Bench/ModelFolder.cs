@@ -9,6 +9,9 @@ internal sealed class ModelFolder
 
     public required string GraphPath { get; init; }
 
+    /// <summary>The graph variant chosen (see <see cref="OnnxGpt.Models.ModelFolder"/>); null for <c>model.onnx</c>.</summary>
+    public string? Variant { get; init; }
+
     public required int VocabularySize { get; init; }
 
     public required int ContextLength { get; init; }
@@ -17,7 +20,7 @@ internal sealed class ModelFolder
 
     public required bool HasManifest { get; init; }
 
-    public static ModelFolder Read(string directory)
+    public static ModelFolder Read(string directory, string? variant = null)
     {
         var full = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(full))
@@ -25,7 +28,9 @@ internal sealed class ModelFolder
             throw new DirectoryNotFoundException($"The model folder '{full}' does not exist.");
         }
 
-        var graph = Path.Combine(full, "model.onnx");
+        // A variant is resolved as the library resolves it; the default stays the root's model.onnx, whose weights
+        // the benchmark graphs write only later (so its external data is not checked here).
+        var graph = variant is null ? Path.Combine(full, "model.onnx") : OnnxGpt.Models.ModelFolder.Resolve(full, variant).GraphPath;
         if (!File.Exists(graph))
         {
             throw new FileNotFoundException($"'{full}' has no model.onnx.", graph);
@@ -68,6 +73,7 @@ internal sealed class ModelFolder
         {
             Directory = full,
             GraphPath = graph,
+            Variant = variant,
             VocabularySize = vocab is > 0 ? vocab.Value : throw new InvalidDataException($"{genaiPath} has no positive model.vocab_size."),
             ContextLength = context is > 1 ? context.Value : throw new InvalidDataException($"{genaiPath} has no model.context_length above 1."),
             EosTokenIds = eos,

@@ -24,10 +24,11 @@ internal static class BenchCommand
         var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, ort-naive, ort-tight, genai. Default: all.", HelpName = "NAME" };
         var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads for every implementation. Default: ONNX Runtime's." };
         var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
+        var variant = CommonOptions.Variant();
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure OnnxGpt against ONNX Runtime loops and onnxruntime-genai on the same graph: time to first token, decode tokens/s, per-token time early and late, allocations, memory, and the bandwidth ceiling.")
         {
-            models, promptTokens, newTokens, runs, early, late, implementations, threads, provider, json,
+            models, variant, promptTokens, newTokens, runs, early, late, implementations, threads, provider, json,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -51,6 +52,7 @@ internal static class BenchCommand
                 var settings = new BenchmarkSettings
                 {
                     ModelDirectory = folder,
+                    Variant = r.GetValue(variant),
                     PromptLength = r.GetValue(promptTokens),
                     NewTokens = r.GetValue(newTokens),
                     MeasuredRuns = r.GetValue(runs),

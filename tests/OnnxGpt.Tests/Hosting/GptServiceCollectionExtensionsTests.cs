@@ -59,6 +59,44 @@ public sealed class GptServiceCollectionExtensionsTests
     }
 
     [Test]
+    public async Task AddGpt_binds_the_variant_from_configuration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Gpt:ModelPath"] = TestPaths.Hub("qwen3"),
+            ["Gpt:Variant"] = "q4",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddGpt(configuration.GetSection("Gpt"));
+        await using var provider = services.BuildServiceProvider();
+
+        var model = provider.GetRequiredService<GptModel>();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(provider.GetRequiredService<IOptions<GptOptions>>().Value.Variant, Is.EqualTo("q4"));
+            Assert.That(model.Info.Variant, Is.EqualTo("q4"));
+            Assert.That(Path.GetFileName(model.Info.GraphPath), Is.EqualTo("model_q4.onnx"));
+        });
+    }
+
+    [Test]
+    public void A_variant_given_as_a_file_name_stops_the_host_naming_the_setting()
+    {
+        var services = new ServiceCollection();
+        services.AddGpt(o =>
+        {
+            o.ModelPath = TestPaths.Hub("qwen3");
+            o.Variant = "model_q4.onnx";
+        });
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.That(ex!.Message, Does.Contain("Variant 'model_q4.onnx' is a file name"));
+    }
+
+    [Test]
     public void Missing_model_path_stops_the_host_naming_the_setting()
     {
         var builder = Host.CreateApplicationBuilder();

@@ -1,5 +1,6 @@
 using System.Text;
 using OnnxGpt.Generation;
+using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Reliability;
@@ -66,6 +67,72 @@ public sealed class LoaderFuzzTests
             File.WriteAllBytes(dir.File("model.onnx"), noise);
             Assert.Throws<ModelLoadException>(() => GptModel.Load(dir.Path), $"{noise.Length} random bytes");
         }
+    }
+
+    [Test]
+    public void Random_hub_layouts_and_variants_give_only_documented_exceptions()
+    {
+        // Graph names of every scheme, real graphs (linked), noise and empty files, in the root or in onnx/, and
+        // hostile variant names: resolution either loads a graph or says why with a ModelLoadException (an
+        // ArgumentException when the variant itself is malformed).
+        string[] names = ["model.onnx", "model_fp16.onnx", "model_q4.onnx", "model_external.onnx", "decoder_model_merged.onnx", "decoder_model_merged_int8.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "weird name.onnx", "model_.onnx", "model.onnx_data"];
+        string?[] variants = [null, "fp32", "fp16", "q4", "external", "int8", "merged", "", " ", "../model", "model_q4.onnx", "weird name", "_", "FP16", new string('x', 300)];
+        var random = new Random(20261201);
+        var hub = Path.Combine(TestPaths.Hub("qwen3"), "onnx");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        var outcomes = new Dictionary<string, int>();
+        var iterations = 0;
+        for (; iterations < 80 && DateTime.UtcNow < deadline; iterations++)
+        {
+            using var dir = new TempDirectory();
+            File.Copy(Path.Combine(TestPaths.Hub("qwen3"), "config.json"), dir.File("config.json"));
+            var graphs = random.Next(2) == 0 ? dir.Path : Directory.CreateDirectory(dir.File("onnx")).FullName;
+            foreach (var name in names.Where(_ => random.Next(3) == 0))
+            {
+                var target = Path.Combine(graphs, name);
+                switch (random.Next(3))
+                {
+                    case 0:
+                        var real = new[] { "model.onnx", "model_fp16.onnx", "model_q4.onnx", "model_external.onnx" }[random.Next(4)];
+                        File.CreateSymbolicLink(target, Path.Combine(hub, real));
+                        break;
+                    case 1:
+                        var noise = new byte[random.Next(0, 300)];
+                        random.NextBytes(noise);
+                        File.WriteAllBytes(target, noise);
+                        break;
+                    default:
+                        File.WriteAllBytes(target, []);
+                        break;
+                }
+            }
+
+            var variant = variants[random.Next(variants.Length)];
+            string outcome;
+            try
+            {
+                using var model = GptModel.Load(new GptOptions { ModelPath = dir.Path, Variant = variant });
+                outcome = "loaded";
+            }
+            catch (ModelLoadException)
+            {
+                outcome = nameof(ModelLoadException);
+            }
+            catch (ArgumentException) when (variant is not null)
+            {
+                outcome = nameof(ArgumentException);
+            }
+            catch (Exception ex)
+            {
+                Assert.Fail($"variant '{variant}', files {string.Join(", ", Directory.GetFiles(graphs).Select(Path.GetFileName))}: {ex.GetType().Name}: {ex.Message}");
+                throw;
+            }
+
+            outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+        }
+
+        TestContext.Out.WriteLine($"{iterations} layouts: " + string.Join(", ", outcomes.Select(o => $"{o.Key} x{o.Value}")));
+        Assert.That(outcomes.Keys, Is.SupersetOf(new[] { "loaded", nameof(ModelLoadException) }), "the layouts reach both outcomes");
     }
 
     private static async Task<string> LoadAndGenerate(string path, string mutation)
