@@ -19,8 +19,7 @@ internal static class ProvidersCommand
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             var modelPath = r.GetValue(model) ?? CommonOptions.DefaultModelPath;
-            var graph = Directory.Exists(modelPath) ? Path.Combine(modelPath, "model.onnx") : modelPath;
-            var report = ExecutionProviderDiagnostics.Diagnose(File.Exists(graph) ? graph : null);
+            var report = ExecutionProviderDiagnostics.Diagnose(GraphOf(modelPath));
             var stdout = r.InvocationConfiguration.Output;
             if (r.GetValue(json))
             {
@@ -42,5 +41,19 @@ internal static class ProvidersCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>The graph a model path stands for (in the folder or its onnx/ subfolder), or null when none can be found.</summary>
+    private static string? GraphOf(string modelPath)
+    {
+        try
+        {
+            return OnnxGpt.Models.ModelFolder.Resolve(modelPath).GraphPath;
+        }
+        catch (OnnxGpt.Models.ModelLoadException)
+        {
+            // The diagnosis runs without a graph; loading the model reports what is wrong with it.
+            return null;
+        }
     }
 }
