@@ -13,11 +13,12 @@ namespace OnnxGpt.Generation;
 /// </summary>
 internal sealed class GenerationEngine : IDisposable
 {
-    /// <summary>Prompt tokens run per iteration at most (a longer prompt runs in chunks of this size), so running rows wait at most one chunk.</summary>
-    internal const int PrefillBudget = 512;
+    /// <summary>Prompt tokens run per iteration by default (a longer prompt runs in chunks of this size), so running rows wait at most one chunk.</summary>
+    internal const int DefaultPrefillBudget = 512;
 
     private readonly GptModel _model;
     private readonly int _maxRows;
+    private readonly int _prefillBudget;
     private readonly int _vocabulary;
     private readonly int _pad;
     private readonly List<GenerationRow> _pending = [];
@@ -33,10 +34,11 @@ internal sealed class GenerationEngine : IDisposable
     private bool _dirty;
     private bool _disposed;
 
-    public GenerationEngine(GptModel model, int maxRows)
+    public GenerationEngine(GptModel model, int maxRows, int prefillBudget = DefaultPrefillBudget)
     {
         _model = model;
         _maxRows = Math.Max(1, maxRows);
+        _prefillBudget = Math.Max(1, prefillBudget);
         _vocabulary = model.Info.VocabularySize;
         _pad = model.Info.PadTokenId ?? (model.Info.EosTokenIds.Count > 0 ? model.Info.EosTokenIds[0] : 0);
         _sources = new RowSource[_maxRows];
@@ -48,6 +50,9 @@ internal sealed class GenerationEngine : IDisposable
 
     /// <summary>Rows in the running batch.</summary>
     public int Running => _running.Count;
+
+    /// <summary>The most rows one step has run together so far.</summary>
+    public int PeakRows { get; private set; }
 
     /// <summary>Queues a row; it is admitted at the next iteration with room.</summary>
     public void Add(GenerationRow row)
@@ -138,7 +143,7 @@ internal sealed class GenerationEngine : IDisposable
     }
 
     /// <summary>
-    /// Runs waiting prompts, first come first served, within <see cref="PrefillBudget"/> tokens and the free rows:
+    /// Runs waiting prompts, first come first served, within the prefill budget's tokens and the free rows:
     /// a prompt with its own session (a kept conversation) or longer than the budget runs alone, one chunk per
     /// iteration; short fresh prompts run together in one left-padded run. Each finished prompt's first token is
     /// sampled, and its row joins the batch.
@@ -150,7 +155,7 @@ internal sealed class GenerationEngine : IDisposable
             return;
         }
 
-        var budget = PrefillBudget;
+        var budget = _prefillBudget;
         var free = _maxRows - _running.Count;
         var longest = 0;
         var taken = 0;
@@ -159,7 +164,7 @@ internal sealed class GenerationEngine : IDisposable
             var row = _pending[taken];
             var prompt = row.State.PromptIds;
             var remaining = prompt.Count - row.PrefilledTokens;
-            if (row.Session is not null || remaining > PrefillBudget)
+            if (row.Session is not null || remaining > _prefillBudget)
             {
                 if (_group.Count > 0)
                 {
@@ -359,6 +364,7 @@ internal sealed class GenerationEngine : IDisposable
 
         var batch = _batch!;
         var count = _running.Count;
+        PeakRows = Math.Max(PeakRows, count);
         for (var j = 0; j < count; j++)
         {
             _next[j] = _running[j].State.LastToken;

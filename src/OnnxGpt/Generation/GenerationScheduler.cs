@@ -20,6 +20,9 @@ internal sealed class GenerationScheduler : IDisposable
 
     public GenerationScheduler(GptModel model, int maxBatchSize) => _engine = new GenerationEngine(model, maxBatchSize);
 
+    /// <summary>The most requests one step has run together so far.</summary>
+    public int PeakRows => _engine.PeakRows;
+
     /// <summary>Hands a row to the loop; its tokens arrive on <see cref="GenerationRow.Tokens"/>.</summary>
     /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public void Submit(GenerationRow row)
