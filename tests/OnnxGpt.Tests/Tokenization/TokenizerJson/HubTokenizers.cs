@@ -19,7 +19,7 @@ internal static class HubTokenizers
             ? Directory.GetDirectories(Path.Combine(AppContext.BaseDirectory, "tokenizers")).Select(d => "tokenizers/" + Path.GetFileName(d)).Order(StringComparer.Ordinal)
             : [];
 
-    public static IEnumerable<string> AllFamilies => HubFamilies.Select(f => "hub/" + f).Concat(ExtraFamilies);
+    public static IEnumerable<string> AllFamilies => HubFamilies.Select(f => "hub/" + f).Concat(ExtraFamilies).Append("models/tiny-shakespeare");
 
     public static string Folder(string family) => Path.Combine(AppContext.BaseDirectory, family.Replace('/', Path.DirectorySeparatorChar));
 
