@@ -66,6 +66,12 @@ internal sealed class SequenceState
     public GeneratedToken Advance(Span<float> logits)
     {
         var index = _generated.Count;
+        if (_model.Tokenizer?.VocabularySize is int size && size < logits.Length)
+        {
+            // Padded logits: the ids past the tokenizer's vocabulary are no tokens and are never produced.
+            logits[size..].Fill(float.NegativeInfinity);
+        }
+
         var token = _sampler.Next(logits, _sequence.AsSpan(0, PromptIds.Count + index), out var logprob);
         if (_firstTokenAt == 0)
         {
