@@ -184,7 +184,7 @@ internal static partial class JinjaFilters
                     {
                         "ceil" => Math.Ceiling(number * factor) / factor,
                         "floor" => Math.Floor(number * factor) / factor,
-                        _ => Math.Round(number, precision, MidpointRounding.AwayFromZero),
+                        _ => Math.Round(number, precision, MidpointRounding.ToEven),  // Python's round()
                     };
                 }
 

@@ -43,9 +43,9 @@ internal sealed class JinjaParser
 
     private static string Describe(JinjaToken token) => token.Kind switch
     {
-        JinjaTokenKind.End => "the end of the template",
-        JinjaTokenKind.BlockEnd => "the end of the statement '%}'",
-        JinjaTokenKind.VariableEnd => "the end of the expression '}}'",
+        JinjaTokenKind.End => "end of the template",
+        JinjaTokenKind.BlockEnd => "end of the statement '%}'",
+        JinjaTokenKind.VariableEnd => "end of the expression '}}'",
         JinjaTokenKind.String => "a string",
         _ => $"'{token.Value}'",
     };

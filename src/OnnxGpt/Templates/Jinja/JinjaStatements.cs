@@ -94,12 +94,14 @@ internal sealed class ForStmt(int position, List<string> targets, JinjaExpr iter
         }
 
         var loop = new JinjaLoop(items, 0);
-        loopScope.Set("loop", loop);
         for (var i = 0; i < items.Count; i++)
         {
+            // Jinja gives each iteration a fresh frame: a set in one iteration is not seen by the next.
+            var iteration = new JinjaScope(scope);
+            iteration.Set("loop", loop);
             loop.Index0 = i;
-            Bind(loopScope, items[i]);
-            if (RenderAll(body, renderer, loopScope, output) == JinjaFlow.Break)
+            Bind(iteration, items[i]);
+            if (RenderAll(body, renderer, iteration, output) == JinjaFlow.Break)
             {
                 break;
             }
