@@ -15,8 +15,10 @@ using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Server;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json and the model are read from the app's folder, whatever the current folder (dotnet run, the root).
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Services.AddGpt(builder.Configuration.GetSection("Gpt"));
+builder.Services.PostConfigure<GptOptions>(o => o.ModelPath = string.IsNullOrWhiteSpace(o.ModelPath) ? o.ModelPath : Path.GetFullPath(o.ModelPath, builder.Environment.ContentRootPath));
 builder.Services.Configure<GptChatClientOptions>(builder.Configuration.GetSection("Chat"));
 if (builder.Configuration.GetValue<TimeSpan?>("Server:TokenDelay") is { } tokenDelay && tokenDelay > TimeSpan.Zero)
 {
@@ -28,8 +30,19 @@ if (builder.Configuration.GetValue<TimeSpan?>("Server:TokenDelay") is { } tokenD
 
 var app = builder.Build();
 
-// Load the model before listening, so /health answers only once requests can be served.
-var chat = app.Services.GetRequiredService<IChatClient>();
+// Load the model before listening, so /health answers only once requests can be served; a configuration or model
+// folder problem is one line that says what to fix.
+IChatClient chat;
+try
+{
+    chat = app.Services.GetRequiredService<IChatClient>();
+}
+catch (Exception ex) when (ex is OptionsValidationException or ModelLoadException)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 1;
+}
+
 var generator = app.Services.GetRequiredService<IGptGenerator>();
 var modelId = chat.GetService<ChatClientMetadata>()?.DefaultModelId ?? "onnxgpt";
 var modelCreated = new DateTimeOffset(File.GetLastWriteTimeUtc(generator.ModelInfo.GraphPath)).ToUnixTimeSeconds();
@@ -160,6 +173,7 @@ app.MapPost("/v1/completions", async (HttpContext context) =>
 });
 
 app.Run();
+return 0;
 
 void CheckModel(OpenAiRequest request)
 {
