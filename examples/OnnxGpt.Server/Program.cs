@@ -52,6 +52,7 @@ var model = app.Services.GetRequiredService<IOptions<GptOptions>>().Value.Backen
     : null;
 var limiter = ((generator as PacedGenerator)?.Inner ?? generator) as ConcurrencyLimitedGenerator;
 var requests = new RequestCounter();
+var dropsOldestTurns = app.Services.GetRequiredService<IOptions<GptChatClientOptions>>().Value.ContextOverflow == ContextOverflow.DropOldestTurns;
 
 app.MapGet("/health", () =>
 {
@@ -77,7 +78,8 @@ app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         var options = request.ToChatOptions();
         if (request.MaxTokens is { } maxTokens && chat.GetService<GptChatClient>() is { } gptChat)
         {
-            CheckContext(gptChat.Generator, GptPrompt.FromText(gptChat.FormatPrompt(request.Messages, options)), maxTokens, "messages");
+            // A conversation longer than the context loses its oldest turns (Chat:ContextOverflow), unless set to Throw.
+            CheckContext(gptChat.Generator, dropsOldestTurns ? null : GptPrompt.FromText(gptChat.FormatPrompt(request.Messages, options)), maxTokens, "messages");
         }
 
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
@@ -184,12 +186,17 @@ void CheckModel(OpenAiRequest request)
 }
 
 // OpenAI refuses a request whose prompt and max_tokens do not fit the context; the library would shorten the reply.
-void CheckContext(IGptGenerator generator, GptPrompt prompt, int maxTokens, string promptParam)
+void CheckContext(IGptGenerator generator, GptPrompt? prompt, int maxTokens, string promptParam)
 {
     var context = generator.ModelInfo.ContextLength;
     if (maxTokens >= context)
     {
         throw OpenAiError.BadRequest($"max_tokens is too large: {maxTokens}. This model's maximum context length is {context} tokens.", "max_tokens", "context_length_exceeded");
+    }
+
+    if (prompt is null)
+    {
+        return;
     }
 
     int? counted = prompt.TokenIds?.Count ?? (model?.Tokenizer is not null ? model.Encode(prompt.Text!).Count : null);
