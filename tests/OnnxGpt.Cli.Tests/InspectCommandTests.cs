@@ -18,7 +18,7 @@ public sealed class InspectCommandTests
             Assert.That(json.GetProperty("elementType").GetString(), Is.EqualTo("float32"));
             Assert.That(json.GetProperty("contextLength").GetInt32(), Is.EqualTo(256));
             Assert.That(json.GetProperty("vocabulary").GetInt32(), Is.EqualTo(2048));
-            Assert.That(json.GetProperty("tokenizer").GetString(), Is.EqualTo("byte-level BPE (vocab.json + merges.txt)"));
+            Assert.That(json.GetProperty("tokenizer").GetString(), Is.EqualTo("tokenizer.json (BPE (2048 tokens, 1791 merges, byte-level))"));
             Assert.That(json.GetProperty("executionProvider").GetString(), Is.EqualTo("Cpu"));
             Assert.That(json.GetProperty("cacheLocation").GetString(), Is.EqualTo("host"));
             Assert.That(json.GetProperty("defaults").GetProperty("topK").GetInt32(), Is.EqualTo(40));

@@ -79,6 +79,37 @@ public sealed class VariantTests
         });
     }
 
+    [TestCase("fp32", null)]
+    [TestCase("q4", "q4")]
+    public async Task Generate_with_a_text_prompt_streams_the_reference_text(string dtype, string? variant)
+    {
+        // As a user types it: the hub folder, a text prompt, greedy.
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Qwen3, "reference.json")));
+        var entry = doc.RootElement.GetProperty("greedy").EnumerateObject().Single(e => e.Value.GetProperty("dtype").GetString() == dtype).Value;
+        string[] variantArgs = variant is null ? [] : ["--variant", variant];
+        var run = await CliRunner.RunAsync(["generate", "--model", Qwen3, .. variantArgs, entry.GetProperty("prompt").GetString()!, "--greedy", "--max-new-tokens", entry.GetProperty("greedy_ids").GetArrayLength().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.Zero, run.ToString());
+            Assert.That(run.Stdout, Is.EqualTo(entry.GetProperty("text").GetString() + Environment.NewLine));
+        });
+    }
+
+    [Test]
+    public async Task Tokenize_gives_the_reference_ids_and_tokens_on_the_hub_folder()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Qwen3, "reference.json")));
+        var hello = doc.RootElement.GetProperty("texts").GetProperty("hello");
+        var json = (await CliRunner.RunAsync("tokenize", hello.GetProperty("text").GetString()!, "--model", Qwen3, "--json")).Json();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(json.GetProperty("ids").Ints(), Is.EqualTo(hello.GetProperty("ids").Ints()));
+            Assert.That(string.Concat(json.GetProperty("tokens").EnumerateArray().Select(t => t.GetString())), Is.EqualTo(hello.GetProperty("decoded").GetString()));
+        });
+    }
+
     private static (int[] Prompt, int[] Greedy) Reference(string dtype)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Qwen3, "reference.json")));

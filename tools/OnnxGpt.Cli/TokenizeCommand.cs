@@ -6,9 +6,10 @@ namespace OnnxGpt.Cli;
 /// <summary><c>onnxgpt tokenize</c>: prints the token ids the model's tokenizer gives for a text.</summary>
 internal static class TokenizeCommand
 {
-    public static Command Create()
+    /// <param name="stdin">Piped standard input, read when TEXT is -; null for a terminal.</param>
+    public static Command Create(TextReader? stdin)
     {
-        var text = new Argument<string>("TEXT") { Description = "The text to tokenize." };
+        var text = new Argument<string>("TEXT") { Description = "The text to tokenize; - reads it from piped standard input." };
         var model = CommonOptions.Model();
         var variant = CommonOptions.Variant();
         var noSpecial = new Option<bool>("--no-special-tokens")
@@ -30,7 +31,7 @@ internal static class TokenizeCommand
             using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(variant), executionProviders: null, loggerFactory);
             var tokenizer = loaded.Tokenizer
                 ?? throw new CliUsageException($"The model at '{loaded.Info.ModelPath}' has no tokenizer OnnxGpt can read, so it cannot tokenize text.");
-            var ids = tokenizer.Encode(r.GetValue(text)!, addSpecialTokens: !r.GetValue(noSpecial));
+            var ids = tokenizer.Encode(GenerateCommand.FromStdinIfDash(r.GetValue(text), stdin)!, addSpecialTokens: !r.GetValue(noSpecial));
             var stdout = r.InvocationConfiguration.Output;
             await stdout.WriteLineAsync(r.GetValue(json)
                 ? JsonSerializer.Serialize(new TokenizeJson(ids, [.. ids.Select(id => tokenizer.Decode([id]))]), CliJsonContext.Output.TokenizeJson)
