@@ -24,6 +24,7 @@ public sealed class GptModel : IDisposable
     private readonly Lock _gate = new();
     private int _activeRuns;
     private bool _disposed;
+    private GenerationScheduler? _scheduler;
 
     private GptModel(InferenceSession session, string provider, GraphLayout layout, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options, InferenceSession? prefillSession, CacheMemory cacheMemory)
     {
@@ -92,6 +93,25 @@ public sealed class GptModel : IDisposable
 
     /// <summary>Request buffers and caches kept for reuse.</summary>
     internal KvCachePool CachePool { get; private set; }
+
+    /// <summary>
+    /// Whether concurrent requests run in one batch (<see cref="GptOptions.EnableBatching"/>): a graph with a KV cache
+    /// in host memory, which OnnxGpt copies when rows join and leave.
+    /// </summary>
+    internal bool Batches => Options.EnableBatching && Layout.Convention != KvCacheConvention.None && CachePool.Memory.IsHost;
+
+    /// <summary>The continuous-batching loop of this model's requests, started by the first one.</summary>
+    internal GenerationScheduler Scheduler
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _scheduler ??= new GenerationScheduler(this, Options.MaxBatchSize);
+            }
+        }
+    }
 
     /// <summary>Loads a model folder (or <c>.onnx</c> file) on the CPU.</summary>
     /// <param name="modelPath">The folder holding <c>model.onnx</c>, or the graph itself.</param>
@@ -241,6 +261,7 @@ public sealed class GptModel : IDisposable
             }
 
             _disposed = true;
+            _scheduler?.Dispose();
             if (_activeRuns > 0)
             {
                 // The last running step releases the session (see ExitRun).
