@@ -19,6 +19,13 @@ public sealed class InspectCommandTests
             Assert.That(json.GetProperty("contextLength").GetInt32(), Is.EqualTo(256));
             Assert.That(json.GetProperty("vocabulary").GetInt32(), Is.EqualTo(2048));
             Assert.That(json.GetProperty("tokenizer").GetString(), Is.EqualTo("tokenizer.json (BPE (2048 tokens, 1791 merges, byte-level))"));
+            var pipeline = json.GetProperty("tokenizerPipeline");
+            Assert.That(pipeline.GetProperty("model").GetString(), Is.EqualTo("BPE (2048 tokens, 1791 merges, byte-level)"));
+            Assert.That(pipeline.GetProperty("normalizer").GetString(), Is.EqualTo("none"));
+            Assert.That(pipeline.GetProperty("preTokenizer").GetString(), Is.EqualTo("ByteLevel(add_prefix_space: False, use_regex: True)"));
+            Assert.That(pipeline.GetProperty("postProcessor").GetString(), Is.EqualTo("ByteLevel (adds no tokens)"));
+            Assert.That(pipeline.GetProperty("decoder").GetString(), Is.EqualTo("ByteLevel"));
+            Assert.That(pipeline.GetProperty("addedTokenCount").GetInt32(), Is.EqualTo(1));
             Assert.That(json.GetProperty("executionProvider").GetString(), Is.EqualTo("Cpu"));
             Assert.That(json.GetProperty("cacheLocation").GetString(), Is.EqualTo("host"));
             Assert.That(json.GetProperty("defaults").GetProperty("topK").GetInt32(), Is.EqualTo(40));
@@ -36,6 +43,8 @@ public sealed class InspectCommandTests
             Assert.That(run.ExitCode, Is.Zero, run.ToString());
             Assert.That(run.Stdout, Does.Contain("kv heads             8"));
             Assert.That(run.Stdout, Does.Contain("context length       256"));
+            Assert.That(run.Stdout, Does.Contain("  pre-tokenizer      ByteLevel(add_prefix_space: False, use_regex: True)"));
+            Assert.That(run.Stdout, Does.Contain("  added tokens       1"));
             Assert.That(run.Stdout, Does.Contain("defaults             do_sample=True temperature=0.8 top_k=40"));
         });
     }

@@ -86,6 +86,53 @@ internal static class BenchCommand
         });
 
         command.Subcommands.Add(CreatePrepare());
+        command.Subcommands.Add(CreateTokenizer());
+        return command;
+    }
+
+    private static Command CreateTokenizer()
+    {
+        var model = new Option<string>("--model", "-m") { Description = "A model folder with tokenizer.json. Default: the embedded tiny-shakespeare model.", HelpName = "DIR" };
+        var corpus = new Option<string>("--corpus") { Description = "A UTF-8 text file, encoded line by line. Default: tests/fixtures/data/tinyshakespeare.txt.", HelpName = "FILE" };
+        var runs = NumberOption.Create<int>("--runs", 3, "Measured runs (medians are reported).", "N");
+        var json = CommonOptions.Json();
+        var command = new Command("tokenizer", "Measure tokenizer.json load time and encode throughput against Hugging Face's tokenizers library (Rust) on the same file and corpus.")
+        {
+            model, corpus, runs, json,
+        };
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var folder = r.GetValue(model) ?? CommonOptions.DefaultModelPath;
+            var text = r.GetValue(corpus) ?? Path.Combine("tests", "fixtures", "data", "tinyshakespeare.txt");
+            if (!File.Exists(Path.Combine(folder, "tokenizer.json")))
+            {
+                throw new CliUsageException($"No tokenizer.json in '{folder}'.");
+            }
+
+            if (!File.Exists(text))
+            {
+                throw new CliUsageException($"No corpus at '{text}'; pass --corpus FILE.");
+            }
+
+            var stderr = r.InvocationConfiguration.Error;
+            var report = TokenizerBenchmark.Run(folder, text, r.GetValue(runs), new Progress<string>(line => stderr.WriteLine(line)));
+            var stdout = r.InvocationConfiguration.Output;
+            if (r.GetValue(json))
+            {
+                await stdout.WriteLineAsync(report.ToJson());
+            }
+            else
+            {
+                await stdout.WriteLineAsync($"{report.Model}: {report.Tokenizer}");
+                await stdout.WriteLineAsync($"corpus: {report.Lines} lines, {report.Bytes / 1e6:F2} MB, ids {(report.IdsMatch ? "identical" : "DIFFER")}");
+                await stdout.WriteLineAsync($"{"",-26} {"load (ms)",10} {"encode (MB/s)",14}");
+                await stdout.WriteLineAsync($"{"OnnxGpt",-26} {report.LoadMilliseconds,10:F0} {report.MegabytesPerSecond,14:F2}");
+                await stdout.WriteLineAsync($"{"Hugging Face tokenizers",-26} {report.OracleLoadMilliseconds,10:F0} {report.OracleMegabytesPerSecond,14:F2}");
+            }
+
+            await stdout.FlushAsync(ct);
+            return report.IdsMatch ? ExitCodes.Success : ExitCodes.Failure;
+        });
         return command;
     }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using OnnxGpt.Models;
+using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.Cli;
 
@@ -65,7 +66,8 @@ internal sealed record InspectJson(
     string? Tokenizer,
     string ExecutionProvider,
     string CacheLocation,
-    GenerationDefaults Defaults)
+    GenerationDefaults Defaults,
+    TokenizerDescription? TokenizerPipeline)
 {
     public static InspectJson From(GptModel model)
     {
@@ -90,7 +92,8 @@ internal sealed record InspectJson(
             i.TokenizerKind,
             model.ExecutionProvider,
             model.CacheLocation,
-            i.Defaults);
+            i.Defaults,
+            model.Tokenizer?.Description);
     }
 
     public IEnumerable<(string Key, string Value)> Lines()
@@ -113,6 +116,16 @@ internal sealed record InspectJson(
         yield return ("position ids", PositionIds ? "fed" : "derived by the graph");
         yield return ("bos / eos", $"{Or(BosTokenId)} / {(EosTokenIds.Count == 0 ? "-" : string.Join(",", EosTokenIds))}");
         yield return ("tokenizer", Tokenizer ?? "none (prompts must be token ids)");
+        if (TokenizerPipeline is { } t)
+        {
+            yield return ("  normalizer", t.Normalizer);
+            yield return ("  pre-tokenizer", t.PreTokenizer);
+            yield return ("  post-processor", t.PostProcessor);
+            yield return ("  decoder", t.Decoder);
+            yield return ("  added tokens", Or(t.AddedTokenCount));
+            yield return ("  token ids", Or(t.VocabularySize));
+        }
+
         yield return ("execution provider", ExecutionProvider);
         yield return ("cache memory", CacheLocation);
         yield return ("defaults", $"do_sample={Or(d.DoSample)} temperature={Or(d.Temperature)} top_k={Or(d.TopK)} top_p={Or(d.TopP)} min_p={Or(d.MinP)} repetition_penalty={Or(d.RepetitionPenalty)} max_length={Or(d.MaxLength)} max_new_tokens={Or(d.MaxNewTokens)}");

@@ -204,6 +204,22 @@ public sealed partial class GptTokenizer
             + "and the model type is not \"gpt2\". Pass prompt token ids instead of text, or add the tokenizer files to the model folder.");
     }
 
+    /// <summary>
+    /// Loads the tokenizer of the model folder <paramref name="modelDirectory"/> without its graph, as
+    /// loading the model would: <c>tokenizer.json</c> first, then the older formats.
+    /// </summary>
+    /// <param name="modelDirectory">The model folder.</param>
+    /// <returns>The tokenizer.</returns>
+    /// <exception cref="ModelLoadException">The folder has no tokenizer files, or they cannot be read.</exception>
+    public static GptTokenizer Load(string modelDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
+        var config = ModelConfiguration.Read(modelDirectory);
+        var hasBpe = File.Exists(Path.Combine(modelDirectory, VocabFileName)) && File.Exists(Path.Combine(modelDirectory, MergesFileName));
+        var addBos = config.AddBosToken ?? (!hasBpe && File.Exists(Path.Combine(modelDirectory, SentencePieceFileName)));
+        return Load(modelDirectory, new TokenizerSettings(config.ModelType, config.BosTokenId, addBos));
+    }
+
     /// <summary>Whether <paramref name="modelDirectory"/> holds a tokenizer file this class reads (without the built-in GPT-2 data).</summary>
     internal static bool HasTokenizerFiles(string modelDirectory) =>
         File.Exists(Path.Combine(modelDirectory, TokenizerJsonLoader.FileName))
