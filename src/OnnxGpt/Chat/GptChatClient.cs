@@ -26,10 +26,18 @@ namespace OnnxGpt.Chat;
 /// chat options are applied over it. A <c>ModelId</c> other than <see cref="ModelId"/> is refused.
 /// </para>
 /// <para>
+/// With the model folder's own Jinja template (<see cref="JinjaChatTemplate"/>), messages may hold text, reasoning,
+/// <see cref="FunctionCallContent"/> and <see cref="FunctionResultContent"/>; <c>Tools</c> reach the template's
+/// <c>tools</c>; <c>AdditionalProperties</c> (over <see cref="GptChatClientOptions.TemplateVariables"/>) are template
+/// variables such as <c>enable_thinking</c>; and with tools and a <c>ToolMode</c> other than none the reply is parsed
+/// for tool calls in the template's <see cref="ToolCallFormat"/>: calls become <see cref="FunctionCallContent"/> (streamed
+/// once complete), text around them stays text, and the finish reason is <see cref="ChatFinishReason.ToolCalls"/>.
+/// </para>
+/// <para>
 /// What the model cannot honour is refused with <see cref="NotSupportedException"/> naming the option, never ignored:
-/// a <c>ResponseFormat</c> other than text, <c>Tools</c>, a <c>ToolMode</c> other than none,
-/// <c>Reasoning</c>, <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, <c>AdditionalProperties</c>, and message
-/// content other than text. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
+/// a <c>ResponseFormat</c> other than text, a required <c>ToolMode</c>, <c>Tools</c> and <c>AdditionalProperties</c>
+/// with a built-in template, <c>Reasoning</c>, <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, and content
+/// a template cannot render. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
 /// <see cref="ChatOptions"/> property. Cancellation throws an <see cref="OperationCanceledException"/> (a
 /// <see cref="GenerationCanceledException"/> once generation has started).
 /// </para>
@@ -47,6 +55,8 @@ public sealed class GptChatClient : IChatClient
 
     private readonly IGptGenerator _generator;
     private readonly IList<string>? _defaultStops;
+    private readonly ToolCallFormat _toolCallFormat;
+    private readonly Dictionary<string, object?>? _templateVariables;
     private readonly Lock _conversationsGate = new();
     private readonly Dictionary<string, List<ChatMessage>> _conversations = new(StringComparer.Ordinal);
     private readonly Queue<string> _conversationOrder = new();
@@ -62,6 +72,8 @@ public sealed class GptChatClient : IChatClient
         options ??= new GptChatClientOptions();
         var directory = ModelDirectory(generator.ModelInfo);
         Template = options.ResolveTemplate(directory);
+        _toolCallFormat = options.ToolCallFormat ?? (Template as JinjaChatTemplate)?.ToolCallFormat ?? ToolCallFormat.None;
+        _templateVariables = options.TemplateVariables is { Count: > 0 } variables ? new Dictionary<string, object?>(variables, StringComparer.Ordinal) : null;
         ModelId = options.ModelId ?? (directory is null ? null : Path.GetFileName(directory)) ?? "onnxgpt";
         _defaultStops = options.DefaultStopSequences ?? (generator as GptGenerator)?.Model.Options.Generation?.StopSequences;
         Metadata = new ChatClientMetadata("OnnxGpt", directory is null ? null : new Uri(Path.GetFullPath(directory)), ModelId);
@@ -73,6 +85,9 @@ public sealed class GptChatClient : IChatClient
     /// <summary>The chat template in use.</summary>
     public IChatTemplate Template { get; }
 
+    /// <summary>How the model's tool calls are parsed (<see cref="ToolCallFormat.None"/>: they are not).</summary>
+    public ToolCallFormat ToolCallFormat => _toolCallFormat;
+
     /// <summary>Describes this client: provider <c>OnnxGpt</c>, the model folder, and <see cref="ModelId"/>.</summary>
     public ChatClientMetadata Metadata { get; }
 
@@ -81,10 +96,13 @@ public sealed class GptChatClient : IChatClient
 
     /// <summary>Renders a conversation as the prompt this client would send to the model.</summary>
     /// <param name="messages">The conversation.</param>
-    /// <param name="options">The request's options (its <c>Instructions</c> are rendered as a leading system message).</param>
+    /// <param name="options">The request's options: its <c>Instructions</c> are rendered as a leading system message; with a
+    /// Jinja template its <c>Tools</c> reach the template's <c>tools</c> and its <c>AdditionalProperties</c> are template variables.</param>
+    /// <param name="addGenerationPrompt">Whether to end with the opening of an assistant turn (true for a request).</param>
     /// <returns>The prompt text.</returns>
-    /// <exception cref="NotSupportedException">A message holds content other than text, or a role the template cannot render.</exception>
-    public string FormatPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
+    /// <exception cref="NotSupportedException">A message holds content the template cannot render, or a role it has no place for.</exception>
+    /// <exception cref="Templates.ChatTemplateException">The model's Jinja template failed, for example its own check that roles alternate.</exception>
+    public string FormatPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options = null, bool addGenerationPrompt = true)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var conversation = new List<ChatMessage>();
@@ -96,14 +114,6 @@ public sealed class GptChatClient : IChatClient
         foreach (var message in messages)
         {
             ArgumentNullException.ThrowIfNull(message, nameof(messages));
-            foreach (var content in message.Contents)
-            {
-                if (content is not TextContent)
-                {
-                    throw new NotSupportedException($"A {message.Role} message holds {content.GetType().Name}; {nameof(GptChatClient)} renders text content only.");
-                }
-            }
-
             conversation.Add(message);
         }
 
@@ -112,7 +122,54 @@ public sealed class GptChatClient : IChatClient
             throw new ArgumentException("The conversation has no messages.", nameof(messages));
         }
 
-        return Template.Format(conversation, addGenerationPrompt: true);
+        if (Template is JinjaChatTemplate jinja)
+        {
+            return jinja.Format(conversation, addGenerationPrompt, options?.Tools, TemplateVariables(options));
+        }
+
+        foreach (var message in conversation)
+        {
+            foreach (var content in message.Contents)
+            {
+                if (content is not TextContent)
+                {
+                    throw new NotSupportedException($"A {message.Role} message holds {content.GetType().Name}; the '{Template.Name}' chat template renders text content only (function calls and results need the model folder's own Jinja template).");
+                }
+            }
+        }
+
+        return Template.Format(conversation, addGenerationPrompt);
+    }
+
+    private Dictionary<string, object?>? TemplateVariables(ChatOptions? options)
+    {
+        if (options?.AdditionalProperties is not { Count: > 0 } extra)
+        {
+            return _templateVariables;
+        }
+
+        var variables = _templateVariables is null ? new Dictionary<string, object?>(StringComparer.Ordinal) : new Dictionary<string, object?>(_templateVariables, StringComparer.Ordinal);
+        foreach (var (name, value) in extra)
+        {
+            variables[name] = value;
+        }
+
+        return variables;
+    }
+
+    /// <summary>Whether this request's reply is parsed for tool calls: it has tools, a mode other than none, and a known format.</summary>
+    private bool ParsesToolCalls(ChatOptions? options) =>
+        _toolCallFormat != ToolCallFormat.None && options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode;
+
+    private List<AIContent> ReplyContents(string text, bool parse)
+    {
+        var contents = parse ? ToolCallParser.Parse(text, _toolCallFormat) : [];
+        if (contents.Count == 0)
+        {
+            contents.Add(new TextContent(text));
+        }
+
+        return contents;
     }
 
     /// <summary>Maps chat options onto generation options (see the class remarks), validating them.</summary>
@@ -202,7 +259,9 @@ public sealed class GptChatClient : IChatClient
         var created = DateTimeOffset.UtcNow;
         var result = await _generator.GenerateAsync(prompt, generation, cancellationToken).ConfigureAwait(false);
         var id = NewId();
-        var reply = new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created };
+        var contents = ReplyContents(result.Text, ParsesToolCalls(options));
+        var calls = contents.Exists(c => c is FunctionCallContent);
+        var reply = new ChatMessage(ChatRole.Assistant, contents) { MessageId = id, CreatedAt = created };
         Remember(options?.ConversationId, turn, reply);
         return new ChatResponse(reply)
         {
@@ -210,7 +269,7 @@ public sealed class GptChatClient : IChatClient
             ResponseId = id,
             ModelId = ModelId,
             CreatedAt = created,
-            FinishReason = Map(result.FinishReason),
+            FinishReason = calls ? ChatFinishReason.ToolCalls : Map(result.FinishReason),
             Usage = Usage(result),
             RawRepresentation = result,
         };
@@ -222,17 +281,28 @@ public sealed class GptChatClient : IChatClient
         var (prompt, generation, turn) = Prepare(messages, options);
         var created = DateTimeOffset.UtcNow;
         var id = NewId();
+        var parse = ParsesToolCalls(options);
+
+        // From a call's opening marker on, text is buffered and parsed into FunctionCallContent when the reply ends.
+        var calls = parse ? new ToolCallStream(_toolCallFormat) : null;
         await foreach (var token in _generator.StreamAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
         {
+            var text = calls is null ? token.Text : calls.Append(token.Text);
             if (token.Result is { } result)
             {
-                Remember(options?.ConversationId, turn, new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created });
-                var contents = new List<AIContent>(2);
-                if (token.Text.Length > 0)
+                Remember(options?.ConversationId, turn, new ChatMessage(ChatRole.Assistant, ReplyContents(result.Text, parse)) { MessageId = id, CreatedAt = created });
+                var contents = new List<AIContent>(3);
+                if (text.Length > 0)
                 {
-                    contents.Add(new TextContent(token.Text));
+                    contents.Add(new TextContent(text));
                 }
 
+                if (calls is not null)
+                {
+                    contents.AddRange(ToolCallParser.Parse(calls.TakeRest(), _toolCallFormat));
+                }
+
+                var called = contents.Exists(c => c is FunctionCallContent);
                 contents.Add(new UsageContent(Usage(result)));
                 yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
                 {
@@ -241,15 +311,15 @@ public sealed class GptChatClient : IChatClient
                     MessageId = id,
                     ModelId = ModelId,
                     CreatedAt = created,
-                    FinishReason = Map(result.FinishReason),
+                    FinishReason = called ? ChatFinishReason.ToolCalls : Map(result.FinishReason),
                     RawRepresentation = token,
                 };
                 yield break;
             }
 
-            if (token.Text.Length > 0)
+            if (text.Length > 0)
             {
-                yield return new ChatResponseUpdate(ChatRole.Assistant, token.Text)
+                yield return new ChatResponseUpdate(ChatRole.Assistant, text)
                 {
                     ConversationId = options?.ConversationId,
                     ResponseId = id,
@@ -343,7 +413,7 @@ public sealed class GptChatClient : IChatClient
         var turn = messages.ToList();
         if (options?.ConversationId is not { } conversation)
         {
-            return (GptPrompt.FromText(FormatPrompt(turn, options)), generation, turn);
+            return (Prompt(FormatPrompt(turn, options)), generation, turn);
         }
 
         // A stateful conversation: the earlier messages come from the client, the model reuses their cache.
@@ -355,8 +425,11 @@ public sealed class GptChatClient : IChatClient
 
         history.AddRange(turn);
         generation.ConversationId = conversation;
-        return (GptPrompt.FromText(FormatPrompt(history, options)), generation, turn);
+        return (Prompt(FormatPrompt(history, options)), generation, turn);
     }
+
+    // A Jinja template renders the special tokens (bos included) itself; the built-in ones leave bos to the tokenizer.
+    private GptPrompt Prompt(string text) => Template is JinjaChatTemplate ? GptPrompt.FromText(text, addSpecialTokens: false) : GptPrompt.FromText(text);
 
     private void Remember(string? conversation, List<ChatMessage> turn, ChatMessage reply)
     {
@@ -407,14 +480,15 @@ public sealed class GptChatClient : IChatClient
             throw Unsupported(nameof(ChatOptions.ResponseFormat), "the model's output is not constrained; only text is supported.");
         }
 
-        if (options.Tools is { Count: > 0 })
+        var jinja = Template is JinjaChatTemplate;
+        if (options.Tools is { Count: > 0 } && !jinja)
         {
-            throw Unsupported(nameof(ChatOptions.Tools), "the model has no tool calling.");
+            throw Unsupported(nameof(ChatOptions.Tools), $"the '{Template.Name}' chat template has no place for tools; tools need the model folder's own Jinja chat template.");
         }
 
-        if (options.ToolMode is not null and not NoneChatToolMode)
+        if (options.ToolMode is RequiredChatToolMode)
         {
-            throw Unsupported(nameof(ChatOptions.ToolMode), "the model has no tool calling; only ChatToolMode.None is supported.");
+            throw Unsupported(nameof(ChatOptions.ToolMode), "requiring a tool call needs output constrained to the tool's JSON schema, which this client does not do yet; use ChatToolMode.Auto or None.");
         }
 
         if (options.Reasoning is not null)
@@ -432,9 +506,9 @@ public sealed class GptChatClient : IChatClient
             throw Unsupported(nameof(ChatOptions.ContinuationToken), "there are no background responses to continue.");
         }
 
-        if (options.AdditionalProperties is { Count: > 0 } extra)
+        if (options.AdditionalProperties is { Count: > 0 } extra && !jinja)
         {
-            throw Unsupported(nameof(ChatOptions.AdditionalProperties), $"it has no meaning for '{string.Join("', '", extra.Keys)}'. Use RawRepresentationFactory to pass GenerationOptions.");
+            throw Unsupported(nameof(ChatOptions.AdditionalProperties), $"it has no meaning for '{string.Join("', '", extra.Keys)}'. With the model folder's own Jinja template they are template variables; use RawRepresentationFactory to pass GenerationOptions.");
         }
 
         if (options.ModelId is { } model && !string.Equals(model, ModelId, StringComparison.OrdinalIgnoreCase))
