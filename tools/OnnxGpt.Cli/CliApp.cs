@@ -23,6 +23,7 @@ internal static class CliApp
             GenerateCommand.Create(),
             NextTokenCommand.Create(),
             TokenizeCommand.Create(),
+            ChatTemplateCommand.Create(),
             InspectCommand.Create(),
             ProvidersCommand.Create(),
             SoakCommand.Create(),

@@ -397,6 +397,12 @@ public sealed class GptChatClient : IChatClient
             return null;
         }
 
+        // A hub-layout folder keeps its graphs under onnx/ and its tokenizer files (and template) at the top.
+        if (!string.IsNullOrEmpty(info.ModelPath) && Directory.Exists(info.ModelPath))
+        {
+            return Path.TrimEndingDirectorySeparator(info.ModelPath);
+        }
+
         var directory = !string.IsNullOrEmpty(info.GraphPath) ? Path.GetDirectoryName(info.GraphPath) : null;
         if (string.IsNullOrEmpty(directory) && !string.IsNullOrEmpty(info.ModelPath))
         {
