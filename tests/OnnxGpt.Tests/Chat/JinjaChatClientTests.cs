@@ -126,6 +126,25 @@ public sealed class JinjaChatClientTests
     }
 
     [Test]
+    public async Task UseFunctionInvocation_runs_the_call_and_sends_the_result_back_through_the_template()
+    {
+        var fake = new FakeGenerator(FinishReason.Eos, "unused");
+        fake.Replies.Add(["<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"unit\": \"C\"}}\n</tool_call>"]);
+        fake.Replies.Add(["It is 21.5 C in Oslo."]);
+        using var inner = Qwen3Client(fake);
+        using var client = new ChatClientBuilder(inner).UseFunctionInvocation().Build();
+        var response = await client.GetResponseAsync("Weather in Oslo?", new ChatOptions { Tools = [Weather] });
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.Text, Is.EqualTo("It is 21.5 C in Oslo."));
+            Assert.That(fake.Prompts, Has.Count.EqualTo(2));
+            Assert.That(fake.Prompts[1].Text, Does.EndWith(
+                "<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"unit\": \"C\"}}\n</tool_call><|im_end|>\n"
+                + "<|im_start|>user\n<tool_response>\n21.5 C in Oslo\n</tool_response><|im_end|>\n<|im_start|>assistant\n"));
+        });
+    }
+
+    [Test]
     public void Text_that_only_looks_like_a_call_stays_text_and_streams_unchanged()
     {
         var output = new[] { "A <tool", "_call> is ", "not JSON here." };
