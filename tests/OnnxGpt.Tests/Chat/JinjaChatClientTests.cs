@@ -35,6 +35,24 @@ public sealed class JinjaChatClientTests
         }
     }
 
+    [TestCase("qwen3")]
+    [TestCase("llama3")]
+    [TestCase("gemma3")]
+    public void The_rendered_chats_tokenized_without_special_tokens_give_the_reference_ids(string model)
+    {
+        var template = JinjaChatTemplate.FromModelDirectory(Path.Combine(Hub, model))!;
+        var tokenizer = OnnxGpt.Tests.Tokenization.TokenizerJson.HubTokenizers.Get("hub/" + model);
+        using var reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(Hub, model, "reference.json")));
+        foreach (var chat in reference.RootElement.GetProperty("chats").EnumerateObject())
+        {
+            var messages = chat.Value.GetProperty("messages").EnumerateArray()
+                .Select(m => new ChatMessage(new ChatRole(m.GetProperty("role").GetString()!), m.GetProperty("content").GetString())).ToList();
+            var addGenerationPrompt = !chat.Value.TryGetProperty("add_generation_prompt", out var flag) || flag.GetBoolean();
+            var ids = tokenizer.Encode(template.Format(messages, addGenerationPrompt), addSpecialTokens: false);
+            Assert.That(ids, Is.EqualTo(chat.Value.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32())), chat.Name);
+        }
+    }
+
     [Test]
     public void The_mistral_fixture_ships_no_template_and_keeps_the_built_in_one()
     {
