@@ -544,7 +544,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
     private int[] PreparePrompt(GptPrompt prompt)
     {
         int[] ids = prompt.TokenIds is { } given ? [.. given]
-            : _codec is { } codec ? [.. codec.Encode(prompt.Text!)]
+            : _codec is { } codec ? [.. codec.Encode(prompt.Text!, prompt.AddSpecialTokens)]
             : throw new InvalidOperationException($"The model at '{ModelInfo.ModelPath}' has no tokenizer files (vocab.json + merges.txt, tokenizer.model or tokenizer.json); give the prompt as token ids instead.");
         if (ids.Length == 0)
         {

@@ -6,7 +6,7 @@ namespace OnnxGpt.GenAI;
 /// <summary>Turns prompt text into ids and streamed ids into text, for one generator.</summary>
 internal interface ITextCodec : IDisposable
 {
-    IReadOnlyList<int> Encode(string text);
+    IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true);
 
     /// <summary>A decoder for one request's output.</summary>
     ITokenTextStream CreateStream();
@@ -23,7 +23,7 @@ internal interface ITokenTextStream : IDisposable
 /// <summary>OnnxGpt's tokenizer and its UTF-8-safe <see cref="StreamingDetokenizer"/>: ids identical to the core backend's.</summary>
 internal sealed class OnnxGptTextCodec(GptTokenizer tokenizer) : ITextCodec
 {
-    public IReadOnlyList<int> Encode(string text) => tokenizer.Encode(text);
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true) => tokenizer.Encode(text, addSpecialTokens);
 
     public ITokenTextStream CreateStream() => new Stream(new StreamingDetokenizer(tokenizer));
 
@@ -49,7 +49,8 @@ internal sealed class OnnxGptTextCodec(GptTokenizer tokenizer) : ITextCodec
 /// </summary>
 internal sealed class GenAITextCodec(Tokenizer tokenizer) : ITextCodec
 {
-    public IReadOnlyList<int> Encode(string text)
+    /// <remarks>onnxruntime-genai's tokenizer has no switch for special tokens; it encodes as its configuration says.</remarks>
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
         using var sequences = tokenizer.Encode(text);

@@ -35,6 +35,7 @@ internal static class CliApp
             GenerateCommand.Create(console.In),
             NextTokenCommand.Create(console.In),
             TokenizeCommand.Create(console.In),
+            ChatTemplateCommand.Create(),
             InspectCommand.Create(),
             ProvidersCommand.Create(),
             SoakCommand.Create(),

@@ -65,11 +65,15 @@ internal sealed record TimingsJson(double TimeToFirstTokenMs, double TokensPerSe
 /// <summary>What <c>tokenize --json</c> prints.</summary>
 internal sealed record TokenizeJson(IReadOnlyList<int> Ids, IReadOnlyList<string> Tokens);
 
+/// <summary>What <c>chat-template --json</c> prints: the rendered prompt and the ids the model receives.</summary>
+internal sealed record ChatTemplateJson(string Text, IReadOnlyList<int> Ids);
+
 /// <summary>Source-generated serialization for the CLI's JSON output: camelCase, one line.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(GenerateJson))]
 [JsonSerializable(typeof(List<GenerateJson>))]
 [JsonSerializable(typeof(TokenizeJson))]
+[JsonSerializable(typeof(ChatTemplateJson))]
 [JsonSerializable(typeof(InspectJson))]
 [JsonSerializable(typeof(NextTokenJson))]
 [JsonSerializable(typeof(OnnxGpt.Providers.ExecutionProviderReport))]

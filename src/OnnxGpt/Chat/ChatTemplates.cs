@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace OnnxGpt.Chat;
 
 /// <summary>Finds the chat template of a model: by name, or from the Jinja template its folder ships.</summary>
@@ -72,68 +70,17 @@ public static class ChatTemplates
     }
 
     /// <summary>
-    /// Reads the chat template a model folder ships (<c>tokenizer_config.json</c>'s <c>chat_template</c>, a string or
-    /// a list of named templates of which <c>default</c> is used; else <c>chat_template.jinja</c>) and recognises it
-    /// (see <see cref="Recognize"/>).
+    /// The chat template a model folder ships (<c>tokenizer_config.json</c>'s <c>chat_template</c>, a string or a list
+    /// of named templates of which <c>default</c> is used and <c>tool_use</c> kept for requests with tools; else
+    /// <c>chat_template.jinja</c> or <c>chat_template.json</c>), rendered by OnnxGpt's Jinja engine.
     /// </summary>
     /// <param name="modelDirectory">The model folder.</param>
-    /// <returns>The template, or null when the folder has none or it is not one of the known formats.</returns>
-    public static IChatTemplate? FromModelDirectory(string modelDirectory)
-    {
-        ArgumentNullException.ThrowIfNull(modelDirectory);
-        return Recognize(ReadJinja(modelDirectory));
-    }
+    /// <returns>The template, or null when the folder has none.</returns>
+    /// <exception cref="Models.ModelLoadException">The template cannot be read or uses syntax the engine lacks (the message names the line, column and construct).</exception>
+    public static IChatTemplate? FromModelDirectory(string modelDirectory) => JinjaChatTemplate.FromModelDirectory(modelDirectory);
 
     /// <summary>Like <see cref="FromModelDirectory"/>, falling back to <see cref="PlainChatTemplate"/>.</summary>
     /// <param name="modelDirectory">The model folder.</param>
     /// <returns>The template.</returns>
     public static IChatTemplate ForModelDirectory(string modelDirectory) => FromModelDirectory(modelDirectory) ?? new PlainChatTemplate();
-
-    private static string? ReadJinja(string directory)
-    {
-        try
-        {
-            var config = Path.Combine(directory, "tokenizer_config.json");
-            if (File.Exists(config))
-            {
-                using var stream = File.OpenRead(config);
-                using var document = JsonDocument.Parse(stream);
-                if (document.RootElement.ValueKind == JsonValueKind.Object
-                    && document.RootElement.TryGetProperty("chat_template", out var template))
-                {
-                    if (template.ValueKind == JsonValueKind.String)
-                    {
-                        return template.GetString();
-                    }
-
-                    if (template.ValueKind == JsonValueKind.Array)
-                    {
-                        string? first = null;
-                        foreach (var entry in template.EnumerateArray())
-                        {
-                            if (entry.ValueKind == JsonValueKind.Object
-                                && entry.TryGetProperty("template", out var source) && source.ValueKind == JsonValueKind.String)
-                            {
-                                first ??= source.GetString();
-                                if (entry.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && name.GetString() == "default")
-                                {
-                                    return source.GetString();
-                                }
-                            }
-                        }
-
-                        return first;
-                    }
-                }
-            }
-
-            var jinja = Path.Combine(directory, "chat_template.jinja");
-            return File.Exists(jinja) ? File.ReadAllText(jinja) : null;
-        }
-        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException)
-        {
-            // The loader reports a malformed configuration file; a template that cannot be read is simply absent.
-            return null;
-        }
-    }
 }

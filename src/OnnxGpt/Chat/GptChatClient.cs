@@ -36,10 +36,17 @@ namespace OnnxGpt.Chat;
 /// <see cref="ArgumentException"/> naming <c>ResponseFormat</c> and the keyword.
 /// </para>
 /// <para>
+/// With the model folder's own Jinja template (<see cref="JinjaChatTemplate"/>), messages may hold text, reasoning,
+/// <see cref="FunctionCallContent"/> and <see cref="FunctionResultContent"/>; <c>Tools</c> reach the template's
+/// <c>tools</c>; <c>AdditionalProperties</c> (over <see cref="GptChatClientOptions.TemplateVariables"/>) are template
+/// variables such as <c>enable_thinking</c>; and with tools and a <c>ToolMode</c> other than none the reply is parsed
+/// for tool calls in the template's <see cref="ToolCallFormat"/>: calls become <see cref="FunctionCallContent"/> (streamed
+/// once complete), text around them stays text, and the finish reason is <see cref="ChatFinishReason.ToolCalls"/>.
+/// </para>
+/// <para>
 /// What the model cannot honour is refused with <see cref="NotSupportedException"/> naming the option, never ignored:
-/// <c>Tools</c>, a <c>ToolMode</c> other than none,
-/// <c>Reasoning</c>, <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, <c>AdditionalProperties</c>, and message
-/// content other than text. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
+/// a required <c>ToolMode</c>, <c>Tools</c> and <c>AdditionalProperties</c> with a built-in template, <c>Reasoning</c>,
+/// <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, and content a template cannot render. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
 /// <see cref="ChatOptions"/> property. Cancellation throws an <see cref="OperationCanceledException"/> (a
 /// <see cref="GenerationCanceledException"/> once generation has started).
 /// </para>
@@ -70,6 +77,8 @@ public sealed class GptChatClient : IChatClient
 
     private readonly IGptGenerator _generator;
     private readonly IList<string>? _defaultStops;
+    private readonly ToolCallFormat _toolCallFormat;
+    private readonly Dictionary<string, object?>? _templateVariables;
     private readonly Lock _conversationsGate = new();
     private readonly Dictionary<string, List<ChatMessage>> _conversations = new(StringComparer.Ordinal);
     private readonly Queue<string> _conversationOrder = new();
@@ -100,6 +109,8 @@ public sealed class GptChatClient : IChatClient
         _logger = loggerFactory?.CreateLogger<GptChatClient>() ?? (ILogger)NullLogger.Instance;
         var directory = ModelDirectory(generator.ModelInfo);
         Template = options.ResolveTemplate(directory);
+        _toolCallFormat = options.ToolCallFormat ?? (Template as JinjaChatTemplate)?.ToolCallFormat ?? ToolCallFormat.None;
+        _templateVariables = options.TemplateVariables is { Count: > 0 } variables ? new Dictionary<string, object?>(variables, StringComparer.Ordinal) : null;
         ModelId = options.ModelId ?? (directory is null ? null : Path.GetFileName(directory)) ?? "onnxgpt";
         _defaultStops = options.DefaultStopSequences ?? (generator as GptGenerator)?.Model.Options.Generation?.StopSequences;
         Metadata = new ChatClientMetadata("OnnxGpt", directory is null ? null : new Uri(Path.GetFullPath(directory)), ModelId);
@@ -111,6 +122,9 @@ public sealed class GptChatClient : IChatClient
     /// <summary>The chat template in use.</summary>
     public IChatTemplate Template { get; }
 
+    /// <summary>How the model's tool calls are parsed (<see cref="ToolCallFormat.None"/>: they are not).</summary>
+    public ToolCallFormat ToolCallFormat => _toolCallFormat;
+
     /// <summary>Describes this client: provider <c>OnnxGpt</c>, the model folder, and <see cref="ModelId"/>.</summary>
     public ChatClientMetadata Metadata { get; }
 
@@ -119,10 +133,13 @@ public sealed class GptChatClient : IChatClient
 
     /// <summary>Renders a conversation as the prompt this client would send to the model.</summary>
     /// <param name="messages">The conversation.</param>
-    /// <param name="options">The request's options (its <c>Instructions</c> are rendered as a leading system message).</param>
+    /// <param name="options">The request's options: its <c>Instructions</c> are rendered as a leading system message; with a
+    /// Jinja template its <c>Tools</c> reach the template's <c>tools</c> and its <c>AdditionalProperties</c> are template variables.</param>
+    /// <param name="addGenerationPrompt">Whether to end with the opening of an assistant turn (true for a request).</param>
     /// <returns>The prompt text.</returns>
-    /// <exception cref="NotSupportedException">A message holds content other than text, or a role the template cannot render.</exception>
-    public string FormatPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
+    /// <exception cref="NotSupportedException">A message holds content the template cannot render, or a role it has no place for.</exception>
+    /// <exception cref="Templates.ChatTemplateException">The model's Jinja template failed, for example its own check that roles alternate.</exception>
+    public string FormatPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options = null, bool addGenerationPrompt = true)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var conversation = new List<ChatMessage>();
@@ -134,14 +151,6 @@ public sealed class GptChatClient : IChatClient
         foreach (var message in messages)
         {
             ArgumentNullException.ThrowIfNull(message, nameof(messages));
-            foreach (var content in message.Contents)
-            {
-                if (content is not TextContent)
-                {
-                    throw new NotSupportedException($"A {message.Role} message holds {content.GetType().Name}; {nameof(GptChatClient)} renders text content only.");
-                }
-            }
-
             conversation.Add(message);
         }
 
@@ -150,8 +159,58 @@ public sealed class GptChatClient : IChatClient
             throw new ArgumentException("The conversation has no messages.", nameof(messages));
         }
 
-        return Template.Format(conversation, addGenerationPrompt: true);
+        if (Template is JinjaChatTemplate jinja)
+        {
+            return jinja.Format(conversation, addGenerationPrompt, options?.Tools, TemplateVariables(options));
+        }
+
+        foreach (var message in conversation)
+        {
+            foreach (var content in message.Contents)
+            {
+                if (content is not TextContent)
+                {
+                    throw new NotSupportedException($"A {message.Role} message holds {content.GetType().Name}; the '{Template.Name}' chat template renders text content only (function calls and results need the model folder's own Jinja template).");
+                }
+            }
+        }
+
+        return Template.Format(conversation, addGenerationPrompt);
     }
+
+    private Dictionary<string, object?>? TemplateVariables(ChatOptions? options)
+    {
+        if (options?.AdditionalProperties is not { Count: > 0 } extra)
+        {
+            return _templateVariables;
+        }
+
+        var variables = _templateVariables is null ? new Dictionary<string, object?>(StringComparer.Ordinal) : new Dictionary<string, object?>(_templateVariables, StringComparer.Ordinal);
+        foreach (var (name, value) in extra)
+        {
+            variables[name] = value;
+        }
+
+        return variables;
+    }
+
+    /// <summary>Whether this request's reply is parsed for tool calls: it has tools, a mode other than none, and a known format.</summary>
+    private bool ParsesToolCalls(ChatOptions? options) =>
+        _toolCallFormat != ToolCallFormat.None && options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode;
+
+    private List<AIContent> ReplyContents(string text, bool parse)
+    {
+        var contents = parse ? ToolCallParser.Parse(text, _toolCallFormat) : [];
+        if (contents.Count == 0)
+        {
+            contents.Add(new TextContent(text));
+        }
+
+        return contents;
+    }
+
+    // A Jinja template renders the special tokens (bos included) itself; the built-in ones leave bos to the tokenizer.
+    private GptPrompt Prompt(string text) => Template is JinjaChatTemplate ? GptPrompt.FromText(text, addSpecialTokens: false) : GptPrompt.FromText(text);
 
     /// <summary>Maps chat options onto generation options (see the class remarks), validating them.</summary>
     /// <param name="options">The chat options; null gives default generation options (plus the template's stop text).</param>
@@ -251,7 +310,9 @@ public sealed class GptChatClient : IChatClient
         var created = DateTimeOffset.UtcNow;
         var result = await _generator.GenerateAsync(prompt, generation, cancellationToken).ConfigureAwait(false);
         var id = NewId();
-        var reply = new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created };
+        var contents = ReplyContents(result.Text, ParsesToolCalls(options));
+        var calls = contents.Exists(c => c is FunctionCallContent);
+        var reply = new ChatMessage(ChatRole.Assistant, contents) { MessageId = id, CreatedAt = created };
         Remember(options?.ConversationId, sent, reply);
         return new ChatResponse(reply)
         {
@@ -260,7 +321,7 @@ public sealed class GptChatClient : IChatClient
             ResponseId = id,
             ModelId = ModelId,
             CreatedAt = created,
-            FinishReason = Map(result.FinishReason),
+            FinishReason = calls ? ChatFinishReason.ToolCalls : Map(result.FinishReason),
             Usage = Usage(result),
             RawRepresentation = result,
         };
@@ -272,17 +333,28 @@ public sealed class GptChatClient : IChatClient
         var (prompt, generation, sent, dropped) = Prepare(messages, options);
         var created = DateTimeOffset.UtcNow;
         var id = NewId();
+        var parse = ParsesToolCalls(options);
+
+        // From a call's opening marker on, text is buffered and parsed into FunctionCallContent when the reply ends.
+        var calls = parse ? new ToolCallStream(_toolCallFormat) : null;
         await foreach (var token in _generator.StreamAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
         {
+            var text = calls is null ? token.Text : calls.Append(token.Text);
             if (token.Result is { } result)
             {
-                Remember(options?.ConversationId, sent, new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created });
-                var contents = new List<AIContent>(2);
-                if (token.Text.Length > 0)
+                Remember(options?.ConversationId, sent, new ChatMessage(ChatRole.Assistant, ReplyContents(result.Text, parse)) { MessageId = id, CreatedAt = created });
+                var contents = new List<AIContent>(3);
+                if (text.Length > 0)
                 {
-                    contents.Add(new TextContent(token.Text));
+                    contents.Add(new TextContent(text));
                 }
 
+                if (calls is not null)
+                {
+                    contents.AddRange(ToolCallParser.Parse(calls.TakeRest(), _toolCallFormat));
+                }
+
+                var called = contents.Exists(c => c is FunctionCallContent);
                 contents.Add(new UsageContent(Usage(result)));
                 yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
                 {
@@ -291,16 +363,16 @@ public sealed class GptChatClient : IChatClient
                     MessageId = id,
                     ModelId = ModelId,
                     CreatedAt = created,
-                    FinishReason = Map(result.FinishReason),
+                    FinishReason = called ? ChatFinishReason.ToolCalls : Map(result.FinishReason),
                     RawRepresentation = token,
                     AdditionalProperties = Dropped(dropped),
                 };
                 yield break;
             }
 
-            if (token.Text.Length > 0)
+            if (text.Length > 0)
             {
-                yield return new ChatResponseUpdate(ChatRole.Assistant, token.Text)
+                yield return new ChatResponseUpdate(ChatRole.Assistant, text)
                 {
                     ConversationId = options?.ConversationId,
                     ResponseId = id,
@@ -378,6 +450,12 @@ public sealed class GptChatClient : IChatClient
             return null;
         }
 
+        // A hub-layout folder keeps its graphs under onnx/ and its tokenizer files (and template) at the top.
+        if (!string.IsNullOrEmpty(info.ModelPath) && Directory.Exists(info.ModelPath))
+        {
+            return Path.TrimEndingDirectorySeparator(info.ModelPath);
+        }
+
         var directory = !string.IsNullOrEmpty(info.GraphPath) ? Path.GetDirectoryName(info.GraphPath) : null;
         if (string.IsNullOrEmpty(directory) && !string.IsNullOrEmpty(info.ModelPath))
         {
@@ -419,7 +497,7 @@ public sealed class GptChatClient : IChatClient
 
         if (_trimmer is null)
         {
-            return (GptPrompt.FromText(FormatPrompt(conversation, options)), generation, conversation, 0);
+            return (Prompt(FormatPrompt(conversation, options)), generation, conversation, 0);
         }
 
         // Render, measure, drop the oldest turns, re-render: a step around the template, whichever it is.
@@ -431,7 +509,7 @@ public sealed class GptChatClient : IChatClient
             ChatLog.DroppedOldestTurns(_logger, options?.ConversationId ?? "(stateless)", fitted.Dropped, fitted.PromptTokens, fitted.Budget, reserved, context);
         }
 
-        return (GptPrompt.FromText(fitted.Prompt), generation, fitted.Messages, fitted.Dropped);
+        return (Prompt(fitted.Prompt), generation, fitted.Messages, fitted.Dropped);
     }
 
     private void Remember(string? conversation, IReadOnlyList<ChatMessage> sent, ChatMessage reply)
@@ -477,14 +555,15 @@ public sealed class GptChatClient : IChatClient
         static NotSupportedException Unsupported(string option, string why) =>
             new($"ChatOptions.{option} is not supported by {nameof(GptChatClient)}: {why}");
 
-        if (options.Tools is { Count: > 0 })
+        var jinja = Template is JinjaChatTemplate;
+        if (options.Tools is { Count: > 0 } && !jinja)
         {
-            throw Unsupported(nameof(ChatOptions.Tools), "the model has no tool calling.");
+            throw Unsupported(nameof(ChatOptions.Tools), $"the '{Template.Name}' chat template has no place for tools; tools need the model folder's own Jinja chat template.");
         }
 
-        if (options.ToolMode is not null and not NoneChatToolMode)
+        if (options.ToolMode is RequiredChatToolMode)
         {
-            throw Unsupported(nameof(ChatOptions.ToolMode), "the model has no tool calling; only ChatToolMode.None is supported.");
+            throw Unsupported(nameof(ChatOptions.ToolMode), "requiring a tool call needs output constrained to the tool's JSON schema, which this client does not do yet; use ChatToolMode.Auto or None.");
         }
 
         if (options.Reasoning is not null)
@@ -502,9 +581,9 @@ public sealed class GptChatClient : IChatClient
             throw Unsupported(nameof(ChatOptions.ContinuationToken), "there are no background responses to continue.");
         }
 
-        if (options.AdditionalProperties is { Count: > 0 } extra)
+        if (options.AdditionalProperties is { Count: > 0 } extra && !jinja)
         {
-            throw Unsupported(nameof(ChatOptions.AdditionalProperties), $"it has no meaning for '{string.Join("', '", extra.Keys)}'. Use RawRepresentationFactory to pass GenerationOptions.");
+            throw Unsupported(nameof(ChatOptions.AdditionalProperties), $"it has no meaning for '{string.Join("', '", extra.Keys)}'. With the model folder's own Jinja template they are template variables; use RawRepresentationFactory to pass GenerationOptions.");
         }
 
         if (options.ModelId is { } model && !string.Equals(model, ModelId, StringComparison.OrdinalIgnoreCase))

@@ -7,8 +7,8 @@ namespace OnnxGpt.Chat;
 public sealed class GptChatClientOptions
 {
     /// <summary>
-    /// The chat template. Null: <see cref="TemplateName"/> if set, else the one recognised from the model folder's
-    /// <c>tokenizer_config.json</c> (see <see cref="ChatTemplates.Recognize"/>), else <see cref="PlainChatTemplate"/>.
+    /// The chat template. Null: <see cref="TemplateName"/> if set, else the model folder's own Jinja template
+    /// (<see cref="JinjaChatTemplate"/>), else <see cref="PlainChatTemplate"/>.
     /// </summary>
     public IChatTemplate? ChatTemplate { get; set; }
 
@@ -27,6 +27,15 @@ public sealed class GptChatClientOptions
     /// takes them from its model. Null: none.
     /// </summary>
     public IList<string>? DefaultStopSequences { get; set; }
+
+    /// <summary>
+    /// Extra variables for a Jinja chat template, for every request (for example <c>enable_thinking = false</c> for
+    /// Qwen3). A request's <c>ChatOptions.AdditionalProperties</c> add to and override them. Null: none.
+    /// </summary>
+    public IDictionary<string, object?>? TemplateVariables { get; set; }
+
+    /// <summary>How the model writes tool calls. Null: recognised from the Jinja template (<see cref="JinjaChatTemplate.ToolCallFormat"/>).</summary>
+    public ToolCallFormat? ToolCallFormat { get; set; }
 
     /// <summary>
     /// What happens when a conversation outgrows the model's context: <see cref="ContextOverflow.DropOldestTurns"/>

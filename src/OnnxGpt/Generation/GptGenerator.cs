@@ -388,7 +388,7 @@ public sealed class GptGenerator : IGptGenerator
     /// <summary>The prompt's ids, checked against the vocabulary and the context (one position must stay free).</summary>
     private IReadOnlyList<int> PreparePrompt(GptPrompt prompt)
     {
-        var ids = prompt.TokenIds ?? _model.RequireTokenizer().Encode(prompt.Text!);
+        var ids = prompt.TokenIds ?? _model.RequireTokenizer().Encode(prompt.Text!, prompt.AddSpecialTokens);
         if (ids.Count == 0)
         {
             ids = _model.Info.BosTokenId is { } bos

@@ -3,10 +3,11 @@ namespace OnnxGpt.Generation;
 /// <summary>A prompt: text for the model's tokenizer, or token ids fed as they are. A string converts implicitly.</summary>
 public sealed class GptPrompt
 {
-    private GptPrompt(string? text, IReadOnlyList<int>? tokenIds)
+    private GptPrompt(string? text, IReadOnlyList<int>? tokenIds, bool addSpecialTokens = true)
     {
         Text = text;
         TokenIds = tokenIds;
+        AddSpecialTokens = addSpecialTokens;
     }
 
     /// <summary>The prompt's text, or null for a prompt of token ids.</summary>
@@ -15,6 +16,12 @@ public sealed class GptPrompt
     /// <summary>The prompt's token ids, or null for a text prompt.</summary>
     public IReadOnlyList<int>? TokenIds { get; }
 
+    /// <summary>
+    /// Whether the tokenizer adds its special tokens (bos) to <see cref="Text"/>: true for plain text, false for text
+    /// a chat template rendered, which holds its special tokens already.
+    /// </summary>
+    public bool AddSpecialTokens { get; }
+
     /// <summary>A text prompt, encoded by the model's tokenizer (which adds bos where the model expects it).</summary>
     /// <param name="text">The text.</param>
     /// <returns>The prompt.</returns>
@@ -22,6 +29,16 @@ public sealed class GptPrompt
     {
         ArgumentNullException.ThrowIfNull(text);
         return new GptPrompt(text, null);
+    }
+
+    /// <summary>A text prompt, encoded with or without the tokenizer's special tokens.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="addSpecialTokens">False for text that holds its special tokens already, such as a rendered chat template.</param>
+    /// <returns>The prompt.</returns>
+    public static GptPrompt FromText(string text, bool addSpecialTokens)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return new GptPrompt(text, null, addSpecialTokens);
     }
 
     /// <summary>A prompt of token ids, fed as they are (no bos is added).</summary>
@@ -33,7 +50,7 @@ public sealed class GptPrompt
         return new GptPrompt(null, [.. tokenIds]);
     }
 
-    /// <summary>Converts text to a prompt (see <see cref="FromText"/>).</summary>
+    /// <summary>Converts text to a prompt (see <see cref="FromText(string)"/>).</summary>
     /// <param name="text">The text.</param>
     public static implicit operator GptPrompt(string text) => FromText(text);
 

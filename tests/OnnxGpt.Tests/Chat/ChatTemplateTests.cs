@@ -1,5 +1,6 @@
 using Microsoft.Extensions.AI;
 using OnnxGpt.Chat;
+using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Chat;
 
@@ -109,15 +110,35 @@ public sealed class ChatTemplateTests
     public void Reads_the_template_from_a_model_folder()
     {
         using var folder = new TempDirectory();
-        File.WriteAllText(folder.File("tokenizer_config.json"), """{ "chat_template": "{% for message in messages %}{{'<|im_start|>' + message['role'] }}{% endfor %}" }""");
-        Assert.That(ChatTemplates.FromModelDirectory(folder.Path), Is.InstanceOf<ChatMLTemplate>());
+        File.WriteAllText(folder.File("tokenizer_config.json"), """{ "bos_token": "<s>", "chat_template": "{% for message in messages %}{{'<|im_start|>' + message['role'] }}{% endfor %}" }""");
+        var chatml = (JinjaChatTemplate)ChatTemplates.FromModelDirectory(folder.Path)!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(chatml.Format([new(ChatRole.User, "x")], addGenerationPrompt: false), Is.EqualTo("<|im_start|>user"));
+            Assert.That(chatml.StopSequences, Is.EqualTo(new[] { "<|im_end|>" }));
+            Assert.That(chatml.ToolUseTemplate, Is.Null);
+        });
 
-        File.WriteAllText(folder.File("tokenizer_config.json"), """{ "chat_template": [ { "name": "tool_use", "template": "<|im_start|>" }, { "name": "default", "template": "<start_of_turn>" } ] }""");
-        Assert.That(ChatTemplates.FromModelDirectory(folder.Path), Is.InstanceOf<GemmaChatTemplate>());
+        File.WriteAllText(folder.File("tokenizer_config.json"), """{ "bos_token": {"content": "<bos>"}, "chat_template": [ { "name": "tool_use", "template": "tools:{{ tools|length }}" }, { "name": "default", "template": "{{ bos_token }}<start_of_turn>" } ] }""");
+        var named = (JinjaChatTemplate)ChatTemplates.FromModelDirectory(folder.Path)!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(named.Format([new(ChatRole.User, "x")], addGenerationPrompt: true), Is.EqualTo("<bos><start_of_turn>"));
+            Assert.That(named.Format([new(ChatRole.User, "x")], true, [AIFunctionFactory.Create(() => 1, "one")], null), Is.EqualTo("tools:1"));
+        });
 
         File.WriteAllText(folder.File("tokenizer_config.json"), "{}");
-        File.WriteAllText(folder.File("chat_template.jinja"), "{{ '<|start_header_id|>' }}");
-        Assert.That(ChatTemplates.FromModelDirectory(folder.Path), Is.InstanceOf<Llama3ChatTemplate>());
+        File.WriteAllText(folder.File("chat_template.jinja"), "{{ '<|start_header_id|>' }}\n");
+        Assert.That(ChatTemplates.FromModelDirectory(folder.Path)!.Format([new(ChatRole.User, "x")], true), Is.EqualTo("<|start_header_id|>"));
+    }
+
+    [Test]
+    public void A_template_the_engine_cannot_parse_fails_at_load_naming_file_line_and_construct()
+    {
+        using var folder = new TempDirectory();
+        File.WriteAllText(folder.File("tokenizer_config.json"), """{ "chat_template": "{% for m in messages %}\n{% include 'x' %}{% endfor %}" }""");
+        var ex = Assert.Throws<ModelLoadException>(() => ChatTemplates.FromModelDirectory(folder.Path));
+        Assert.That(ex!.Message, Does.Contain("tokenizer_config.json").And.Contain("line 2, column 4: the 'include' statement is not supported"));
     }
 
     [Test]

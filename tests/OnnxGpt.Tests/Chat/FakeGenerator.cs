@@ -19,6 +19,12 @@ internal sealed class FakeGenerator : IGptGenerator
 
     public GptPrompt? LastPrompt { get; private set; }
 
+    /// <summary>Replies for successive calls (the n-th call streams Replies[n]); past the end, the constructor's texts.</summary>
+    public List<string[]> Replies { get; } = [];
+
+    /// <summary>Every prompt received, in order.</summary>
+    public List<GptPrompt> Prompts { get; } = [];
+
     public GenerationOptions? LastOptions { get; private set; }
 
     public GptModelInfo ModelInfo { get; } = new()
@@ -42,24 +48,26 @@ internal sealed class FakeGenerator : IGptGenerator
     {
         LastPrompt = prompt;
         LastOptions = options;
+        var texts = Prompts.Count < Replies.Count ? Replies[Prompts.Count] : _texts;
+        Prompts.Add(prompt);
         options?.Validate();
-        for (var i = 0; i < _texts.Length; i++)
+        for (var i = 0; i < texts.Length; i++)
         {
             await Task.Yield();
             cancellationToken.ThrowIfCancellationRequested();
-            GenerationResult? result = i == _texts.Length - 1
+            GenerationResult? result = i == texts.Length - 1
                 ? new GenerationResult
                 {
-                    Text = string.Concat(_texts),
+                    Text = string.Concat(texts),
                     PromptTokenIds = [1, 2, 3],
-                    TokenIds = [.. Enumerable.Range(5, _texts.Length)],
+                    TokenIds = [.. Enumerable.Range(5, texts.Length)],
                     FinishReason = Finish,
                     ExecutionProvider = "Fake",
                     TimeToFirstToken = TimeSpan.Zero,
                     TotalTime = TimeSpan.Zero,
                 }
                 : null;
-            yield return new GeneratedToken(5 + i, _texts[i], i, result);
+            yield return new GeneratedToken(5 + i, texts[i], i, result);
         }
     }
 }

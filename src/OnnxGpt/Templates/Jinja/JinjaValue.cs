@@ -21,7 +21,7 @@ internal static class JinjaValue
         decimal m => (double)m,
         JsonElement element => FromElement(element),
         JsonNode node => FromElement(JsonSerializer.SerializeToElement(node)),
-        JinjaDict or List<object?> or JinjaTuple => value,
+        JinjaDict or JinjaTuple or JinjaNamespace => value,
         IDictionary<string, object?> dictionary => FromPairs(dictionary),
         IReadOnlyDictionary<string, object?> dictionary => FromPairs(dictionary),
         IDictionary dictionary => FromDictionary(dictionary),
