@@ -55,8 +55,18 @@ public sealed class GptGenerator : IGptGenerator
 
         var state = new SequenceState(_model, settings, promptIds, maxNew, started);
         var conversation = settings.ConversationId;
-        var decoder = ResumeConversation(conversation, promptIds, maxNew, state, cancellationToken)
-            ?? new DecoderSession(_model, Capacity(conversation, promptIds.Count + maxNew), cancellationToken);
+        DecoderSession decoder;
+        try
+        {
+            decoder = ResumeConversation(conversation, promptIds, maxNew, state, cancellationToken)
+                ?? new DecoderSession(_model, Capacity(conversation, promptIds.Count + maxNew), cancellationToken);
+        }
+        catch
+        {
+            // No cache, no loop: the request ends here.
+            state.Exited(cancellationToken);
+            throw;
+        }
         var keep = false;
         try
         {
@@ -104,6 +114,8 @@ public sealed class GptGenerator : IGptGenerator
         }
         finally
         {
+            state.Exited(cancellationToken);
+
             // A finished turn keeps its cache for the conversation's next one; anything else gives it back.
             if (keep)
             {
@@ -154,65 +166,75 @@ public sealed class GptGenerator : IGptGenerator
         var longest = prepared.Max(p => p.Ids.Count);
         var room = _model.Info.ContextLength - longest;
         var rows = prepared.Select(p => new SequenceState(_model, p.Settings, p.Ids, Math.Min(MaxNewTokens(p.Settings, p.Ids.Count), room), started)).ToArray();
-
-        await ThreadPoolSwitch.IfNeeded();
-        var capacity = longest + rows.Max(r => r.MaxNewTokens);
-        var pad = _model.Info.PadTokenId ?? (_model.Info.EosTokenIds.Count > 0 ? _model.Info.EosTokenIds[0] : 0);
-        var vocabulary = _model.Info.VocabularySize;
-        var next = new int[rows.Length];
-        using var decoder = new DecoderSession(_model, capacity, cancellationToken, rows.Length);
         try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            decoder.PrefillBatch([.. rows.Select(r => r.PromptIds)], pad);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw new GenerationCanceledException(rows[0].BuildResult(FinishReason.Cancelled), cancellationToken);
-        }
-
-        while (true)
-        {
-            var running = 0;
-            for (var r = 0; r < rows.Length; r++)
-            {
-                var row = rows[r];
-                if (row.Finished)
-                {
-                    // Finished rows keep feeding padding, as Hugging Face does; their scores are ignored.
-                    next[r] = pad;
-                    continue;
-                }
-
-                ThrowIfCancelled(row, cancellationToken);
-                var token = row.Advance(decoder.Logits.AsSpan(r * vocabulary, vocabulary));
-                next[r] = token.Id;
-                if (token.Result is { } result)
-                {
-                    LogFinished(result);
-                }
-                else
-                {
-                    running++;
-                }
-
-                yield return new BatchToken(r, token);
-            }
-
-            if (running == 0)
-            {
-                yield break;
-            }
-
             await ThreadPoolSwitch.IfNeeded();
+            var capacity = longest + rows.Max(r => r.MaxNewTokens);
+            var pad = _model.Info.PadTokenId ?? (_model.Info.EosTokenIds.Count > 0 ? _model.Info.EosTokenIds[0] : 0);
+            var vocabulary = _model.Info.VocabularySize;
+            var next = new int[rows.Length];
+            using var decoder = new DecoderSession(_model, capacity, cancellationToken, rows.Length);
             try
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                decoder.StepBatch(next);
+                decoder.PrefillBatch([.. rows.Select(r => r.PromptIds)], pad);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                throw new GenerationCanceledException(rows.First(r => !r.Finished).BuildResult(FinishReason.Cancelled), cancellationToken);
+                throw new GenerationCanceledException(rows[0].BuildResult(FinishReason.Cancelled), cancellationToken);
+            }
+
+            while (true)
+            {
+                var running = 0;
+                for (var r = 0; r < rows.Length; r++)
+                {
+                    var row = rows[r];
+                    if (row.Finished)
+                    {
+                        // Finished rows keep feeding padding, as Hugging Face does; their scores are ignored.
+                        next[r] = pad;
+                        continue;
+                    }
+
+                    ThrowIfCancelled(row, cancellationToken);
+                    var token = row.Advance(decoder.Logits.AsSpan(r * vocabulary, vocabulary));
+                    next[r] = token.Id;
+                    if (token.Result is { } result)
+                    {
+                        LogFinished(result);
+                    }
+                    else
+                    {
+                        running++;
+                    }
+
+                    yield return new BatchToken(r, token);
+                }
+
+                if (running == 0)
+                {
+                    yield break;
+                }
+
+                await ThreadPoolSwitch.IfNeeded();
+                try
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    decoder.StepBatch(next);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw new GenerationCanceledException(rows.First(r => !r.Finished).BuildResult(FinishReason.Cancelled), cancellationToken);
+                }
+            }
+        }
+        finally
+        {
+            // Rows the loop leaves without a result (cancelled with the batch, or the caller stopped reading).
+            foreach (var row in rows)
+            {
+                row.Exited(cancellationToken);
             }
         }
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using OnnxGpt.Models;
 using OnnxGpt.Sampling;
+using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.Generation;
@@ -23,6 +24,7 @@ internal sealed class SequenceState
     private readonly int? _topLogprobs;
     private readonly IReadOnlyList<int> _eos;
     private readonly long _started;
+    private readonly RequestTelemetry _telemetry;
     private long _firstTokenAt;
 
     public SequenceState(GptModel model, GenerationOptions settings, IReadOnlyList<int> promptIds, int maxNewTokens, long started)
@@ -44,6 +46,7 @@ internal sealed class SequenceState
         _stops = new StopSequenceMatcher(settings.StopSequences);
         _topLogprobs = settings.TopLogprobs;
         _topIds = _topLogprobs is > 0 ? new int[_topLogprobs.Value] : null;
+        _telemetry = RequestTelemetry.Start(model.Info.ModelPath, maxNewTokens, settings.Temperature, settings.TopP, settings.TopK, settings.ConversationId);
     }
 
     public IReadOnlyList<int> PromptIds { get; }
@@ -67,6 +70,7 @@ internal sealed class SequenceState
         if (_firstTokenAt == 0)
         {
             _firstTokenAt = Stopwatch.GetTimestamp();
+            _telemetry.Prefilled(PromptIds.Count, ReusedPromptTokens);
         }
 
         // Only when asked: the sampler left the final scores in logits.
@@ -103,9 +107,13 @@ internal sealed class SequenceState
         return new GeneratedToken(token, released, index, result) { Logprob = logprob, TopLogprobs = alternatives };
     }
 
+    /// <summary>The sequence's result, which also ends its telemetry (the first time): the one place a request is finalized.</summary>
     public GenerationResult BuildResult(FinishReason reason)
     {
         var now = Stopwatch.GetTimestamp();
+        var timeToFirstToken = Stopwatch.GetElapsedTime(_started, _firstTokenAt == 0 ? now : _firstTokenAt);
+        var total = Stopwatch.GetElapsedTime(_started, now);
+        _telemetry.Finished(FinishReasonName(reason), PromptIds.Count, _generated.Count, timeToFirstToken, total);
         return new GenerationResult
         {
             Text = _text.ToString(),
@@ -113,11 +121,41 @@ internal sealed class SequenceState
             TokenIds = _generated.ToArray(),
             FinishReason = reason,
             ExecutionProvider = _model.ExecutionProvider,
-            TimeToFirstToken = Stopwatch.GetElapsedTime(_started, _firstTokenAt == 0 ? now : _firstTokenAt),
-            TotalTime = Stopwatch.GetElapsedTime(_started, now),
+            TimeToFirstToken = timeToFirstToken,
+            TotalTime = total,
             ReusedPromptTokenCount = ReusedPromptTokens,
         };
     }
+
+    /// <summary>
+    /// The generation loop is done with this sequence: one that has no result yet (it failed, was cancelled with the
+    /// rest of its batch, or its caller stopped reading) ends its telemetry here.
+    /// </summary>
+    public void Exited(CancellationToken cancellationToken)
+    {
+        if (Finished)
+        {
+            return;
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            BuildResult(FinishReason.Cancelled);
+        }
+        else
+        {
+            _telemetry.Exited();
+        }
+    }
+
+    /// <summary>The finish reason as OpenTelemetry's <c>gen_ai.response.finish_reasons</c> spell them.</summary>
+    internal static string FinishReasonName(FinishReason reason) => reason switch
+    {
+        FinishReason.Eos or FinishReason.Stop => "stop",
+        FinishReason.Length => "length",
+        FinishReason.Cancelled => "cancelled",
+        _ => "_OTHER",
+    };
 
     private TokenLogprob[] TopLogprobs(ReadOnlySpan<float> finalLogits, int count)
     {

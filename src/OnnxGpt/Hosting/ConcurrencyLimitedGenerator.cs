@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using OnnxGpt.Generation;
 using OnnxGpt.Models;
+using OnnxGpt.Telemetry;
 
 namespace OnnxGpt.Hosting;
 
@@ -15,6 +16,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly int _maxConcurrent;
     private readonly int? _maxQueued;
+    private readonly KeyValuePair<string, object?> _modelTag;
     private int _waiting;
 
     /// <summary>Wraps <paramref name="inner"/>.</summary>
@@ -35,6 +37,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
         _maxConcurrent = maxConcurrentRequests;
         _maxQueued = maxQueuedRequests;
         _slots = new SemaphoreSlim(maxConcurrentRequests, maxConcurrentRequests);
+        _modelTag = new("gen_ai.request.model", GenAIInstruments.ModelName(inner.ModelInfo.ModelPath));
     }
 
     /// <inheritdoc />
@@ -55,6 +58,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
         if (!_slots.Wait(0, CancellationToken.None))
         {
             var waiting = Interlocked.Increment(ref _waiting);
+            GenAIInstruments.QueuedRequests.Add(1, _modelTag);
             try
             {
                 if (waiting > _maxQueued)
@@ -67,6 +71,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
             finally
             {
                 Interlocked.Decrement(ref _waiting);
+                GenAIInstruments.QueuedRequests.Add(-1, _modelTag);
             }
         }
 
