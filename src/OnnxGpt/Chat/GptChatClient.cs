@@ -30,8 +30,14 @@ namespace OnnxGpt.Chat;
 /// chat options are applied over it. A <c>ModelId</c> other than <see cref="ModelId"/> is refused.
 /// </para>
 /// <para>
+/// <c>ResponseFormat</c> constrains the output: <c>ChatResponseFormat.ForJsonSchema(schema)</c> to
+/// <see cref="GenerationOptions.JsonSchema"/>, <c>ChatResponseFormat.Json</c> to a JSON object, so
+/// <c>GetResponseAsync&lt;T&gt;</c> returns a valid <c>T</c>. A schema with a keyword the constraint lacks throws
+/// <see cref="ArgumentException"/> naming <c>ResponseFormat</c> and the keyword.
+/// </para>
+/// <para>
 /// What the model cannot honour is refused with <see cref="NotSupportedException"/> naming the option, never ignored:
-/// a <c>ResponseFormat</c> other than text, <c>Tools</c>, a <c>ToolMode</c> other than none,
+/// <c>Tools</c>, a <c>ToolMode</c> other than none,
 /// <c>Reasoning</c>, <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, <c>AdditionalProperties</c>, and message
 /// content other than text. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
 /// <see cref="ChatOptions"/> property. Cancellation throws an <see cref="OperationCanceledException"/> (a
@@ -194,6 +200,12 @@ public sealed class GptChatClient : IChatClient
             {
                 generation.StopSequences = options.StopSequences;
             }
+
+            if (options.ResponseFormat is ChatResponseFormatJson json)
+            {
+                // ChatResponseFormat.Json asks for a JSON object, as OpenAI's json_object does.
+                generation.JsonSchema = json.Schema is { } schema ? schema.GetRawText() : """{"type":"object"}""";
+            }
         }
 
         var stops = new List<string>();
@@ -219,7 +231,12 @@ public sealed class GptChatClient : IChatClient
             }
 
             // Settings that come from RawRepresentationFactory's GenerationOptions keep their own names.
-            throw setting is nameof(GenerationOptions.StopSequences) or nameof(GenerationOptions.CustomStages)
+            if (setting == nameof(GenerationOptions.JsonSchema) && options?.ResponseFormat is ChatResponseFormatJson)
+            {
+                throw Invalid(nameof(ChatOptions.ResponseFormat), $"ChatOptions.ResponseFormat: {message}");
+            }
+
+            throw setting is nameof(GenerationOptions.StopSequences) or nameof(GenerationOptions.CustomStages) or nameof(GenerationOptions.JsonSchema)
                 ? Invalid(setting, message)
                 : OutOfRange(setting, message);
         }
@@ -459,11 +476,6 @@ public sealed class GptChatClient : IChatClient
     {
         static NotSupportedException Unsupported(string option, string why) =>
             new($"ChatOptions.{option} is not supported by {nameof(GptChatClient)}: {why}");
-
-        if (options.ResponseFormat is not null and not ChatResponseFormatText)
-        {
-            throw Unsupported(nameof(ChatOptions.ResponseFormat), "the model's output is not constrained; only text is supported.");
-        }
 
         if (options.Tools is { Count: > 0 })
         {

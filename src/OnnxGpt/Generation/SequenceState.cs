@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using OnnxGpt.Constraints;
 using OnnxGpt.Models;
 using OnnxGpt.Sampling;
 using OnnxGpt.Telemetry;
@@ -23,8 +24,10 @@ internal sealed class SequenceState
     private readonly int[]? _topIds;
     private readonly int? _topLogprobs;
     private readonly IReadOnlyList<int> _eos;
+    private readonly ITokenConstraint? _constraint;
     private readonly long _started;
-    private readonly RequestTelemetry _telemetry;
+    private RequestTelemetry? _telemetry;
+    private readonly GenerationOptions _settings;
     private long _firstTokenAt;
 
     public SequenceState(GptModel model, GenerationOptions settings, IReadOnlyList<int> promptIds, int maxNewTokens, long started)
@@ -46,15 +49,28 @@ internal sealed class SequenceState
         _stops = new StopSequenceMatcher(settings.StopSequences);
         _topLogprobs = settings.TopLogprobs;
         _topIds = _topLogprobs is > 0 ? new int[_topLogprobs.Value] : null;
-        _telemetry = RequestTelemetry.Start(model.Info.ModelPath, maxNewTokens, settings.Temperature, settings.TopP, settings.TopK, settings.ConversationId);
+        _constraint = settings.JsonOutput() is { } json
+            ? JsonSchemaConstraint.Get(json, nameof(GenerationOptions.JsonSchema)).Start(TokenTrie.For(model.RequireTokenizer(), model.Info.VocabularySize), _eos)
+            : null;
+        _settings = settings;
     }
 
     public IReadOnlyList<int> PromptIds { get; }
+
+    /// <summary>
+    /// Counts the sequence as a request in the telemetry (its row does, as it is created), until its result or
+    /// <see cref="Exited"/>; a next-token distribution is not one.
+    /// </summary>
+    public void StartTelemetry() =>
+        _telemetry ??= RequestTelemetry.Start(_model.Info.ModelPath, MaxNewTokens, _settings.Temperature, _settings.TopP, _settings.TopK, _settings.ConversationId);
 
     public int MaxNewTokens { get; }
 
     /// <summary>Prompt tokens taken from a kept conversation cache.</summary>
     public int ReusedPromptTokens { get; set; }
+
+    /// <summary>The prompt followed by the tokens generated so far.</summary>
+    public ReadOnlySpan<int> Sequence => _sequence.AsSpan(0, PromptIds.Count + _generated.Count);
 
     /// <summary>The last token chosen (the one to feed next).</summary>
     public int LastToken { get; private set; }
@@ -66,11 +82,19 @@ internal sealed class SequenceState
     public GeneratedToken Advance(Span<float> logits)
     {
         var index = _generated.Count;
+        if (_model.Tokenizer?.VocabularySize is int size && size < logits.Length)
+        {
+            // Padded logits: the ids past the tokenizer's vocabulary are no tokens and are never produced.
+            logits[size..].Fill(float.NegativeInfinity);
+        }
+
+        // Constrained output: the tokens that cannot come next are removed before the sampler sees the scores.
+        _constraint?.Mask(logits, MaxNewTokens - index);
         var token = _sampler.Next(logits, _sequence.AsSpan(0, PromptIds.Count + index), out var logprob);
         if (_firstTokenAt == 0)
         {
             _firstTokenAt = Stopwatch.GetTimestamp();
-            _telemetry.Prefilled(PromptIds.Count, ReusedPromptTokens);
+            _telemetry?.Prefilled(PromptIds.Count, ReusedPromptTokens);
         }
 
         // Only when asked: the sampler left the final scores in logits.
@@ -83,16 +107,23 @@ internal sealed class SequenceState
         string released;
         if (_eos.Contains(token))
         {
-            finish = FinishReason.Eos;
+            // A constrained output ends with eos only once its value is whole: that is the stop it asked for.
+            finish = _constraint is null ? FinishReason.Eos : FinishReason.Stop;
             released = _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
         }
         else
         {
+            _constraint?.Accept(token);
             var (fragment, stopped) = _stops.Push(_detokenizer?.Append(token) ?? string.Empty);
             released = fragment;
             if (stopped)
             {
                 finish = FinishReason.Stop;
+            }
+            else if (_constraint is { IsComplete: true })
+            {
+                finish = FinishReason.Stop;
+                released += _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
             }
             else if (_generated.Count >= MaxNewTokens)
             {
@@ -107,18 +138,23 @@ internal sealed class SequenceState
         return new GeneratedToken(token, released, index, result) { Logprob = logprob, TopLogprobs = alternatives };
     }
 
-    /// <summary>The sequence's result, which also ends its telemetry (the first time): the one place a request is finalized.</summary>
-    public GenerationResult BuildResult(FinishReason reason)
+    public GenerationResult BuildResult(FinishReason reason) => BuildResult(reason, _generated.Count, _text.Length);
+
+    /// <summary>
+    /// The result of the first <paramref name="tokens"/> tokens, whose text is <paramref name="characters"/> long (what
+    /// a reader was given). It also ends the request's telemetry (the first time): the one place a request is finalized.
+    /// </summary>
+    public GenerationResult BuildResult(FinishReason reason, int tokens, int characters)
     {
         var now = Stopwatch.GetTimestamp();
         var timeToFirstToken = Stopwatch.GetElapsedTime(_started, _firstTokenAt == 0 ? now : _firstTokenAt);
         var total = Stopwatch.GetElapsedTime(_started, now);
-        _telemetry.Finished(FinishReasonName(reason), PromptIds.Count, _generated.Count, timeToFirstToken, total);
+        _telemetry?.Finished(FinishReasonName(reason), PromptIds.Count, Math.Min(tokens, _generated.Count), timeToFirstToken, total);
         return new GenerationResult
         {
-            Text = _text.ToString(),
+            Text = _text.ToString(0, Math.Min(characters, _text.Length)),
             PromptTokenIds = PromptIds,
-            TokenIds = _generated.ToArray(),
+            TokenIds = [.. _generated.GetRange(0, Math.Min(tokens, _generated.Count))],
             FinishReason = reason,
             ExecutionProvider = _model.ExecutionProvider,
             TimeToFirstToken = timeToFirstToken,
@@ -133,7 +169,7 @@ internal sealed class SequenceState
     /// </summary>
     public void Exited(CancellationToken cancellationToken)
     {
-        if (Finished)
+        if (_telemetry is not { HasEnded: false } telemetry)
         {
             return;
         }
@@ -144,7 +180,7 @@ internal sealed class SequenceState
         }
         else
         {
-            _telemetry.Exited();
+            telemetry.Exited();
         }
     }
 

@@ -50,6 +50,9 @@ internal sealed class RequestTelemetry
         return new RequestTelemetry(model, activity);
     }
 
+    /// <summary>Whether the request's outcome is recorded.</summary>
+    public bool HasEnded => _ended;
+
     /// <summary>The prompt has run and the first token is chosen: the span's <c>onnxgpt.prefill</c> event.</summary>
     public void Prefilled(int promptTokens, int reusedPromptTokens)
     {
