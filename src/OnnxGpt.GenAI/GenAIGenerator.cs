@@ -9,6 +9,7 @@ using OnnxGpt.Generation;
 using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Providers;
+using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.GenAI;
@@ -250,9 +251,15 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         var stops = new StopSequenceMatcher(settings.StopSequences);
         var eos = info.EosTokenIds;
 
+        RequestTelemetry? telemetry = null;
         GenerationResult BuildResult(FinishReason reason)
         {
             var now = Stopwatch.GetTimestamp();
+            var timeToFirstToken = firstTokenAt == 0 ? Stopwatch.GetElapsedTime(started, now) : Stopwatch.GetElapsedTime(started, firstTokenAt);
+            var total = Stopwatch.GetElapsedTime(started, now);
+
+            // The one place this backend finalizes a request, as SequenceState does for OnnxGpt's.
+            telemetry?.Finished(SequenceState.FinishReasonName(reason), promptIds.Length, generated.Count, timeToFirstToken, total);
             return new GenerationResult
             {
                 Text = text.ToString(),
@@ -260,8 +267,8 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
                 TokenIds = generated.ToArray(),
                 FinishReason = reason,
                 ExecutionProvider = ExecutionProvider,
-                TimeToFirstToken = firstTokenAt == 0 ? Stopwatch.GetElapsedTime(started, now) : Stopwatch.GetElapsedTime(started, firstTokenAt),
-                TotalTime = Stopwatch.GetElapsedTime(started, now),
+                TimeToFirstToken = timeToFirstToken,
+                TotalTime = total,
                 ReusedPromptTokenCount = reused,
             };
         }
@@ -274,6 +281,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
             }
         }
 
+        telemetry = RequestTelemetry.Start(info.ModelPath, maxNew, settings.Temperature, settings.TopP, settings.TopK, settings.ConversationId);
         EnterRequest();
         GenAISequence? sequence = null;
         CancellationTokenRegistration stopRun = default;
@@ -306,6 +314,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
                 if (firstTokenAt == 0)
                 {
                     firstTokenAt = Stopwatch.GetTimestamp();
+                    telemetry.Prefilled(promptIds.Length, reused);
                 }
 
                 generated.Add(token);
@@ -357,6 +366,12 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
             // The registration's callback has run or never will once it is disposed. A generator that may have been
             // told to terminate, or whose request failed or was cancelled, is in no state to keep: it is disposed.
             stopRun.Dispose();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                BuildResult(FinishReason.Cancelled);   // a no-op for the telemetry once the request has its result
+            }
+
+            telemetry.Exited();
             if (sequence is not null)
             {
                 if (keep && !cancellationToken.IsCancellationRequested)

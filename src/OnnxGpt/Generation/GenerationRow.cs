@@ -19,6 +19,10 @@ internal sealed class GenerationRow
         ConversationId = conversationId;
         CancellationToken = cancellationToken;
         DistributionOnly = distributionOnly;
+        if (!distributionOnly)
+        {
+            state.StartTelemetry();
+        }
     }
 
     public SequenceState State { get; }
@@ -77,6 +81,9 @@ internal sealed class GenerationRow
         Ended = true;
         Failure = failure;
         _last = last;
+
+        // Every request ends here: one without a result yet (abandoned, failed) ends its telemetry too.
+        State.Exited(CancellationToken);
     }
 
     /// <summary>Hands the reader what <see cref="Retire"/> kept and closes the stream.</summary>

@@ -84,6 +84,7 @@ public sealed class GptGenerator : IGptGenerator
         catch
         {
             row.Session?.Dispose();
+            row.State.Exited(cancellationToken);
             throw;
         }
 

@@ -3,6 +3,7 @@ using System.Text;
 using OnnxGpt.Constraints;
 using OnnxGpt.Models;
 using OnnxGpt.Sampling;
+using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.Generation;
@@ -25,6 +26,8 @@ internal sealed class SequenceState
     private readonly IReadOnlyList<int> _eos;
     private readonly ITokenConstraint? _constraint;
     private readonly long _started;
+    private RequestTelemetry? _telemetry;
+    private readonly GenerationOptions _settings;
     private long _firstTokenAt;
 
     public SequenceState(GptModel model, GenerationOptions settings, IReadOnlyList<int> promptIds, int maxNewTokens, long started)
@@ -49,9 +52,17 @@ internal sealed class SequenceState
         _constraint = settings.JsonOutput() is { } json
             ? JsonSchemaConstraint.Get(json, nameof(GenerationOptions.JsonSchema)).Start(TokenTrie.For(model.RequireTokenizer(), model.Info.VocabularySize), _eos)
             : null;
+        _settings = settings;
     }
 
     public IReadOnlyList<int> PromptIds { get; }
+
+    /// <summary>
+    /// Counts the sequence as a request in the telemetry (its row does, as it is created), until its result or
+    /// <see cref="Exited"/>; a next-token distribution is not one.
+    /// </summary>
+    public void StartTelemetry() =>
+        _telemetry ??= RequestTelemetry.Start(_model.Info.ModelPath, MaxNewTokens, _settings.Temperature, _settings.TopP, _settings.TopK, _settings.ConversationId);
 
     public int MaxNewTokens { get; }
 
@@ -83,6 +94,7 @@ internal sealed class SequenceState
         if (_firstTokenAt == 0)
         {
             _firstTokenAt = Stopwatch.GetTimestamp();
+            _telemetry?.Prefilled(PromptIds.Count, ReusedPromptTokens);
         }
 
         // Only when asked: the sampler left the final scores in logits.
@@ -128,10 +140,16 @@ internal sealed class SequenceState
 
     public GenerationResult BuildResult(FinishReason reason) => BuildResult(reason, _generated.Count, _text.Length);
 
-    /// <summary>The result of the first <paramref name="tokens"/> tokens, whose text is <paramref name="characters"/> long (what a reader was given).</summary>
+    /// <summary>
+    /// The result of the first <paramref name="tokens"/> tokens, whose text is <paramref name="characters"/> long (what
+    /// a reader was given). It also ends the request's telemetry (the first time): the one place a request is finalized.
+    /// </summary>
     public GenerationResult BuildResult(FinishReason reason, int tokens, int characters)
     {
         var now = Stopwatch.GetTimestamp();
+        var timeToFirstToken = Stopwatch.GetElapsedTime(_started, _firstTokenAt == 0 ? now : _firstTokenAt);
+        var total = Stopwatch.GetElapsedTime(_started, now);
+        _telemetry?.Finished(FinishReasonName(reason), PromptIds.Count, Math.Min(tokens, _generated.Count), timeToFirstToken, total);
         return new GenerationResult
         {
             Text = _text.ToString(0, Math.Min(characters, _text.Length)),
@@ -139,11 +157,41 @@ internal sealed class SequenceState
             TokenIds = [.. _generated.GetRange(0, Math.Min(tokens, _generated.Count))],
             FinishReason = reason,
             ExecutionProvider = _model.ExecutionProvider,
-            TimeToFirstToken = Stopwatch.GetElapsedTime(_started, _firstTokenAt == 0 ? now : _firstTokenAt),
-            TotalTime = Stopwatch.GetElapsedTime(_started, now),
+            TimeToFirstToken = timeToFirstToken,
+            TotalTime = total,
             ReusedPromptTokenCount = ReusedPromptTokens,
         };
     }
+
+    /// <summary>
+    /// The generation loop is done with this sequence: one that has no result yet (it failed, was cancelled with the
+    /// rest of its batch, or its caller stopped reading) ends its telemetry here.
+    /// </summary>
+    public void Exited(CancellationToken cancellationToken)
+    {
+        if (_telemetry is not { HasEnded: false } telemetry)
+        {
+            return;
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            BuildResult(FinishReason.Cancelled);
+        }
+        else
+        {
+            telemetry.Exited();
+        }
+    }
+
+    /// <summary>The finish reason as OpenTelemetry's <c>gen_ai.response.finish_reasons</c> spell them.</summary>
+    internal static string FinishReasonName(FinishReason reason) => reason switch
+    {
+        FinishReason.Eos or FinishReason.Stop => "stop",
+        FinishReason.Length => "length",
+        FinishReason.Cancelled => "cancelled",
+        _ => "_OTHER",
+    };
 
     private TokenLogprob[] TopLogprobs(ReadOnlySpan<float> finalLogits, int count)
     {

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using OnnxGpt.Generation;
 using OnnxGpt.Models;
+using OnnxGpt.Telemetry;
 
 namespace OnnxGpt.Hosting;
 
@@ -15,6 +16,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly int _maxConcurrent;
     private readonly int? _maxQueued;
+    private KeyValuePair<string, object?>? _modelTag;
     private int _waiting;
 
     /// <summary>Wraps <paramref name="inner"/>.</summary>
@@ -40,6 +42,22 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     /// <inheritdoc />
     public GptModelInfo ModelInfo => _inner.ModelInfo;
 
+    // The queued counter's model, read when first needed: a wrapped generator need not describe a model (a test
+    // double, a remote engine), and then the queue is counted without one.
+    private KeyValuePair<string, object?> ModelTag => _modelTag ??= new("gen_ai.request.model", ModelName());
+
+    private string? ModelName()
+    {
+        try
+        {
+            return GenAIInstruments.ModelName(_inner.ModelInfo.ModelPath);
+        }
+        catch (NotSupportedException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The generator that does the work.</summary>
     internal IGptGenerator Inner => _inner;
 
@@ -55,6 +73,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
         if (!_slots.Wait(0, CancellationToken.None))
         {
             var waiting = Interlocked.Increment(ref _waiting);
+            GenAIInstruments.QueuedRequests.Add(1, ModelTag);
             try
             {
                 if (waiting > _maxQueued)
@@ -67,6 +86,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
             finally
             {
                 Interlocked.Decrement(ref _waiting);
+                GenAIInstruments.QueuedRequests.Add(-1, ModelTag);
             }
         }
 

@@ -7,6 +7,7 @@ using OnnxGpt.Generation;
 using OnnxGpt.Hosting;
 using OnnxGpt.Native;
 using OnnxGpt.Providers;
+using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.Models;
@@ -45,6 +46,7 @@ public sealed class GptModel : IDisposable
         NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
         Conversations = new ConversationStore<DecoderSession>(options.MaxKeptConversations);
         CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(options), cacheMemory);
+        GenAIInstruments.TrackCachePool(this, info.ModelPath, () => CachePool.RentedBytes + CachePool.IdleBytes);
     }
 
     /// <summary>What the loader found in the graph and the files beside it.</summary>
@@ -256,6 +258,7 @@ public sealed class GptModel : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        GenAIInstruments.UntrackCachePool(this);
         Conversations.Dispose();
         lock (_gate)
         {
