@@ -24,6 +24,7 @@ internal sealed unsafe class KvCache : IDisposable
         TensorCount = layout.PastNames.Length;
         var elementSize = layout.CacheElementType == TensorElementType.Float16 ? 2 : 4;
         var perPosition = (long)layout.KeyValueHeads * layout.HeadSize * elementSize * (layout.Convention == KvCacheConvention.Combined ? 2 : 1);
+        BytesPerPosition = (nuint)perPosition;
         BytesPerTensor = checked((nuint)(perPosition * capacity * batchSize));
         _buffers = new void*[TensorCount * 2];
         try
@@ -72,6 +73,9 @@ internal sealed unsafe class KvCache : IDisposable
 
     /// <summary>Number of cache tensors (twice the layers for separate keys and values).</summary>
     public int TensorCount { get; }
+
+    /// <summary>Bytes one position of one sequence takes in one cache tensor.</summary>
+    public nuint BytesPerPosition { get; }
 
     /// <summary>Bytes of one cache buffer.</summary>
     public nuint BytesPerTensor { get; }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -19,7 +20,7 @@ internal sealed unsafe class DecoderSession : IDisposable
 {
     private readonly GptModel _model;
     private readonly GraphLayout _layout;
-    private readonly KvCache _cache;
+    private KvCache _cache;
     private readonly RunOptions _runOptions = new();
     private CancellationToken _cancellationToken;
     private CancellationTokenRegistration _registration;
@@ -29,9 +30,10 @@ internal sealed unsafe class DecoderSession : IDisposable
     private readonly int _cacheElementType;
     private readonly long _headsDim;
     private readonly OrtNative.Api _api = OrtNative.Functions;
-    private readonly int _batch;
-    private readonly int[] _pads;
+    private int _rows;
+    private int[] _pads;
     private IntPtr _decodeLogits;
+    private int _decodeLogitsRows;
     private IntPtr _useCacheFalse;
     private IntPtr _useCacheTrue;
     private int _side;
@@ -50,27 +52,14 @@ internal sealed unsafe class DecoderSession : IDisposable
             throw new NotSupportedException($"'{model.Info.ModelPath}' has no KV cache; batched generation needs a graph with one. Generate the prompts one at a time.");
         }
 
-        _batch = batchSize;
+        _rows = batchSize;
         _pads = new int[batchSize];
         _pool = model.CachePool;
         _cache = _pool.Rent(capacity, batchSize);
         _cancellationToken = cancellationToken;
         try
         {
-            if (_layout.LogitsElementType == TensorElementType.Float)
-            {
-                // Decode steps produce [1, 1, vocabulary]: ONNX Runtime writes them into our pinned buffer.
-                var shape = stackalloc long[3] { batchSize, 1, _vocabulary };
-                _decodeLogits = CreateTensor(Pin(_cache.Logits), (nuint)(batchSize * _vocabulary * sizeof(float)), shape, 3, (int)TensorElementType.Float);
-            }
-
-            if (_layout.HasUseCacheBranch)
-            {
-                var shape = stackalloc long[1] { 1 };
-                var flags = (bool*)Pin(_cache.UseCacheFlags);
-                _useCacheFalse = CreateTensor(flags, 1, shape, 1, (int)TensorElementType.Bool);
-                _useCacheTrue = CreateTensor(flags + 1, 1, shape, 1, (int)TensorElementType.Bool);
-            }
+            BindFlags();
 
             // Cancelling stops a long prompt's run inside ONNX Runtime, not just between tokens.
             _registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, _runOptions);
@@ -92,7 +81,30 @@ internal sealed unsafe class DecoderSession : IDisposable
     public int Capacity => _cache.Capacity;
 
     /// <summary>The token ids processed so far (one sequence), which the cache holds keys and values for.</summary>
-    public ReadOnlySpan<long> ProcessedIds => _cache.Ids.AsSpan(0, _batch == 1 ? _length : 0);
+    public ReadOnlySpan<long> ProcessedIds => _cache.Ids.AsSpan(0, _rows == 1 ? _length : 0);
+
+    /// <summary>Rows the cache holds now.</summary>
+    public int Rows => _rows;
+
+    /// <summary>Whether the cache can be copied and compacted by OnnxGpt (host memory), which batching needs.</summary>
+    public bool IsHostMemory => _cache.IsHostMemory;
+
+    /// <summary>The real (unpadded) positions row <paramref name="row"/> holds.</summary>
+    public int RowLength(int row) => _length - _pads[row];
+
+    /// <summary>Records the ids a one-row cache holds, so that a kept conversation can be matched against the next prompt.</summary>
+    public void SetProcessedIds(ReadOnlySpan<int> ids)
+    {
+        if (_rows != 1 || ids.Length < _length)
+        {
+            throw new InvalidOperationException($"A one-row cache of {_length} positions needs at least as many ids, not {ids.Length}.");
+        }
+
+        for (var i = 0; i < _length; i++)
+        {
+            _cache.Ids[i] = ids[i];
+        }
+    }
 
     /// <summary>Ties a kept session to the next request's cancellation token.</summary>
     public void Attach(CancellationToken cancellationToken)
@@ -115,7 +127,7 @@ internal sealed unsafe class DecoderSession : IDisposable
             return true;
         }
 
-        if (length > _length || length < 0 || _batch != 1 || !_cache.IsHostMemory || _layout.Convention == KvCacheConvention.None)
+        if (length > _length || length < 0 || _rows != 1 || _pads[0] != 0 || !_cache.IsHostMemory || _layout.Convention == KvCacheConvention.None)
         {
             return false;
         }
@@ -144,25 +156,36 @@ internal sealed unsafe class DecoderSession : IDisposable
     }
 
     /// <summary>Runs the prompt's tokens from <paramref name="start"/> on, over a cache holding the ones before.</summary>
-    public void PrefillFrom(IReadOnlyList<int> promptIds, int start)
+    public void PrefillFrom(IReadOnlyList<int> promptIds, int start) => PrefillRange(promptIds, start, promptIds.Count);
+
+    /// <summary>
+    /// Runs the prompt's tokens <paramref name="start"/>..<paramref name="end"/> (exclusive) over a one-row cache
+    /// holding the ones before: a long prompt runs in bounded chunks, so that it never stalls other rows for long.
+    /// </summary>
+    public void PrefillRange(IReadOnlyList<int> promptIds, int start, int end)
     {
-        if (start != _length || start >= promptIds.Count)
+        if (start != _length || start >= end || end > promptIds.Count || _rows != 1)
         {
-            throw new InvalidOperationException($"The cache holds {_length} positions; it cannot continue a {promptIds.Count}-token prompt from {start}.");
+            throw new InvalidOperationException($"The cache holds {_length} positions; it cannot continue a {promptIds.Count}-token prompt from {start} to {end}.");
         }
 
         var ids = _cache.Ids;
-        for (var i = start; i < promptIds.Count; i++)
+        for (var i = start; i < end; i++)
         {
             ids[i] = promptIds[i];
         }
 
-        Run(start, promptIds.Count - start);
+        Run(start, end - start);
     }
 
     /// <summary>Runs the whole prompt at once; leaves the scores of the token after it in <see cref="Logits"/>.</summary>
     public void Prefill(IReadOnlyList<int> promptIds)
     {
+        if (_length != 0 || _rows != 1)
+        {
+            throw new InvalidOperationException("Prefill starts an empty one-row cache.");
+        }
+
         var ids = _cache.Ids;
         for (var i = 0; i < promptIds.Count; i++)
         {
@@ -185,11 +208,22 @@ internal sealed unsafe class DecoderSession : IDisposable
     /// </summary>
     public void PrefillBatch(IReadOnlyList<IReadOnlyList<int>> prompts, int padTokenId)
     {
-        var longest = prompts.Max(p => p.Count);
+        if (_length != 0 || prompts.Count > _cache.BatchSize)
+        {
+            throw new InvalidOperationException($"PrefillBatch starts an empty cache of at most {_cache.BatchSize} rows.");
+        }
+
+        _rows = prompts.Count;
+        var longest = 0;
+        foreach (var prompt in prompts)
+        {
+            longest = Math.Max(longest, prompt.Count);
+        }
+
         var ids = _cache.Ids;
         var mask = _cache.Mask;
         var positions = _cache.Positions;
-        for (var r = 0; r < _batch; r++)
+        for (var r = 0; r < _rows; r++)
         {
             var prompt = prompts[r];
             var pad = _pads[r] = longest - prompt.Count;
@@ -211,11 +245,18 @@ internal sealed unsafe class DecoderSession : IDisposable
     /// <summary>Feeds one token per row; leaves each row's next-token scores in <see cref="Logits"/>.</summary>
     public void StepBatch(ReadOnlySpan<int> tokenIds)
     {
+        if (_layout.Convention == KvCacheConvention.None)
+        {
+            // Without a cache the one row's whole sequence is fed again (see Run).
+            Step(tokenIds[0]);
+            return;
+        }
+
         var total = _length + 1;
         var ids = _cache.Ids;
         var mask = _cache.Mask;
         var positions = _cache.Positions;
-        for (var r = 0; r < _batch; r++)
+        for (var r = 0; r < _rows; r++)
         {
             ids[r] = tokenIds[r];
             positions[r] = total - 1 - _pads[r];
@@ -225,6 +266,144 @@ internal sealed unsafe class DecoderSession : IDisposable
         }
 
         RunBatch(1, total, firstStep: false);
+    }
+
+    /// <summary>
+    /// Rebuilds this cache as the batch <paramref name="rows"/> describe, in their order: each row's real positions,
+    /// copied from wherever they are now (this cache or another session's), right-aligned to the longest row, with
+    /// zeroed padding on the left that the attention mask hides. Rows join and leave a running batch this way, and
+    /// the padding shrinks when the longest row leaves. The cache grows (a larger one from the pool) when the rows
+    /// or <paramref name="positions"/> do not fit. Host memory only: OnnxGpt does not copy device memory.
+    /// </summary>
+    /// <param name="rows">The new batch's rows.</param>
+    /// <param name="positions">Positions the cache must hold afterwards (at least the longest row's length).</param>
+    public void Rebuild(ReadOnlySpan<RowSource> rows, int positions)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_cache.IsHostMemory || _layout.Convention == KvCacheConvention.None)
+        {
+            throw new NotSupportedException("Only a host-memory KV cache can be rebuilt into a batch.");
+        }
+
+        var longest = 0;
+        foreach (var row in rows)
+        {
+            longest = Math.Max(longest, row.Length);
+        }
+
+        positions = Math.Max(positions, longest);
+        var count = rows.Length;
+        var target = _cache;
+        var side = 1 - _side;
+        if (count > _cache.BatchSize || positions > _cache.Capacity)
+        {
+            target = _pool.Rent(positions, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(count, 1)));
+            side = 0;
+        }
+
+        var elementSize = (long)(_cache.BytesPerPosition / (nuint)(_headsDim * _layout.HeadSize * (_layout.Convention == KvCacheConvention.Combined ? 2 : 1)));
+        var rowBytes = _layout.HeadSize * elementSize;
+        var kinds = _layout.Convention == KvCacheConvention.Combined ? 2 : 1;
+        for (var i = 0; i < _cache.TensorCount; i++)
+        {
+            var destination = (byte*)target.Buffer(i, side);
+            for (var j = 0; j < count; j++)
+            {
+                var row = rows[j];
+                var source = row.Session;
+                var sourceBase = (byte*)source._cache.Buffer(i, source._side);
+                var start = source._pads[row.Row];
+                var pad = longest - row.Length;
+                for (var k = 0; k < kinds; k++)
+                {
+                    for (var h = 0; h < _headsDim; h++)
+                    {
+                        var from = sourceBase + ((((((k * source._rows) + row.Row) * _headsDim) + h) * source._length) + start) * rowBytes;
+                        var to = destination + (((((k * count) + j) * _headsDim) + h) * longest) * rowBytes;
+                        new Span<byte>(to, (int)(pad * rowBytes)).Clear();
+                        Buffer.MemoryCopy(from, to + (pad * rowBytes), row.Length * rowBytes, row.Length * rowBytes);
+                    }
+                }
+            }
+        }
+
+        ReleasePast();
+        if (target != _cache)
+        {
+            ReleaseBindings();
+            _pool.Return(_cache);
+            _cache = target;
+            BindFlags();
+        }
+
+        if (_pads.Length < target.BatchSize)
+        {
+            _pads = new int[target.BatchSize];
+        }
+
+        for (var j = 0; j < count; j++)
+        {
+            _pads[j] = longest - rows[j].Length;
+        }
+
+        _rows = count;
+        _side = side;
+        _length = longest;
+        for (var i = 0; i < _cache.TensorCount; i++)
+        {
+            _cache.Past[i] = CreateCacheTensor(i, _side, longest);
+        }
+    }
+
+    private void BindFlags()
+    {
+        if (_layout.HasUseCacheBranch)
+        {
+            var shape = stackalloc long[1] { 1 };
+            var flags = (bool*)Pin(_cache.UseCacheFlags);
+            _useCacheFalse = CreateTensor(flags, 1, shape, 1, (int)TensorElementType.Bool);
+            _useCacheTrue = CreateTensor(flags + 1, 1, shape, 1, (int)TensorElementType.Bool);
+        }
+    }
+
+    /// <summary>Decode steps produce [rows, 1, vocabulary]: ONNX Runtime writes them into our pinned buffer.</summary>
+    private void BindDecodeLogits()
+    {
+        if (_decodeLogits != IntPtr.Zero)
+        {
+            _api.ReleaseValue(_decodeLogits);
+            _decodeLogits = IntPtr.Zero;
+        }
+
+        var shape = stackalloc long[3] { _rows, 1, _vocabulary };
+        _decodeLogits = CreateTensor(Pin(_cache.Logits), (nuint)(_rows * _vocabulary * sizeof(float)), shape, 3, (int)TensorElementType.Float);
+        _decodeLogitsRows = _rows;
+    }
+
+    private void ReleasePast()
+    {
+        for (var i = 0; i < _cache.TensorCount; i++)
+        {
+            if (_cache.Past[i] != IntPtr.Zero)
+            {
+                _api.ReleaseValue(_cache.Past[i]);
+                _cache.Past[i] = IntPtr.Zero;
+            }
+        }
+    }
+
+    private void ReleaseBindings()
+    {
+        foreach (var value in new[] { _decodeLogits, _useCacheFalse, _useCacheTrue })
+        {
+            if (value != IntPtr.Zero)
+            {
+                _api.ReleaseValue(value);
+            }
+        }
+
+        _decodeLogits = _useCacheFalse = _useCacheTrue = IntPtr.Zero;
+        _decodeLogitsRows = 0;
     }
 
     private static void* Pin<T>(T[] pinnedArray)
@@ -242,6 +421,15 @@ internal sealed unsafe class DecoderSession : IDisposable
         // Without a cache the whole sequence is fed again at every step.
         var total = start + count;
         var feedStart = _layout.Convention == KvCacheConvention.None ? 0 : start;
+
+        // A batched step may have used these buffers as [rows, positions]: one row's positions and mask are rewritten.
+        var positions = _cache.Positions;
+        for (var i = feedStart; i < total; i++)
+        {
+            positions[i] = i;
+        }
+
+        _cache.Mask.AsSpan(0, total).Fill(1);
         RunCore(
             (long*)Pin(_cache.Ids) + feedStart,
             (long*)Pin(_cache.Mask),
@@ -261,7 +449,7 @@ internal sealed unsafe class DecoderSession : IDisposable
     private void RunCore(long* ids, long* mask, long* positions, int feedCount, int total, bool firstStep)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (total > _cache.Capacity)
+        if (total > _cache.Capacity || _rows > _cache.BatchSize)
         {
             throw new InvalidOperationException($"The request's buffers hold {_cache.Capacity} positions; position {total - 1} does not fit.");
         }
@@ -273,19 +461,19 @@ internal sealed unsafe class DecoderSession : IDisposable
         var shape = stackalloc long[5];
         var n = 0;
 
-        shape[0] = _batch;
+        shape[0] = _rows;
         shape[1] = feedCount;
-        inputs[n++] = CreateTensor(ids, (nuint)(_batch * feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+        inputs[n++] = CreateTensor(ids, (nuint)(_rows * feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
         if (_layout.HasAttentionMask)
         {
             shape[1] = total;
-            inputs[n++] = CreateTensor(mask, (nuint)(_batch * total * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+            inputs[n++] = CreateTensor(mask, (nuint)(_rows * total * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
         }
 
         if (_layout.HasPositionIds)
         {
             shape[1] = feedCount;
-            inputs[n++] = CreateTensor(positions, (nuint)(_batch * feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
+            inputs[n++] = CreateTensor(positions, (nuint)(_rows * feedCount * sizeof(long)), shape, 2, (int)TensorElementType.Int64);
         }
 
         var firstOwnedInput = n;
@@ -309,6 +497,11 @@ internal sealed unsafe class DecoderSession : IDisposable
         if (prefillGraph)
         {
             n = firstOwnedInput;
+        }
+
+        if (feedCount == 1 && _layout.LogitsElementType == TensorElementType.Float && _decodeLogitsRows != _rows)
+        {
+            BindDecodeLogits();
         }
 
         var bindLogits = feedCount == 1 && _decodeLogits != IntPtr.Zero;
@@ -389,11 +582,11 @@ internal sealed unsafe class DecoderSession : IDisposable
             shape[rank++] = 2;
         }
 
-        shape[rank++] = _batch;
+        shape[rank++] = _rows;
         shape[rank++] = _headsDim;
         shape[rank++] = positions;
         shape[rank++] = _layout.HeadSize;
-        var bytes = _cache.BytesPerTensor / (nuint)_cache.Capacity * (nuint)positions;
+        var bytes = _cache.BytesPerPosition * (nuint)_rows * (nuint)positions;
         IntPtr value;
         OrtNative.Check(_api.CreateTensorWithData(_cache.MemoryInfo, _cache.Buffer(tensor, side), bytes, shape, (nuint)rank, _cacheElementType, &value), "CreateTensorWithDataAsOrtValue");
         return value;
@@ -411,7 +604,7 @@ internal sealed unsafe class DecoderSession : IDisposable
         void* data;
         OrtNative.Check(_api.GetTensorMutableData(logits, &data), "GetTensorMutableData");
         var target = _cache.Logits.AsSpan();
-        for (var r = 0; r < _batch; r++)
+        for (var r = 0; r < _rows; r++)
         {
             var offset = (((long)r * sequenceLength) + sequenceLength - 1) * _vocabulary;
             var row = target.Slice(r * _vocabulary, _vocabulary);
@@ -435,25 +628,15 @@ internal sealed unsafe class DecoderSession : IDisposable
 
         _disposed = true;
         _registration.Dispose();
-        for (var i = 0; i < _cache.TensorCount; i++)
-        {
-            if (_cache.Past[i] != IntPtr.Zero)
-            {
-                _api.ReleaseValue(_cache.Past[i]);
-                _cache.Past[i] = IntPtr.Zero;
-            }
-        }
-
-        foreach (var value in new[] { _decodeLogits, _useCacheFalse, _useCacheTrue })
-        {
-            if (value != IntPtr.Zero)
-            {
-                _api.ReleaseValue(value);
-            }
-        }
-
-        _decodeLogits = _useCacheFalse = _useCacheTrue = IntPtr.Zero;
+        ReleasePast();
+        ReleaseBindings();
         _runOptions.Dispose();
         _pool.Return(_cache);
     }
 }
+
+/// <summary>A row of a session's cache, and how many of its real positions to keep, for <see cref="DecoderSession.Rebuild"/>.</summary>
+/// <param name="Session">The session holding the row now.</param>
+/// <param name="Row">The row's index in that session.</param>
+/// <param name="Length">The positions to keep (its real length, or fewer to roll the row back).</param>
+internal readonly record struct RowSource(DecoderSession Session, int Row, int Length);

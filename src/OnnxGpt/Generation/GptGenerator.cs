@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -45,73 +46,81 @@ public sealed class GptGenerator : IGptGenerator
     public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var settings = Resolve(options);
-        var promptIds = PreparePrompt(prompt);
-        var maxNew = MaxNewTokens(settings, promptIds.Count);
-        var started = Stopwatch.GetTimestamp();
+        var row = CreateRow(prompt, options, cancellationToken);
 
         // A caller with a synchronization context (a UI) must not run the model on its thread.
         await ThreadPoolSwitch.IfNeeded();
-
-        var state = new SequenceState(_model, settings, promptIds, maxNew, started);
-        var conversation = settings.ConversationId;
-        var decoder = ResumeConversation(conversation, promptIds, maxNew, state, cancellationToken)
-            ?? new DecoderSession(_model, Capacity(conversation, promptIds.Count + maxNew), cancellationToken);
-        var keep = false;
-        try
+        ResumeConversation(row);
+        if (!_model.Batches)
         {
-            ThrowIfCancelled(state, cancellationToken);
-            try
-            {
-                if (state.ReusedPromptTokens > 0)
-                {
-                    decoder.PrefillFrom(promptIds, state.ReusedPromptTokens);
-                }
-                else
-                {
-                    decoder.Prefill(promptIds);
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
-            }
-
+            // Alone: the request drives its own engine on its own thread.
+            using var engine = new GenerationEngine(_model, 1);
+            engine.Add(row);
             while (true)
             {
-                ThrowIfCancelled(state, cancellationToken);
-                var token = state.Advance(decoder.Logits);
-                if (token.Result is { } result)
+                while (row.Tokens.TryRead(out var token))
                 {
-                    LogFinished(result);
-                    keep = conversation is not null;
+                    LogIfFinished(token);
                     yield return token;
-                    yield break;
+                    await ThreadPoolSwitch.IfNeeded();
                 }
 
-                yield return token;
-                await ThreadPoolSwitch.IfNeeded();
-                ThrowIfCancelled(state, cancellationToken);
-                try
+                if (row.Tokens.Completion.IsCompleted)
                 {
-                    decoder.Step(token.Id);
+                    break;
                 }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+                engine.Iterate();
+            }
+
+            ThrowIfFailed(row);
+            yield break;
+        }
+
+        try
+        {
+            _model.Scheduler.Submit(row);
+        }
+        catch
+        {
+            row.Session?.Dispose();
+            throw;
+        }
+
+        // The engine may run ahead of a slow reader; on cancellation the reader throws with what it was given.
+        var delivered = 0;
+        var deliveredChars = 0;
+        try
+        {
+            while (await row.Tokens.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                while (row.Tokens.TryRead(out var token))
                 {
-                    throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        await ThrowCancelledAsync(row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    delivered++;
+                    deliveredChars += token.Text.Length;
+                    LogIfFinished(token);
+                    yield return token;
                 }
             }
+
+            if (row.Failure is GenerationCanceledException)
+            {
+                await ThrowCancelledAsync(row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);
+            }
+
+            ThrowIfFailed(row);
         }
         finally
         {
-            // A finished turn keeps its cache for the conversation's next one; anything else gives it back.
-            if (keep)
+            // A reader that stops early (a disconnected client) frees its row at the next step.
+            if (!row.Tokens.Completion.IsCompleted)
             {
-                _model.Conversations.Put(conversation!, decoder);
-            }
-            else
-            {
-                decoder.Dispose();
+                row.Abandon();
             }
         }
     }
@@ -140,79 +149,48 @@ public sealed class GptGenerator : IGptGenerator
             throw new ArgumentException($"Give one GenerationOptions for all rows or one per row ({prompts.Count}), not {options.Count}.", nameof(options));
         }
 
-        var started = Stopwatch.GetTimestamp();
-        var prepared = new (GenerationOptions Settings, IReadOnlyList<int> Ids)[prompts.Count];
-        for (var r = 0; r < prepared.Length; r++)
+        if (prompts.Count > 1 && _model.Layout.Convention == KvCacheConvention.None)
         {
-            var settings = Resolve(options is null ? null : options[options.Count == 1 ? 0 : r]);
-            var promptIds = PreparePrompt(prompts[r] ?? throw new ArgumentException($"Prompt {r} is null.", nameof(prompts)));
-
-            prepared[r] = (settings, promptIds);
+            throw new NotSupportedException($"'{_model.Info.ModelPath}' has no KV cache; batched generation needs a graph with one. Generate the prompts one at a time.");
         }
 
-        // Left padding puts every row at the longest prompt's length, so that is where the context's room starts.
-        var longest = prepared.Max(p => p.Ids.Count);
-        var room = _model.Info.ContextLength - longest;
-        var rows = prepared.Select(p => new SequenceState(_model, p.Settings, p.Ids, Math.Min(MaxNewTokens(p.Settings, p.Ids.Count), room), started)).ToArray();
+        var rows = new GenerationRow[prompts.Count];
+        for (var r = 0; r < rows.Length; r++)
+        {
+            rows[r] = CreateRow(prompts[r] ?? throw new ArgumentException($"Prompt {r} is null.", nameof(prompts)), options is null ? null : options[options.Count == 1 ? 0 : r], cancellationToken);
+        }
 
         await ThreadPoolSwitch.IfNeeded();
-        var capacity = longest + rows.Max(r => r.MaxNewTokens);
-        var pad = _model.Info.PadTokenId ?? (_model.Info.EosTokenIds.Count > 0 ? _model.Info.EosTokenIds[0] : 0);
-        var vocabulary = _model.Info.VocabularySize;
-        var next = new int[rows.Length];
-        using var decoder = new DecoderSession(_model, capacity, cancellationToken, rows.Length);
-        try
+        using var engine = new GenerationEngine(_model, rows.Length);
+        foreach (var row in rows)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            decoder.PrefillBatch([.. rows.Select(r => r.PromptIds)], pad);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw new GenerationCanceledException(rows[0].BuildResult(FinishReason.Cancelled), cancellationToken);
+            engine.Add(row);
         }
 
-        while (true)
+        var open = rows.Length;
+        while (open > 0)
         {
-            var running = 0;
+            engine.Iterate();
+            open = 0;
             for (var r = 0; r < rows.Length; r++)
             {
                 var row = rows[r];
-                if (row.Finished)
+                while (row.Tokens.TryRead(out var token))
                 {
-                    // Finished rows keep feeding padding, as Hugging Face does; their scores are ignored.
-                    next[r] = pad;
-                    continue;
+                    LogIfFinished(token);
+                    yield return new BatchToken(r, token);
                 }
 
-                ThrowIfCancelled(row, cancellationToken);
-                var token = row.Advance(decoder.Logits.AsSpan(r * vocabulary, vocabulary));
-                next[r] = token.Id;
-                if (token.Result is { } result)
+                if (!row.Tokens.Completion.IsCompleted)
                 {
-                    LogFinished(result);
+                    open++;
                 }
-                else
+                else if (row.Failure is not null)
                 {
-                    running++;
+                    // One row's failure (or the shared token's cancellation) ends the batch.
+                    engine.Dispose();
+                    ThrowIfFailed(row);
                 }
-
-                yield return new BatchToken(r, token);
-            }
-
-            if (running == 0)
-            {
-                yield break;
-            }
-
-            await ThreadPoolSwitch.IfNeeded();
-            try
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                decoder.StepBatch(next);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw new GenerationCanceledException(rows.First(r => !r.Finished).BuildResult(FinishReason.Cancelled), cancellationToken);
             }
         }
     }
@@ -262,28 +240,47 @@ public sealed class GptGenerator : IGptGenerator
         cancellationToken.ThrowIfCancellationRequested();
         var sample = TokenSampler.Samples(settings);
         var sampler = new TokenSampler(TokenSampler.BuildStages(settings, promptIds.Count, info.EosTokenIds, sample), null);
-        var logits = new float[info.VocabularySize];
-        using (var decoder = new DecoderSession(_model, promptIds.Count + 1, cancellationToken))
+        var row = new GenerationRow(new SequenceState(_model, settings, promptIds, 1, Stopwatch.GetTimestamp()), null, cancellationToken, distributionOnly: true);
+        using (var engine = new GenerationEngine(_model, 1))
         {
-            decoder.Prefill(promptIds);
-            decoder.Logits.AsSpan(0, logits.Length).CopyTo(logits);
+            engine.Add(row);
+            engine.Iterate();
         }
 
+        if (row.Failure is GenerationCanceledException)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        ThrowIfFailed(row);
+        var logits = row.DistributionLogits!;
         sampler.Process(logits, [.. promptIds]);
         return new NextTokenDistribution(promptIds, logits, sample, sampler.Stages, _model.Tokenizer);
     }
 
+    /// <summary>Resolves and checks a request, before any work: the row the engine runs.</summary>
+    private GenerationRow CreateRow(GptPrompt prompt, GenerationOptions? options, CancellationToken cancellationToken)
+    {
+        var settings = Resolve(options);
+        var promptIds = PreparePrompt(prompt);
+        var maxNew = MaxNewTokens(settings, promptIds.Count);
+        var conversation = _model.Conversations.Capacity > 0 ? settings.ConversationId : null;
+        return new GenerationRow(new SequenceState(_model, settings, promptIds, maxNew, Stopwatch.GetTimestamp()), conversation, cancellationToken);
+    }
+
     /// <summary>
     /// Continues a kept conversation when the prompt starts with tokens its cache holds: the cache is cut back to the
-    /// shared prefix (at least one prompt token is always run, for the next token's scores). Null: start afresh.
+    /// shared prefix (at least one prompt token is always run, for the next token's scores), and the row runs only
+    /// the rest of its prompt on it.
     /// </summary>
-    private DecoderSession? ResumeConversation(string? conversation, IReadOnlyList<int> promptIds, int maxNew, SequenceState state, CancellationToken cancellationToken)
+    private void ResumeConversation(GenerationRow row)
     {
-        if (conversation is null || _model.Conversations.Take(conversation) is not { } kept)
+        if (row.ConversationId is not { } conversation || _model.Conversations.Take(conversation) is not { } kept)
         {
-            return null;
+            return;
         }
 
+        var promptIds = row.State.PromptIds;
         var processed = kept.ProcessedIds;
         var shared = 0;
         var limit = Math.Min(processed.Length, promptIds.Count - 1);
@@ -292,26 +289,48 @@ public sealed class GptGenerator : IGptGenerator
             shared++;
         }
 
-        if (shared > 0 && kept.Capacity >= promptIds.Count + maxNew && kept.TryRewind(shared))
+        if (shared > 0 && kept.Capacity >= promptIds.Count + row.State.MaxNewTokens && kept.TryRewind(shared))
         {
-            kept.Attach(cancellationToken);
-            state.ReusedPromptTokens = shared;
-            return kept;
+            kept.Attach(row.CancellationToken);
+            row.State.ReusedPromptTokens = shared;
+            row.Session = kept;
+            row.PrefilledTokens = shared;
+            return;
         }
 
         kept.Dispose();
-        return null;
     }
 
-    /// <summary>A conversation's cache is sized for the whole context, so that its later turns fit.</summary>
-    private int Capacity(string? conversation, int needed) =>
-        conversation is null || _model.Info.ContextLength == int.MaxValue ? needed : Math.Max(needed, _model.Info.ContextLength);
-
-    private static void ThrowIfCancelled(SequenceState state, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for the engine to drop the cancelled row (within one step; its cache is then back in the pool) and
+    /// throws with the tokens the reader was given.
+    /// </summary>
+    private static async Task ThrowCancelledAsync(GenerationRow row, int delivered, int deliveredChars, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested)
+        row.Abandon();
+        while (await row.Tokens.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            throw new GenerationCanceledException(state.BuildResult(FinishReason.Cancelled), cancellationToken);
+            while (row.Tokens.TryRead(out _))
+            {
+            }
+        }
+
+        throw new GenerationCanceledException(row.State.BuildResult(FinishReason.Cancelled, delivered, deliveredChars), cancellationToken);
+    }
+
+    private static void ThrowIfFailed(GenerationRow row)
+    {
+        if (row.Failure is { } failure)
+        {
+            ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+    }
+
+    private void LogIfFinished(GeneratedToken token)
+    {
+        if (token.Result is { } result)
+        {
+            LogFinished(result);
         }
     }
 

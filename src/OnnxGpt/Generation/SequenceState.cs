@@ -58,6 +58,9 @@ internal sealed class SequenceState
     /// <summary>Prompt tokens taken from a kept conversation cache.</summary>
     public int ReusedPromptTokens { get; set; }
 
+    /// <summary>The prompt followed by the tokens generated so far.</summary>
+    public ReadOnlySpan<int> Sequence => _sequence.AsSpan(0, PromptIds.Count + _generated.Count);
+
     /// <summary>The last token chosen (the one to feed next).</summary>
     public int LastToken { get; private set; }
 
@@ -68,6 +71,11 @@ internal sealed class SequenceState
     public GeneratedToken Advance(Span<float> logits)
     {
         var index = _generated.Count;
+        if (_model.Tokenizer?.VocabularySize is int size && size < logits.Length)
+        {
+            // Padded logits: the ids past the tokenizer's vocabulary are no tokens and are never produced.
+            logits[size..].Fill(float.NegativeInfinity);
+        }
 
         // Constrained output: the tokens that cannot come next are removed before the sampler sees the scores.
         _constraint?.Mask(logits, MaxNewTokens - index);
@@ -118,14 +126,17 @@ internal sealed class SequenceState
         return new GeneratedToken(token, released, index, result) { Logprob = logprob, TopLogprobs = alternatives };
     }
 
-    public GenerationResult BuildResult(FinishReason reason)
+    public GenerationResult BuildResult(FinishReason reason) => BuildResult(reason, _generated.Count, _text.Length);
+
+    /// <summary>The result of the first <paramref name="tokens"/> tokens, whose text is <paramref name="characters"/> long (what a reader was given).</summary>
+    public GenerationResult BuildResult(FinishReason reason, int tokens, int characters)
     {
         var now = Stopwatch.GetTimestamp();
         return new GenerationResult
         {
-            Text = _text.ToString(),
+            Text = _text.ToString(0, Math.Min(characters, _text.Length)),
             PromptTokenIds = PromptIds,
-            TokenIds = _generated.ToArray(),
+            TokenIds = [.. _generated.GetRange(0, Math.Min(tokens, _generated.Count))],
             FinishReason = reason,
             ExecutionProvider = _model.ExecutionProvider,
             TimeToFirstToken = Stopwatch.GetElapsedTime(_started, _firstTokenAt == 0 ? now : _firstTokenAt),

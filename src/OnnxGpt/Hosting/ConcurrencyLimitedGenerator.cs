@@ -40,6 +40,9 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     /// <inheritdoc />
     public GptModelInfo ModelInfo => _inner.ModelInfo;
 
+    /// <summary>The generator that does the work.</summary>
+    internal IGptGenerator Inner => _inner;
+
     /// <summary>Generations running now.</summary>
     public int Running => _maxConcurrent - _slots.CurrentCount;
 

@@ -43,6 +43,17 @@ public sealed class GptOptions
     public int? MaxQueuedRequests { get; set; }
 
     /// <summary>
+    /// Whether concurrent requests of this model run together, one session run per step for all of them (continuous
+    /// batching: a new request's prompt runs and it joins the running batch at the next step; a finished one leaves at
+    /// once). Each request's greedy output is the same either way. False: each request runs its own session. Models
+    /// without a KV cache, and caches in device memory, always run each request alone.
+    /// </summary>
+    public bool EnableBatching { get; set; } = true;
+
+    /// <summary>The most requests that run in one batch; further ones wait for a row to leave. Default 16.</summary>
+    public int MaxBatchSize { get; set; } = 16;
+
+    /// <summary>
     /// How many conversations (<see cref="GenerationOptions.ConversationId"/>) keep their KV cache between turns; the
     /// least recently used is dropped beyond it. Each kept cache holds up to the context length. 0 keeps none.
     /// </summary>

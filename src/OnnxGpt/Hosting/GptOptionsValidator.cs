@@ -44,6 +44,11 @@ public sealed class GptOptionsValidator : IValidateOptions<GptOptions>
             errors.Add($"{prefix}: MaxConcurrentRequests must be 1 or more (or unset for no limit), but was {options.MaxConcurrentRequests}.");
         }
 
+        if (options.MaxBatchSize < 1)
+        {
+            errors.Add($"{prefix}: MaxBatchSize must be 1 or more, but was {options.MaxBatchSize}.");
+        }
+
         if (options.MaxKeptConversations < 0)
         {
             errors.Add($"{prefix}: MaxKeptConversations must be 0 or more, but was {options.MaxKeptConversations}.");

@@ -24,6 +24,7 @@ public sealed class GptModel : IDisposable
     private readonly Lock _gate = new();
     private int _activeRuns;
     private bool _disposed;
+    private GenerationScheduler? _scheduler;
 
     private GptModel(InferenceSession session, string provider, GraphLayout layout, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options, InferenceSession? prefillSession, CacheMemory cacheMemory)
     {
@@ -92,6 +93,25 @@ public sealed class GptModel : IDisposable
 
     /// <summary>Request buffers and caches kept for reuse.</summary>
     internal KvCachePool CachePool { get; private set; }
+
+    /// <summary>
+    /// Whether concurrent requests run in one batch (<see cref="GptOptions.EnableBatching"/>): a graph with a KV cache
+    /// in host memory, which OnnxGpt copies when rows join and leave.
+    /// </summary>
+    internal bool Batches => Options.EnableBatching && Layout.Convention != KvCacheConvention.None && CachePool.Memory.IsHost;
+
+    /// <summary>The continuous-batching loop of this model's requests, started by the first one.</summary>
+    internal GenerationScheduler Scheduler
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _scheduler ??= new GenerationScheduler(this, Options.MaxBatchSize);
+            }
+        }
+    }
 
     /// <summary>Loads a model folder (or <c>.onnx</c> file) on the CPU.</summary>
     /// <param name="modelPath">The folder holding <c>model.onnx</c>, or the graph itself.</param>
@@ -241,6 +261,7 @@ public sealed class GptModel : IDisposable
             }
 
             _disposed = true;
+            _scheduler?.Dispose();
             if (_activeRuns > 0)
             {
                 // The last running step releases the session (see ExitRun).
@@ -419,13 +440,24 @@ public sealed class GptModel : IDisposable
         // GPT-2's built-in vocabulary fits only a graph with GPT-2's 50257 scores (a fine-tuned GPT-2 with its own
         // vocabulary must ship its tokenizer files).
         var builtIn = string.Equals(config.ModelType, "gpt2", StringComparison.OrdinalIgnoreCase) && vocabulary == Gpt2VocabularySize;
-        if (!hasBpe && !hasSentencePiece && !builtIn)
+        if (!GptTokenizer.HasTokenizerFiles(directory) && !builtIn)
         {
             Log.NoTokenizer(logger, modelPath);
             return null;
         }
 
         var addBos = config.AddBosToken ?? (!hasBpe && hasSentencePiece);
-        return GptTokenizer.Load(directory, new TokenizerSettings(config.ModelType, config.BosTokenId, addBos));
+        var tokenizer = GptTokenizer.Load(directory, new TokenizerSettings(config.ModelType, config.BosTokenId, addBos));
+
+        // Padded logits (wider than the vocabulary) are fine: generation masks the tail. A vocabulary wider than the
+        // logits means the tokenizer belongs to another model.
+        if (tokenizer.VocabularySize is int size && size > vocabulary)
+        {
+            throw new ModelLoadException(
+                modelPath,
+                $"the tokenizer has {size} token ids but the graph scores only {vocabulary}: the tokenizer files belong to another model. Use the tokenizer of this checkpoint.");
+        }
+
+        return tokenizer;
     }
 }

@@ -1,13 +1,38 @@
 using OnnxGpt.Generation;
+using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Generation;
 
-/// <summary>The managed bytes a generated token costs, measured as the difference between a long and a short generation.</summary>
+/// <summary>
+/// The managed bytes a generated token costs, measured as the difference between a long and a short generation:
+/// on the request's own thread with batching off (the engine then runs on it), and over the whole process with the
+/// batch scheduler's thread.
+/// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class PerTokenAllocationTests : TinyShakespeareFixture
+public sealed class PerTokenAllocationTests
 {
+    private GptModel _alone = null!;
+    private GptModel _batched = null!;
+
+    private GptGenerator Generator { get; set; } = null!;
+
+    [OneTimeSetUp]
+    public void LoadModels()
+    {
+        _alone = GptModel.Load(new GptOptions { ModelPath = TestPaths.TinyShakespeare, EnableBatching = false });
+        _batched = GptModel.Load(TestPaths.TinyShakespeare);
+        Generator = GptGenerator.Create(_alone);
+    }
+
+    [OneTimeTearDown]
+    public void UnloadModels()
+    {
+        _alone.Dispose();
+        _batched.Dispose();
+    }
+
     // On a pool thread without a synchronization context, the stream never leaves the thread it started on.
     private Task<long> AllocatedAsync(GenerationOptions options) => Task.Run(() => AllocatedOnThisThreadAsync(options));
 
@@ -59,5 +84,31 @@ public sealed class PerTokenAllocationTests : TinyShakespeareFixture
             Assert.That(greedy, Is.LessThan(400));
             Assert.That(withLogprobs, Is.GreaterThan(plain), "alternatives are allocated only when asked for");
         });
+    }
+
+    [Test]
+    public async Task A_batched_token_costs_under_400_managed_bytes_in_the_whole_process()
+    {
+        var generator = GptGenerator.Create(_batched);
+        async Task<long> AllocatedInProcessAsync(int tokens)
+        {
+            var options = new GenerationOptions { DoSample = false, MaxNewTokens = tokens, MinNewTokens = 255 };
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            var count = 0;
+            await foreach (var token in generator.StreamAsync("ROMEO:", options))
+            {
+                count++;
+            }
+
+            Assert.That(count, Is.EqualTo(tokens));
+            return GC.GetTotalAllocatedBytes(precise: true) - before;
+        }
+
+        await AllocatedInProcessAsync(200);
+        var shortRun = await AllocatedInProcessAsync(40);
+        var longRun = await AllocatedInProcessAsync(200);
+        var perToken = (longRun - shortRun) / 160.0;
+        TestContext.Out.WriteLine($"bytes per batched token (scheduler thread, reader and the process): {perToken:F0}");
+        Assert.That(perToken, Is.LessThan(400));
     }
 }

@@ -1,0 +1,588 @@
+using OnnxGpt.Models;
+
+namespace OnnxGpt.Generation;
+
+/// <summary>
+/// The one generation loop. Each <see cref="Iterate"/> retires cancelled and abandoned rows, admits waiting rows
+/// (their prompts run together, left-padded, or alone in bounded chunks), samples their first tokens and joins them
+/// to the running batch, then runs one step for every running row in one session run and samples each row's next
+/// token. A row that ends leaves at once; the batch is rebuilt without it (its padding shrinks when it was the
+/// longest) and its memory goes back to the pool. Single requests, batches, next-token distributions and concurrent
+/// requests (through <see cref="GenerationScheduler"/>) all run here; each row keeps its own sampler, stops, seed
+/// and finish reason, and a failure in one row's sampling ends only that row.
+/// </summary>
+internal sealed class GenerationEngine : IDisposable
+{
+    /// <summary>Prompt tokens run per iteration by default (a longer prompt runs in chunks of this size), so running rows wait at most one chunk.</summary>
+    internal const int DefaultPrefillBudget = 512;
+
+    private readonly GptModel _model;
+    private readonly int _maxRows;
+    private readonly int _prefillBudget;
+    private readonly int _vocabulary;
+    private readonly int _pad;
+    private readonly List<GenerationRow> _pending = [];
+    private readonly List<GenerationRow> _running = [];
+    private readonly List<GenerationRow> _ended = [];
+    private readonly List<GenerationRow> _group = [];
+    private readonly List<GenerationRow> _ready = [];
+    private readonly List<DecoderSession> _spent = [];
+    private readonly List<IReadOnlyList<int>> _groupPrompts = [];
+    private readonly RowSource[] _sources;
+    private readonly int[] _next;
+    private DecoderSession? _batch;
+    private bool _dirty;
+    private bool _disposed;
+
+    public GenerationEngine(GptModel model, int maxRows, int prefillBudget = DefaultPrefillBudget)
+    {
+        _model = model;
+        _maxRows = Math.Max(1, maxRows);
+        _prefillBudget = Math.Max(1, prefillBudget);
+        _vocabulary = model.Info.VocabularySize;
+        _pad = model.Info.PadTokenId ?? (model.Info.EosTokenIds.Count > 0 ? model.Info.EosTokenIds[0] : 0);
+        _sources = new RowSource[_maxRows];
+        _next = new int[_maxRows];
+    }
+
+    /// <summary>Rows waiting or running.</summary>
+    public int Count => _pending.Count + _running.Count;
+
+    /// <summary>Rows in the running batch.</summary>
+    public int Running => _running.Count;
+
+    /// <summary>The most rows one step has run together so far.</summary>
+    public int PeakRows { get; private set; }
+
+    /// <summary>Queues a row; it is admitted at the next iteration with room.</summary>
+    public void Add(GenerationRow row)
+    {
+        if (_disposed)
+        {
+            row.Retire(new ObjectDisposedException(nameof(GptModel)));
+            row.Publish();
+            return;
+        }
+
+        _pending.Add(row);
+    }
+
+    /// <summary>One iteration: retire, admit, step; then hand ended rows their last token.</summary>
+    public void Iterate()
+    {
+        try
+        {
+            Retire(_pending);
+            Retire(_running);
+            Admit();
+            if (_running.Count > 0)
+            {
+                Step();
+            }
+        }
+        finally
+        {
+            Publish();
+        }
+    }
+
+    /// <summary>Ends every row (disposed model or engine) and releases every cache.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        var failure = new ObjectDisposedException(nameof(GptModel), "The model was disposed while the request ran.");
+        foreach (var row in _pending)
+        {
+            row.Retire(failure);
+            _ended.Add(row);
+        }
+
+        foreach (var row in _running)
+        {
+            row.Retire(failure);
+            _ended.Add(row);
+        }
+
+        _pending.Clear();
+        _running.Clear();
+        Publish();
+    }
+
+    private void Retire(List<GenerationRow> rows)
+    {
+        var kept = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            if (row.Abandoned)
+            {
+                row.Retire(null);
+            }
+            else if (row.CancellationToken.IsCancellationRequested)
+            {
+                row.Retire(new GenerationCanceledException(row.State.BuildResult(FinishReason.Cancelled), row.CancellationToken));
+            }
+
+            if (row.Ended)
+            {
+                _ended.Add(row);
+                _dirty |= ReferenceEquals(rows, _running);
+            }
+            else
+            {
+                rows[kept++] = row;
+            }
+        }
+
+        rows.RemoveRange(kept, rows.Count - kept);
+    }
+
+    /// <summary>
+    /// Runs waiting prompts, first come first served, within the prefill budget's tokens and the free rows:
+    /// a prompt with its own session (a kept conversation) or longer than the budget runs alone, one chunk per
+    /// iteration; short fresh prompts run together in one left-padded run. Each finished prompt's first token is
+    /// sampled, and its row joins the batch.
+    /// </summary>
+    private void Admit()
+    {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        var budget = _prefillBudget;
+        var free = _maxRows - _running.Count;
+        var longest = 0;
+        var taken = 0;
+        while (taken < _pending.Count && budget > 0 && free > 0)
+        {
+            var row = _pending[taken];
+            var prompt = row.State.PromptIds;
+            var remaining = prompt.Count - row.PrefilledTokens;
+            if (row.Session is not null || remaining > _prefillBudget)
+            {
+                if (_group.Count > 0)
+                {
+                    break;
+                }
+
+                var end = row.PrefilledTokens + Math.Min(remaining, budget);
+                budget = 0;
+                if (RunChunk(row, end))
+                {
+                    _ready.Add(row);
+                    taken++;
+                }
+
+                break;
+            }
+
+            var width = Math.Max(longest, remaining);
+            if (_group.Count > 0 && (_group.Count + 1) * width > budget)
+            {
+                break;
+            }
+
+            longest = width;
+            _group.Add(row);
+            taken++;
+            free--;
+        }
+
+        // Rows that failed or were cancelled during their prompt are retired too.
+        for (var i = 0; i < taken; i++)
+        {
+            if (_pending[i].Ended)
+            {
+                _ended.Add(_pending[i]);
+            }
+        }
+
+        _pending.RemoveRange(0, taken);
+        if (_group.Count > 0)
+        {
+            RunGroup(longest);
+        }
+
+        foreach (var row in _ready)
+        {
+            First(row);
+        }
+
+        _ready.Clear();
+        _group.Clear();
+        if (_dirty && _running.Count > 0)
+        {
+            RebuildBatch();
+        }
+
+        DisposeSpent();
+    }
+
+    /// <summary>Runs one chunk of a prompt on the row's own session; true when the whole prompt has run.</summary>
+    private bool RunChunk(GenerationRow row, int end)
+    {
+        var prompt = row.State.PromptIds;
+        try
+        {
+            row.Session ??= new DecoderSession(_model, SessionCapacity(row), row.CancellationToken);
+            row.Session.PrefillRange(prompt, row.PrefilledTokens, end);
+            row.PrefilledTokens = end;
+            if (end < prompt.Count)
+            {
+                return false;
+            }
+
+            row.Home = row.Session;
+            row.Slot = 0;
+            row.Session = null;
+            return true;
+        }
+        catch (Exception ex)
+        {
+            Fail(row, ex);
+            row.Session?.Dispose();
+            row.Session = null;
+            return false;
+        }
+    }
+
+    /// <summary>Runs a group of fresh prompts in one left-padded run (alone when the group is one row).</summary>
+    private void RunGroup(int longest)
+    {
+        DecoderSession? session = null;
+        try
+        {
+            // Sized for decoding too: with no batch running, this session becomes the batch.
+            var maxNew = 0;
+            foreach (var row in _group)
+            {
+                maxNew = Math.Max(maxNew, row.State.MaxNewTokens);
+                _groupPrompts.Add(row.State.PromptIds);
+            }
+
+            var capacity = _running.Count == 0 ? longest + maxNew : longest;
+            if (_group.Count == 1)
+            {
+                var row = _group[0];
+                session = new DecoderSession(_model, row.ConversationId is null ? capacity : SessionCapacity(row), row.CancellationToken);
+                session.Prefill(row.State.PromptIds);
+            }
+            else
+            {
+                session = new DecoderSession(_model, capacity, CancellationToken.None, _group.Count);
+                session.PrefillBatch(_groupPrompts, _pad);
+            }
+
+            for (var r = 0; r < _group.Count; r++)
+            {
+                _group[r].Home = session;
+                _group[r].Slot = r;
+                _group[r].PrefilledTokens = _group[r].State.PromptIds.Count;
+                _ready.Add(_group[r]);
+            }
+        }
+        catch (Exception ex)
+        {
+            session?.Dispose();
+            foreach (var row in _group)
+            {
+                Fail(row, ex);
+                _ended.Add(row);
+            }
+        }
+        finally
+        {
+            _groupPrompts.Clear();
+        }
+    }
+
+    /// <summary>Samples a row's first token from its prompt's scores; the row then joins the batch or ends.</summary>
+    private void First(GenerationRow row)
+    {
+        var home = row.Home!;
+        var logits = home.Logits.AsSpan(row.Slot * _vocabulary, _vocabulary);
+        if (row.DistributionOnly)
+        {
+            row.DistributionLogits = logits.ToArray();
+            row.Retire(null);
+            _ended.Add(row);
+            Spend(home);
+            return;
+        }
+
+        GeneratedToken token;
+        try
+        {
+            token = row.State.Advance(logits);
+        }
+        catch (Exception ex)
+        {
+            row.Retire(ex);
+            _ended.Add(row);
+            Spend(home);
+            return;
+        }
+
+        if (token.Result is not null)
+        {
+            End(row, token);
+            if (row.Home is { } left)
+            {
+                Spend(left);
+            }
+
+            return;
+        }
+
+        row.Emit(token);
+        _running.Add(row);
+        if (_batch is null && _running.Count == 1 && home.Rows == 1)
+        {
+            // The first row's own session becomes the batch: nothing is copied.
+            home.Attach(CancellationToken.None);
+            _batch = home;
+        }
+        else
+        {
+            Spend(home);
+            _dirty = true;
+        }
+    }
+
+    private void Step()
+    {
+        if (_dirty || _batch!.Length + 1 > _batch.Capacity)
+        {
+            RebuildBatch();
+        }
+
+        var batch = _batch!;
+        var count = _running.Count;
+        PeakRows = Math.Max(PeakRows, count);
+        for (var j = 0; j < count; j++)
+        {
+            _next[j] = _running[j].State.LastToken;
+        }
+
+        try
+        {
+            batch.StepBatch(_next.AsSpan(0, count));
+        }
+        catch (Exception ex)
+        {
+            foreach (var row in _running)
+            {
+                Fail(row, ex);
+                _ended.Add(row);
+            }
+
+            _running.Clear();
+            return;
+        }
+
+        var logits = batch.Logits;
+        var kept = 0;
+        for (var j = 0; j < count; j++)
+        {
+            var row = _running[j];
+            try
+            {
+                var token = row.State.Advance(logits.AsSpan(j * _vocabulary, _vocabulary));
+                if (token.Result is null)
+                {
+                    row.Emit(token);
+                }
+                else
+                {
+                    End(row, token);
+                }
+            }
+            catch (Exception ex)
+            {
+                // A throwing custom stage ends its own row only.
+                row.Retire(ex);
+                _ended.Add(row);
+            }
+
+            if (row.Ended)
+            {
+                _dirty = true;
+            }
+            else
+            {
+                _running[kept++] = row;
+            }
+        }
+
+        _running.RemoveRange(kept, count - kept);
+    }
+
+    /// <summary>Ends a row with its result; a conversation keeps a copy of the row's cache (or the whole batch session when it was its only row).</summary>
+    private void End(GenerationRow row, GeneratedToken last)
+    {
+        if (row.ConversationId is { } conversation && _model.Conversations.Capacity > 0)
+        {
+            try
+            {
+                _model.Conversations.Put(conversation, Export(row));
+            }
+            catch (Exception ex) when (ex is GptException or InvalidOperationException or OutOfMemoryException)
+            {
+                // The result stands; the conversation's next turn runs its whole prompt.
+                GC.KeepAlive(ex);
+            }
+        }
+
+        row.Retire(null, last);
+        _ended.Add(row);
+    }
+
+    private DecoderSession Export(GenerationRow row)
+    {
+        var home = row.Home!;
+        var sequence = row.State.Sequence;
+        if (home.Rows == 1 && (ReferenceEquals(home, _batch) ? _running.Count == 1 : true))
+        {
+            // Its session holds only this row: the conversation takes it as it is.
+            if (ReferenceEquals(home, _batch))
+            {
+                _batch = null;
+            }
+
+            row.Home = null;
+            _spent.Remove(home);
+            home.SetProcessedIds(sequence);
+            return home;
+        }
+
+        var length = home.RowLength(row.Slot);
+        var kept = new DecoderSession(_model, ConversationCapacity(length + 1), CancellationToken.None);
+        try
+        {
+            kept.Rebuild([new RowSource(home, row.Slot, length)], length);
+            kept.SetProcessedIds(sequence);
+            return kept;
+        }
+        catch
+        {
+            kept.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Copies every running row into one batch, right-aligned to the longest, in <see cref="_running"/>'s order.</summary>
+    private void RebuildBatch()
+    {
+        var count = _running.Count;
+        var longest = 0;
+        for (var j = 0; j < count; j++)
+        {
+            var row = _running[j];
+            var length = row.Home!.RowLength(row.Slot);
+            _sources[j] = new RowSource(row.Home, row.Slot, length);
+            longest = Math.Max(longest, length);
+        }
+
+        var batch = _batch ?? new DecoderSession(_model, longest + 1, CancellationToken.None, count);
+        try
+        {
+            batch.Rebuild(_sources.AsSpan(0, count), longest + 1);
+        }
+        catch (Exception ex)
+        {
+            foreach (var row in _running)
+            {
+                Fail(row, ex);
+                _ended.Add(row);
+            }
+
+            _running.Clear();
+            if (!ReferenceEquals(batch, _batch))
+            {
+                batch.Dispose();
+            }
+
+            return;
+        }
+        finally
+        {
+            Array.Clear(_sources, 0, count);
+        }
+
+        _batch = batch;
+        for (var j = 0; j < count; j++)
+        {
+            _running[j].Home = batch;
+            _running[j].Slot = j;
+        }
+
+        _dirty = false;
+    }
+
+    private static void Fail(GenerationRow row, Exception ex)
+    {
+        var failure = ex is OperationCanceledException && row.CancellationToken.IsCancellationRequested
+            ? new GenerationCanceledException(row.State.BuildResult(FinishReason.Cancelled), row.CancellationToken)
+            : ex;
+        row.Retire(failure);
+    }
+
+    private void Spend(DecoderSession session)
+    {
+        if (!ReferenceEquals(session, _batch) && !_spent.Contains(session))
+        {
+            _spent.Add(session);
+        }
+    }
+
+    /// <summary>Disposes prefill sessions whose rows have all been copied into the batch or ended.</summary>
+    private void DisposeSpent()
+    {
+        foreach (var session in _spent)
+        {
+            if (!ReferenceEquals(session, _batch))
+            {
+                session.Dispose();
+            }
+        }
+
+        _spent.Clear();
+    }
+
+    /// <summary>Releases the batch when no row runs (so that an idle model rents no cache), then hands ended rows their last token.</summary>
+    private void Publish()
+    {
+        DisposeSpent();
+        if (_running.Count == 0 && _batch is not null)
+        {
+            _batch.Dispose();
+            _batch = null;
+        }
+
+        foreach (var row in _ended)
+        {
+            // A row that ended before its prompt finished still holds its own session.
+            row.Session?.Dispose();
+            row.Session = null;
+            row.Publish();
+        }
+
+        _ended.Clear();
+    }
+
+    /// <summary>A row's own session holds its prompt and generated tokens; a conversation's holds the whole context, so that later turns fit.</summary>
+    private int SessionCapacity(GenerationRow row)
+    {
+        var needed = row.State.PromptIds.Count + row.State.MaxNewTokens;
+        return row.ConversationId is null ? needed : ConversationCapacity(needed);
+    }
+
+    private int ConversationCapacity(int needed) =>
+        _model.Info.ContextLength == int.MaxValue ? needed : Math.Max(needed, _model.Info.ContextLength);
+}

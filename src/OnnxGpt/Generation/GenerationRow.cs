@@ -1,0 +1,93 @@
+using System.Threading.Channels;
+
+namespace OnnxGpt.Generation;
+
+/// <summary>
+/// One request inside the <see cref="GenerationEngine"/>: its sequence state, its cancellation, where its KV cache
+/// lives (its own session while its prompt runs, then a slot of the running batch) and the tokens it has produced
+/// for its reader. The engine writes; the request's stream reads.
+/// </summary>
+internal sealed class GenerationRow
+{
+    private readonly Channel<GeneratedToken> _tokens = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private volatile bool _abandoned;
+    private GeneratedToken? _last;
+
+    public GenerationRow(SequenceState state, string? conversationId, CancellationToken cancellationToken, bool distributionOnly = false)
+    {
+        State = state;
+        ConversationId = conversationId;
+        CancellationToken = cancellationToken;
+        DistributionOnly = distributionOnly;
+    }
+
+    public SequenceState State { get; }
+
+    /// <summary>The conversation whose cache the row continues and keeps, or null.</summary>
+    public string? ConversationId { get; }
+
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>The row only wants the scores after its prompt (<see cref="DistributionLogits"/>), nothing sampled.</summary>
+    public bool DistributionOnly { get; }
+
+    /// <summary>The scores after the prompt, for a <see cref="DistributionOnly"/> row.</summary>
+    public float[]? DistributionLogits { get; set; }
+
+    /// <summary>The row's own session for its prompt before it joins the batch (a kept conversation's, or a fresh one for a chunked prompt).</summary>
+    public DecoderSession? Session { get; set; }
+
+    /// <summary>Prompt tokens already run (the conversation's reused prefix, then each chunk).</summary>
+    public int PrefilledTokens { get; set; }
+
+    /// <summary>The session holding the row's KV cache now (its own, its prefill group's or the running batch).</summary>
+    public DecoderSession? Home { get; set; }
+
+    /// <summary>The row's index in <see cref="Home"/>.</summary>
+    public int Slot { get; set; }
+
+    /// <summary>Why the row ended without a result, rethrown by its reader.</summary>
+    public Exception? Failure { get; private set; }
+
+    /// <summary>Whether the row has ended (result, failure or cancellation): the engine drops it.</summary>
+    public bool Ended { get; private set; }
+
+    /// <summary>The reader stopped reading (the stream was disposed early): the engine drops the row.</summary>
+    public bool Abandoned => _abandoned;
+
+    public ChannelReader<GeneratedToken> Tokens => _tokens.Reader;
+
+    public void Abandon() => _abandoned = true;
+
+    /// <summary>Hands a token to the reader.</summary>
+    public void Emit(GeneratedToken token) => _tokens.Writer.TryWrite(token);
+
+    /// <summary>
+    /// Ends the row: the engine stops running it at once, and <see cref="Publish"/> later hands its reader the last
+    /// token and <paramref name="failure"/> (what the reader throws; null: it ended with its result), once the
+    /// engine has released what the row held.
+    /// </summary>
+    public void Retire(Exception? failure, GeneratedToken? last = null)
+    {
+        if (Ended)
+        {
+            return;
+        }
+
+        Ended = true;
+        Failure = failure;
+        _last = last;
+    }
+
+    /// <summary>Hands the reader what <see cref="Retire"/> kept and closes the stream.</summary>
+    public void Publish()
+    {
+        if (_last is { } last)
+        {
+            _tokens.Writer.TryWrite(last);
+            _last = null;
+        }
+
+        _tokens.Writer.TryComplete();
+    }
+}
