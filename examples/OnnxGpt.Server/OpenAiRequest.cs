@@ -6,7 +6,7 @@ namespace OnnxGpt.Server;
 
 /// <summary>
 /// The fields of an OpenAI chat or completion request that this server reads. Fields it cannot honour (n &gt; 1,
-/// tools, logprobs, JSON output, echo, ...) are refused with a 400 naming them; fields that change nothing
+/// tools, logprobs, echo, ...) are refused with a 400 naming them; fields that change nothing
 /// (user, metadata, store) are ignored.
 /// </summary>
 internal sealed class OpenAiRequest
@@ -36,6 +36,9 @@ internal sealed class OpenAiRequest
     public IReadOnlyList<ChatMessage> Messages { get; private set; } = [];
 
     public GptPrompt? Prompt { get; private set; }
+
+    /// <summary><c>response_format</c>: null for text, <c>json_object</c> as JSON, <c>json_schema</c> with its schema (always strict).</summary>
+    public ChatResponseFormatJson? ResponseFormat { get; private set; }
 
     public static async Task<JsonElement> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
     {
@@ -79,7 +82,7 @@ internal sealed class OpenAiRequest
         Refuse(body, "tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() > 0, "tool calling is not supported.");
         Refuse(body, "functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() > 0, "function calling is not supported.");
         Refuse(body, "tool_choice", v => !(v.ValueKind == JsonValueKind.String && v.GetString() == "none"), "only 'none' is supported.");
-        Refuse(body, "response_format", v => !(v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out var type) && type.ValueEquals("text")), "only {\"type\": \"text\"} is supported.");
+        request.ResponseFormat = TryGet(body, "response_format", out var format) ? ParseResponseFormat(format) : null;
         Refuse(body, "top_logprobs", _ => true, "log probabilities are not supported.");
         if (body.TryGetProperty("max_completion_tokens", out _))
         {
@@ -122,6 +125,7 @@ internal sealed class OpenAiRequest
         PresencePenalty = PresencePenalty,
         Seed = Seed,
         StopSequences = Stop,
+        ResponseFormat = ResponseFormat,
     };
 
     /// <summary>The request as generation options, with the same meaning as the chat client gives them.</summary>
@@ -208,6 +212,30 @@ internal sealed class OpenAiRequest
             _ => throw OpenAiError.BadRequest($"'{param}.content' must be a string or an array of text parts.", $"{param}.content"),
         };
         return new ChatMessage(role, text);
+    }
+
+    /// <summary>OpenAI's response formats; the schema's keywords are checked by the chat client (a 400 naming one it lacks).</summary>
+    private static ChatResponseFormatJson? ParseResponseFormat(JsonElement format)
+    {
+        var type = format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        switch (type)
+        {
+            case "text":
+                return null;
+            case "json_object":
+                return ChatResponseFormat.Json;
+            case "json_schema":
+                if (!format.TryGetProperty("json_schema", out var spec) || spec.ValueKind != JsonValueKind.Object
+                    || !spec.TryGetProperty("schema", out var schema) || schema.ValueKind != JsonValueKind.Object)
+                {
+                    throw OpenAiError.BadRequest("'response_format' of type 'json_schema' needs 'json_schema': {\"name\": ..., \"schema\": {...}}.", "response_format", "invalid_value");
+                }
+
+                // strict or not, the output is constrained to the schema.
+                return ChatResponseFormat.ForJsonSchema(schema.Clone(), String(spec, "name"), String(spec, "description"));
+            default:
+                throw OpenAiError.BadRequest("'response_format' must be {\"type\": \"text\"}, {\"type\": \"json_object\"} or {\"type\": \"json_schema\", \"json_schema\": {...}}.", "response_format", "invalid_value");
+        }
     }
 
     private static void Refuse(JsonElement body, string name, Func<JsonElement, bool> unsupported, string why)

@@ -213,7 +213,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var settings = Resolve(options);
-        var guidance = genAIOptions?.Guidance();
+        var guidance = Guidance(settings, genAIOptions);
         var adapter = genAIOptions?.Adapter ?? _genAIOptions.DefaultAdapter;
         if (adapter is not null && !AdapterNames.Contains(adapter, StringComparer.Ordinal))
         {
@@ -759,5 +759,34 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
             adapters.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The request's guidance: <see cref="GenerationOptions.JsonSchema"/> (or <see cref="GenerationOptions.AnyJson"/>) maps
+    /// onto onnxruntime-genai's <c>json_schema</c> guidance, else <paramref name="genAIOptions"/>'s own constraint.
+    /// </summary>
+    private static (string Type, string Data)? Guidance(GenerationOptions settings, GenAIRequestOptions? genAIOptions)
+    {
+        var own = genAIOptions?.Guidance();
+        if (settings.JsonOutput() is not { } json)
+        {
+            return own;
+        }
+
+        if (json.Prefix.Length > 0 || json.Suffix.Length > 0)
+        {
+            throw new NotSupportedException("The GenAI backend cannot constrain output to text around a JSON value (GenerationOptions.FramedJson, used for required tool calls); use the OnnxGpt backend.");
+        }
+
+        if (own is not null)
+        {
+            throw new ArgumentException("Set GenerationOptions.JsonSchema (or AnyJson) or a GenAIRequestOptions constraint, not both.", nameof(genAIOptions));
+        }
+
+        // Compact JSON (llguidance's x-guidance), as the OnnxGpt backend's bounded whitespace: a model that knows no JSON
+        // would otherwise fill the budget with newlines.
+        var schema = System.Text.Json.Nodes.JsonNode.Parse(json.Schema ?? "{}") as System.Text.Json.Nodes.JsonObject ?? [];
+        schema["x-guidance"] ??= new System.Text.Json.Nodes.JsonObject { ["whitespace_flexible"] = false, ["item_separator"] = ",", ["key_separator"] = ":" };
+        return ("json_schema", schema.ToJsonString());
     }
 }

@@ -21,6 +21,30 @@ public class GenAIFeatureTests
     }
 
     [Test]
+    public async Task GenerationOptions_JsonSchema_maps_onto_guidance()
+    {
+        const string Schema = """{"type":"object","properties":{"name":{"type":"string","maxLength":10},"age":{"type":"integer","minimum":0,"maximum":120}},"required":["name","age"],"additionalProperties":false}""";
+        var result = await Shakespeare.Value.GenerateAsync("ROMEO:", new GenerationOptions { JsonSchema = Schema, DoSample = false, MaxNewTokens = 60 });
+
+        using var json = System.Text.Json.JsonDocument.Parse(result.Text);
+        Assert.Multiple(() =>
+        {
+            Assert.That(json.RootElement.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "name", "age" }));
+            Assert.That(json.RootElement.GetProperty("name").GetString()!.Length, Is.LessThanOrEqualTo(10));
+            Assert.That(json.RootElement.GetProperty("age").ValueKind, Is.EqualTo(System.Text.Json.JsonValueKind.Number));
+        });
+    }
+
+    [Test]
+    public void GenerationOptions_JsonSchema_beside_a_GenAI_constraint_is_refused()
+    {
+        var ex = Assert.ThrowsAsync<ArgumentException>(() => Shakespeare.Value.GenerateAsync(
+            "ROMEO:", new GenerationOptions { AnyJson = true }, new GenAIRequestOptions { Regex = "a+" }));
+
+        Assert.That(ex!.Message, Does.Contain("JsonSchema").And.Contain("not both"));
+    }
+
+    [Test]
     public void Two_constraints_at_once_are_refused()
     {
         var ex = Assert.ThrowsAsync<ArgumentException>(() => Shakespeare.Value.GenerateAsync(

@@ -120,3 +120,52 @@ test('a client that aborts mid-stream leaves the server serving', async () => {
   const after = await client.chat.completions.create({ ...greedy, max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] });
   assert.equal(after.choices.length, 1);
 });
+
+const characterSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', maxLength: 16 },
+    age: { type: 'integer', minimum: 1, maximum: 99 },
+    mood: { type: 'string', enum: ['merry', 'sad'] },
+  },
+  required: ['name', 'age', 'mood'],
+  additionalProperties: false,
+};
+
+test('response_format json_schema (strict) returns JSON matching the schema, streamed or not', async () => {
+  const request = {
+    model, temperature: 0, max_tokens: 80, messages: [{ role: 'user', content: 'Who is Romeo?' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'character', strict: true, schema: characterSchema } },
+  };
+  const completion = await client.chat.completions.create(request);
+  const value = JSON.parse(completion.choices[0].message.content);
+  assert.deepEqual(Object.keys(value), ['name', 'age', 'mood']);
+  assert.ok(typeof value.name === 'string' && value.name.length <= 16);
+  assert.ok(Number.isInteger(value.age) && value.age >= 1 && value.age <= 99);
+  assert.ok(['merry', 'sad'].includes(value.mood));
+  assert.equal(completion.choices[0].finish_reason, 'stop');
+
+  const chunks = await collect(await client.chat.completions.create({ ...request, stream: true }));
+  assert.equal(chunks.flatMap((c) => c.choices).map((c) => c.delta.content ?? '').join(''), completion.choices[0].message.content);
+  assert.equal(chunks.flatMap((c) => c.choices).at(-1).finish_reason, 'stop');
+});
+
+test('response_format json_object returns a JSON object; text is plain text', async () => {
+  const messages = [{ role: 'user', content: 'JULIET:' }];
+  const json = await client.chat.completions.create({ ...greedy, max_tokens: 60, messages, response_format: { type: 'json_object' } });
+  const value = JSON.parse(json.choices[0].message.content);
+  assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value));
+
+  const text = await client.chat.completions.create({ ...greedy, messages, response_format: { type: 'text' } });
+  const plain = await client.chat.completions.create({ ...greedy, messages });
+  assert.equal(text.choices[0].message.content, plain.choices[0].message.content);
+});
+
+test('a response_format the server cannot honour is a 400 naming it', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ ...greedy, messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } } }),
+    (err) => err.status === 400 && err.param === 'response_format' && /pattern/.test(err.message));
+  await assert.rejects(
+    client.chat.completions.create({ ...greedy, messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'yaml' } }),
+    (err) => err.status === 400 && err.param === 'response_format');
+});

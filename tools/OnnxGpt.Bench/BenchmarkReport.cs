@@ -82,6 +82,18 @@ public sealed class BenchmarkReport
     /// <returns>The JSON text.</returns>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
+    /// <summary>Milliseconds of one JSON-schema constraint mask over the vocabulary (median over the states measured, uncached); null without a tokenizer.</summary>
+    public double? JsonMaskMs { get; init; }
+
+    /// <summary>The slowest state's median mask time, in milliseconds.</summary>
+    public double? JsonMaskWorstMs { get; init; }
+
+    /// <summary>The vocabulary the mask covers.</summary>
+    public int? JsonMaskVocabulary { get; init; }
+
+    /// <summary><see cref="JsonMaskMs"/> over OnnxGpt's decode step (1000 / decode tokens/s).</summary>
+    public double? JsonMaskOverDecodeStep { get; init; }
+
     /// <summary>Writes a table (one row per implementation) and the ratio and ceiling lines.</summary>
     /// <param name="console">Where to write.</param>
     public void WriteTable(IAnsiConsole console)
@@ -124,6 +136,11 @@ public sealed class BenchmarkReport
         console.MarkupLine(Markup.Escape(BandwidthGBps is { } bw
             ? $"Memory read bandwidth {bw:F1} GB/s; {weights:F0} MB of weights per token -> ceiling {CeilingTokensPerSecond:F1} tok/s; OnnxGpt at {FractionOfCeiling * 100:F0}% of it"
             : $"Memory bandwidth not measured; {weights:F0} MB of weights per token"));
+        if (JsonMaskMs is { } mask)
+        {
+            console.MarkupLine(Markup.Escape($"JSON schema mask over {JsonMaskVocabulary:N0} tokens: {mask:F3} ms per step (slowest state {JsonMaskWorstMs:F3} ms, uncached) = {JsonMaskOverDecodeStep * 100:F1}% of OnnxGpt's decode step"));
+        }
+
         console.MarkupLine(Markup.Escape($"Process peak working set {ProcessPeakWorkingSetBytes / 1048576.0:N0} MiB"));
         console.MarkupLine(IdsMatch switch
         {

@@ -206,6 +206,7 @@ public static class BenchmarkRunner
         var naive = Find(OrtNaiveLoop.DisplayName);
         var genAi = Find(GenAiAvailability.DisplayName);
         static double? Divide(double? a, double? b) => a is { } x && b is { } y && y > 0 ? x / y : null;
+        var mask = MeasureJsonMask(folder, status);
 
         return new BenchmarkReport
         {
@@ -236,7 +237,31 @@ public static class BenchmarkRunner
             FractionOfCeiling = Divide(onnxGpt?.DecodeTokensPerSecond, ceiling),
             ProcessPeakWorkingSetBytes = processPeak,
             IdsMatch = IdsMatch(idsByImplementation),
+            JsonMaskMs = mask?.MedianMs,
+            JsonMaskWorstMs = mask?.WorstMs,
+            JsonMaskVocabulary = mask?.Vocabulary,
+            JsonMaskOverDecodeStep = Divide(mask?.MedianMs, onnxGpt?.DecodeTokensPerSecond is { } tps && tps > 0 ? 1000 / tps : null),
         };
+    }
+
+    /// <summary>The JSON-schema constraint's mask per step on this model's vocabulary (null without a tokenizer).</summary>
+    private static (double MedianMs, double WorstMs, int Vocabulary)? MeasureJsonMask(ModelFolder folder, IProgress<string>? status)
+    {
+        try
+        {
+            using var model = OnnxGpt.Models.GptModel.Load(folder.Directory);
+            if (model.Tokenizer is null)
+            {
+                return null;
+            }
+
+            status?.Report("JSON constraint mask");
+            return OnnxGpt.Constraints.MaskCost.Measure(model);
+        }
+        catch (OnnxGpt.Models.ModelLoadException)
+        {
+            return null;
+        }
     }
 
     private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider)

@@ -28,6 +28,8 @@ internal static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable); it is not printed.", HelpName = "TEXT" };
         var providers = CommonOptions.ExecutionProviders();
         var json = CommonOptions.Json();
+        var jsonSchema = new Option<string?>("--json-schema") { Description = "Constrain the output to JSON matching the JSON schema in FILE; it ends as soon as the value is complete.", HelpName = "FILE" };
+        var jsonObject = new Option<bool>("--json-object") { Description = "Constrain the output to a JSON object." };
 
         var command = new Command("generate", "Generate text from a prompt, streaming it to stdout.")
         {
@@ -38,6 +40,8 @@ internal static class GenerateCommand
         command.Options.Add(stop);
         command.Options.Add(providers);
         command.Options.Add(json);
+        command.Options.Add(jsonSchema);
+        command.Options.Add(jsonObject);
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -51,6 +55,7 @@ internal static class GenerateCommand
                     MaxNewTokens = r.GetValue(maxNewTokens),
                     TopLogprobs = r.GetValue(topLogprobs),
                     StopSequences = r.GetValue(stop) is { Length: > 0 } stops ? stops : null,
+                    JsonSchema = ReadJsonSchema(r.GetValue(jsonSchema), r.GetValue(jsonObject)),
                 }),
                 Json: r.GetValue(json),
                 Verbose: r.GetValue(CommonOptions.Verbose),
@@ -58,6 +63,29 @@ internal static class GenerateCommand
             return await RunAsync(request, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error, ct);
         });
         return command;
+    }
+
+    /// <summary>The schema text of --json-schema FILE, or an object schema for --json-object; null for neither.</summary>
+    public static string? ReadJsonSchema(string? file, bool jsonObject)
+    {
+        if (file is null)
+        {
+            return jsonObject ? """{"type":"object"}""" : null;
+        }
+
+        if (jsonObject)
+        {
+            throw new CliUsageException("Give either --json-schema or --json-object, not both.");
+        }
+
+        try
+        {
+            return File.ReadAllText(file);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliUsageException($"--json-schema: cannot read '{file}': {ex.Message}");
+        }
     }
 
     /// <summary>

@@ -88,7 +88,7 @@ internal abstract record JsonFrame
 
                 break;
             case NumberNode number:
-                new NumberFrame(parent, number, NumberPhase.Start, 0, number.Bounded ? string.Empty : null).Step(b, next);
+                NumberFrame.Create(parent, number, NumberPhase.Start, 0, number.Bounded ? string.Empty : null).Step(b, next);
                 break;
             case ObjectNode obj:
                 if (b == '{')
@@ -230,6 +230,9 @@ internal sealed record StringFrame(JsonFrame? Parent, StringNode Node, int Count
 {
     private bool Counted => Node.MinLength > 0 || Node.MaxLength is not null;
 
+    /// <summary>Whether this string takes <paramref name="characters"/> more plain characters (and stays as it is, but for its count).</summary>
+    public bool TakesPlainText(int characters) => Text is null && Escape == 0 && Need == 0 && (Node.MaxLength is not { } max || Count + characters <= max);
+
     public override int Remaining => Text is not null
         ? FormatMatcher.Remaining(Node.Format!.Value, Text) + 1
         : Need + (Escape == 0 ? 0 : Escape == 1 ? 1 : 6 - Escape) + Math.Max(0, Node.MinLength - Count - (Escape > 0 ? 1 : 0)) + 1;
@@ -357,10 +360,15 @@ internal enum NumberPhase
 /// <param name="Phase">Where in the number's syntax.</param>
 /// <param name="Digits">Digits in the current part (integer, fraction or exponent), capped to keep numbers short.</param>
 /// <param name="Text">For bounded numbers, the text so far.</param>
-internal sealed record NumberFrame(JsonFrame? Parent, NumberNode Node, NumberPhase Phase, int Digits, string? Text) : JsonFrame
+/// <param name="Whole">Whether the text so far is a number within bounds (computed once, when the frame is made).</param>
+internal sealed record NumberFrame(JsonFrame? Parent, NumberNode Node, NumberPhase Phase, int Digits, string? Text, bool Whole) : JsonFrame
 {
-    public override bool CanFinish => Phase is NumberPhase.Zero or NumberPhase.Integer or NumberPhase.Fraction or NumberPhase.ExponentDigits
-        && (Text is null || NumberBounds.Complete(Node, Text));
+    public override bool CanFinish => Whole;
+
+    /// <summary>Makes the frame, deciding once whether its text is a whole number within bounds.</summary>
+    public static NumberFrame Create(JsonFrame? parent, NumberNode node, NumberPhase phase, int digits, string? text) =>
+        new(parent, node, phase, digits, text, phase is NumberPhase.Zero or NumberPhase.Integer or NumberPhase.Fraction or NumberPhase.ExponentDigits
+            && (text is null || NumberBounds.Complete(node, text)));
 
     public override int Remaining => CanFinish ? 0 : Phase == NumberPhase.Start ? Node.MinBytes : 1;
 
@@ -388,7 +396,7 @@ internal sealed record NumberFrame(JsonFrame? Parent, NumberNode Node, NumberPha
             if (text is null || NumberBounds.Feasible(Node, text))
             {
                 var digits = p == Phase && digit ? Digits + 1 : digit ? 1 : 0;
-                next.Add(new NumberFrame(Parent, Node, p, digits, text));
+                next.Add(Create(Parent, Node, p, digits, text));
             }
         }
 

@@ -169,6 +169,18 @@ internal sealed class JsonTokenConstraint : ITokenConstraint
 
             JsonMatcher.Dedupe(next, _seen);
             var child = trie.EdgeNode[e];
+            if (_budget == -1 && next.Count == 1 && trie.PlainBelow[child] >= 0 && next[0] is StringFrame text && text.TakesPlainText(trie.PlainBelow[child]))
+            {
+                // Inside a string, a subtree of plain text is allowed whole: no need to walk it.
+                for (var t = trie.TokenStart[child]; t < trie.TokenStart[trie.SubtreeEnd[child]]; t++)
+                {
+                    var id = trie.TokenIds[t];
+                    bits[id >> 6] |= 1UL << (id & 63);
+                }
+
+                continue;
+            }
+
             var first = trie.TokenStart[child];
             var last = trie.TokenStart[child + 1];
             if (first < last)

@@ -43,34 +43,50 @@ internal sealed class TokenTrie
             (ends[node] ??= []).Add(id);
         }
 
-        // Flattened: node i's children are edges [EdgeStart[i], EdgeStart[i + 1]), sorted by byte.
+        // Flattened in depth-first order: node i's children are edges [EdgeStart[i], EdgeStart[i + 1]), sorted by byte,
+        // and its subtree is nodes [i, SubtreeEnd[i]), whose tokens are TokenIds[TokenStart[i]..TokenStart[SubtreeEnd[i]]).
         NodeCount = children.Count;
         EdgeStart = new int[NodeCount + 1];
         TokenStart = new int[NodeCount + 1];
+        SubtreeEnd = new int[NodeCount];
+        PlainBelow = new int[NodeCount];
         EdgeByte = new byte[NodeCount - 1];
         EdgeNode = new int[NodeCount - 1];
         var tokenIds = new List<int>();
-        var edge = 0;
-        for (var i = 0; i < NodeCount; i++)
-        {
-            EdgeStart[i] = edge;
-            foreach (var (b, child) in children[i].OrderBy(pair => pair.Key))
-            {
-                EdgeByte[edge] = b;
-                EdgeNode[edge] = child;
-                edge++;
-            }
+        var nextNode = 0;
+        var nextEdge = 0;
+        Number(0);
+        EdgeStart[NodeCount] = nextEdge;
+        TokenStart[NodeCount] = tokenIds.Count;
+        TokenIds = [.. tokenIds];
 
-            TokenStart[i] = tokenIds.Count;
-            if (ends[i] is { } ids)
+        int Number(int old)
+        {
+            var node = nextNode++;
+            TokenStart[node] = tokenIds.Count;
+            if (ends[old] is { } ids)
             {
                 tokenIds.AddRange(ids);
             }
+
+            var sorted = children[old].OrderBy(pair => pair.Key).ToArray();
+            var first = nextEdge;
+            EdgeStart[node] = first;
+            nextEdge += sorted.Length;
+            var plain = 0;
+            for (var i = 0; i < sorted.Length; i++)
+            {
+                var child = Number(sorted[i].Value);
+                EdgeByte[first + i] = sorted[i].Key;
+                EdgeNode[first + i] = child;
+                plain = plain < 0 || PlainBelow[child] < 0 || !IsPlain(sorted[i].Key) ? -1 : Math.Max(plain, PlainBelow[child] + 1);
+            }
+
+            PlainBelow[node] = plain;
+            SubtreeEnd[node] = nextNode;
+            return node;
         }
 
-        EdgeStart[NodeCount] = edge;
-        TokenStart[NodeCount] = tokenIds.Count;
-        TokenIds = [.. tokenIds];
         MaxDepth = tokens.Max(t => t?.Length ?? 0);
     }
 
@@ -91,6 +107,18 @@ internal sealed class TokenTrie
     public int[] TokenStart { get; }
 
     public int[] TokenIds { get; }
+
+    /// <summary>The end (exclusive) of each node's subtree in node order.</summary>
+    public int[] SubtreeEnd { get; }
+
+    /// <summary>
+    /// For each node, how many more bytes its longest token below has when every byte below is plain string text
+    /// (printable ASCII but <c>"</c> and <c>\</c>), else -1: inside a string such a subtree is allowed whole.
+    /// </summary>
+    public int[] PlainBelow { get; }
+
+    /// <summary>Bytes that are themselves a character of a JSON string and change nothing else.</summary>
+    public static bool IsPlain(byte b) => b is >= 0x20 and <= 0x7F and not (byte)'"' and not (byte)'\\';
 
     /// <summary>The longest token, in bytes.</summary>
     public int MaxDepth { get; }
