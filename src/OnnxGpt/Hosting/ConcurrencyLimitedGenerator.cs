@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Hosting;
 
@@ -9,9 +8,8 @@ namespace OnnxGpt.Hosting;
 /// bounded queue (in arrival order) or are refused with <see cref="GptQueueFullException"/> when it is full.
 /// A request cancelled while waiting leaves the queue at once.
 /// </summary>
-public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
+public sealed class ConcurrencyLimitedGenerator : DelegatingGptGenerator
 {
-    private readonly IGptGenerator _inner;
     private readonly SemaphoreSlim _slots;
     private readonly int _maxConcurrent;
     private readonly int? _maxQueued;
@@ -23,22 +21,18 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     /// <param name="maxQueuedRequests">Requests allowed to wait (0 or more); null: no limit.</param>
     /// <exception cref="ArgumentOutOfRangeException">A limit is out of range.</exception>
     public ConcurrencyLimitedGenerator(IGptGenerator inner, int maxConcurrentRequests, int? maxQueuedRequests)
+        : base(inner)
     {
-        ArgumentNullException.ThrowIfNull(inner);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentRequests, 1);
         if (maxQueuedRequests is < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(maxQueuedRequests), maxQueuedRequests, "MaxQueuedRequests must be 0 or more.");
         }
 
-        _inner = inner;
         _maxConcurrent = maxConcurrentRequests;
         _maxQueued = maxQueuedRequests;
         _slots = new SemaphoreSlim(maxConcurrentRequests, maxConcurrentRequests);
     }
-
-    /// <inheritdoc />
-    public GptModelInfo ModelInfo => _inner.ModelInfo;
 
     /// <summary>Generations running now.</summary>
     public int Running => _maxConcurrent - _slots.CurrentCount;
@@ -47,7 +41,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     public int Queued => Volatile.Read(ref _waiting);
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (!_slots.Wait(0, CancellationToken.None))
         {
@@ -69,7 +63,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
 
         try
         {
-            await foreach (var token in _inner.StreamAsync(prompt, options, cancellationToken).ConfigureAwait(false))
+            await foreach (var token in InnerGenerator.StreamAsync(prompt, options, cancellationToken).ConfigureAwait(false))
             {
                 yield return token;
             }
@@ -81,9 +75,13 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        _slots.Dispose();
-        (_inner as IDisposable)?.Dispose();
+        if (disposing)
+        {
+            _slots.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }
