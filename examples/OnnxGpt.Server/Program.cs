@@ -15,8 +15,10 @@ using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Server;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json and the model are read from the app's folder, whatever the current folder (dotnet run, the root).
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Services.AddGpt(builder.Configuration.GetSection("Gpt"));
+builder.Services.PostConfigure<GptOptions>(o => o.ModelPath = string.IsNullOrWhiteSpace(o.ModelPath) ? o.ModelPath : Path.GetFullPath(o.ModelPath, builder.Environment.ContentRootPath));
 builder.Services.Configure<GptChatClientOptions>(builder.Configuration.GetSection("Chat"));
 if (builder.Configuration.GetValue<TimeSpan?>("Server:TokenDelay") is { } tokenDelay && tokenDelay > TimeSpan.Zero)
 {
@@ -28,8 +30,19 @@ if (builder.Configuration.GetValue<TimeSpan?>("Server:TokenDelay") is { } tokenD
 
 var app = builder.Build();
 
-// Load the model before listening, so /health answers only once requests can be served.
-var chat = app.Services.GetRequiredService<IChatClient>();
+// Load the model before listening, so /health answers only once requests can be served; a configuration or model
+// folder problem is one line that says what to fix.
+IChatClient chat;
+try
+{
+    chat = app.Services.GetRequiredService<IChatClient>();
+}
+catch (Exception ex) when (ex is OptionsValidationException or ModelLoadException)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 1;
+}
+
 var generator = app.Services.GetRequiredService<IGptGenerator>();
 var modelId = chat.GetService<ChatClientMetadata>()?.DefaultModelId ?? "onnxgpt";
 var modelCreated = new DateTimeOffset(File.GetLastWriteTimeUtc(generator.ModelInfo.GraphPath)).ToUnixTimeSeconds();
@@ -39,6 +52,7 @@ var model = app.Services.GetRequiredService<IOptions<GptOptions>>().Value.Backen
     : null;
 var limiter = ((generator as PacedGenerator)?.Inner ?? generator) as ConcurrencyLimitedGenerator;
 var requests = new RequestCounter();
+var dropsOldestTurns = app.Services.GetRequiredService<IOptions<GptChatClientOptions>>().Value.ContextOverflow == ContextOverflow.DropOldestTurns;
 
 app.MapGet("/health", () =>
 {
@@ -64,7 +78,8 @@ app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         var options = request.ToChatOptions();
         if (request.MaxTokens is { } maxTokens && chat.GetService<GptChatClient>() is { } gptChat)
         {
-            CheckContext(gptChat.Generator, GptPrompt.FromText(gptChat.FormatPrompt(request.Messages, options)), maxTokens, "messages");
+            // A conversation longer than the context loses its oldest turns (Chat:ContextOverflow), unless set to Throw.
+            CheckContext(gptChat.Generator, dropsOldestTurns ? null : GptPrompt.FromText(gptChat.FormatPrompt(request.Messages, options)), maxTokens, "messages");
         }
 
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
@@ -160,6 +175,7 @@ app.MapPost("/v1/completions", async (HttpContext context) =>
 });
 
 app.Run();
+return 0;
 
 void CheckModel(OpenAiRequest request)
 {
@@ -170,12 +186,17 @@ void CheckModel(OpenAiRequest request)
 }
 
 // OpenAI refuses a request whose prompt and max_tokens do not fit the context; the library would shorten the reply.
-void CheckContext(IGptGenerator generator, GptPrompt prompt, int maxTokens, string promptParam)
+void CheckContext(IGptGenerator generator, GptPrompt? prompt, int maxTokens, string promptParam)
 {
     var context = generator.ModelInfo.ContextLength;
     if (maxTokens >= context)
     {
         throw OpenAiError.BadRequest($"max_tokens is too large: {maxTokens}. This model's maximum context length is {context} tokens.", "max_tokens", "context_length_exceeded");
+    }
+
+    if (prompt is null)
+    {
+        return;
     }
 
     int? counted = prompt.TokenIds?.Count ?? (model?.Tokenizer is not null ? model.Encode(prompt.Text!).Count : null);

@@ -96,7 +96,7 @@ public sealed class GenerateSamplingFlagsTests
     [TestCase("--temperature", "-1", "Temperature")]
     [TestCase("--repetition-penalty", "0", "RepetitionPenalty")]
     [TestCase("--top-k", "-1", "TopK")]
-    public async Task Bad_values_exit_2_naming_the_setting(string flag, string value, string named)
+    public async Task Bad_values_exit_2_naming_the_flag_not_the_setting(string flag, string value, string setting)
     {
         var run = await CliRunner.RunAsync("generate", "ROMEO:", flag, value);
 
@@ -104,7 +104,8 @@ public sealed class GenerateSamplingFlagsTests
         {
             Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
             Assert.That(run.StderrLines, Has.Length.EqualTo(1), run.ToString());
-            Assert.That(run.Stderr, Does.Contain(named));
+            Assert.That(run.Stderr, Does.StartWith($"error: {flag} "));
+            Assert.That(run.Stderr, Does.Not.Contain(setting));
             Assert.That(run.Stdout, Is.Empty);
         });
     }

@@ -16,13 +16,13 @@ internal static class BenchCommand
     public static Command Create()
     {
         var models = new Option<string[]>("--model", "-m") { Description = "A model folder to measure (repeatable). Default: the embedded tiny-shakespeare model. Benchmark graphs: models/bench/gpt2-124m, models/bench/llama-135m (weights are written when missing).", HelpName = "DIR" };
-        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length in tokens.", DefaultValueFactory = _ => BenchmarkSettings.DefaultPromptLength };
-        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens to generate per run.", DefaultValueFactory = _ => BenchmarkSettings.DefaultNewTokens };
-        var runs = new Option<int>("--runs") { Description = "Measured runs per implementation (medians are reported).", DefaultValueFactory = _ => 3 };
-        var early = new Option<int?>("--early") { Description = "Position of the early per-token time. Default: 32." };
-        var late = new Option<int?>("--late") { Description = "Position of the late per-token time. Default: min(900, context - 32)." };
+        var promptTokens = NumberOption.Create<int>("--prompt-tokens", BenchmarkSettings.DefaultPromptLength, "Prompt length in tokens.", "N");
+        var newTokens = NumberOption.Create<int>("--new-tokens", BenchmarkSettings.DefaultNewTokens, "Tokens to generate per run.", "N");
+        var runs = NumberOption.Create<int>("--runs", 3, "Measured runs per implementation (medians are reported).", "N");
+        var early = NumberOption.Create<int>("--early", "Position of the early per-token time. Default: 32.", "N");
+        var late = NumberOption.Create<int>("--late", "Position of the late per-token time. Default: min(900, context - 32).", "N");
         var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, ort-naive, ort-tight, genai. Default: all.", HelpName = "NAME" };
-        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads for every implementation. Default: ONNX Runtime's." };
+        var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads for every implementation. Default: ONNX Runtime's.", "N");
         var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure OnnxGpt against ONNX Runtime loops and onnxruntime-genai on the same graph: time to first token, decode tokens/s, per-token time early and late, allocations, memory, and the bandwidth ceiling.")

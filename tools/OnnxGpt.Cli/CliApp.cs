@@ -11,18 +11,30 @@ internal static class CliApp
     /// <param name="stdout">Where results go.</param>
     /// <param name="stderr">Where errors, summaries and logs go.</param>
     /// <param name="cancellationToken">Cancels a running generation (Ctrl+C); the exit code is then <see cref="ExitCodes.Cancelled"/>.</param>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken) =>
+        RunAsync(args, new CliConsole(stdout, stderr), cancellationToken);
+
+    /// <summary>Runs the command line on <paramref name="console"/> and returns its exit code.</summary>
+    /// <param name="args">The arguments, without the program name.</param>
+    /// <param name="console">Standard output, error and (piped) input.</param>
+    /// <param name="cancellationToken">
+    /// Cancels a running generation: Ctrl+C (exit code <see cref="ExitCodes.Cancelled"/>), or stdout's reader leaving
+    /// (<see cref="CliConsole.OutputClosed"/>: exit code <see cref="ExitCodes.Success"/>, nothing reported).
+    /// </param>
+    public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(console);
+        var (stdout, stderr) = (console.Out, console.Error);
         // Not a RootCommand: that one names itself after the assembly (OnnxGpt.Cli), and the command is onnxgpt.
         var root = new Command("onnxgpt", "Runs GPT-style ONNX models: generate text, show the next-token distribution, tokenize text, inspect a model.")
         {
             new HelpOption(),
             new VersionOption(),
             CommonOptions.Verbose,
-            GenerateCommand.Create(),
-            NextTokenCommand.Create(),
-            TokenizeCommand.Create(),
+            GenerateCommand.Create(console.In),
+            NextTokenCommand.Create(console.In),
+            TokenizeCommand.Create(console.In),
             InspectCommand.Create(),
             ProvidersCommand.Create(),
             SoakCommand.Create(),
@@ -34,7 +46,7 @@ internal static class CliApp
         {
             foreach (var error in parsed.Errors)
             {
-                await stderr.WriteLineAsync($"error: {error.Message}");
+                await stderr.WriteLineAsync($"error: {CliFlags.Rename(error.Message)}");
             }
 
             var command = parsed.CommandResult.Command;
@@ -55,6 +67,11 @@ internal static class CliApp
         try
         {
             return await parsed.InvokeAsync(configuration, cancellationToken);
+        }
+        catch (OperationCanceledException) when (console.OutputClosed.IsCancellationRequested)
+        {
+            // Like any Unix filter whose reader left (| head): stop quietly.
+            return ExitCodes.Success;
         }
         catch (Exception ex)
         {

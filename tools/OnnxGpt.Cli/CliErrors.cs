@@ -1,3 +1,5 @@
+using OnnxGpt.Generation;
+
 namespace OnnxGpt.Cli;
 
 /// <summary>Turns an exception into one sentence on stderr (the whole exception with --verbose) and an exit code.</summary>
@@ -26,13 +28,17 @@ internal static class CliErrors
     public static int ExitCodeFor(Exception exception, CancellationToken cancellationToken) => exception switch
     {
         OperationCanceledException when cancellationToken.IsCancellationRequested => ExitCodes.Cancelled,
-        CliUsageException or ArgumentException => ExitCodes.Usage,
+        // Bad input: the command line, a setting, or a prompt the model's context cannot hold.
+        CliUsageException or ArgumentException or PromptTooLongException => ExitCodes.Usage,
         // ModelLoadException, ExecutionProviderException, PromptTooLongException and any other GptException,
         // and whatever else went wrong at run time.
         _ => ExitCodes.Failure,
     };
 
-    /// <summary>The exception's message as one line, without the "(Parameter 'x')" and "Actual value was" parts .NET appends.</summary>
+    /// <summary>
+    /// The exception's message as one line, without the "(Parameter 'x')" and "Actual value was" parts .NET appends,
+    /// naming the command line's flags rather than the library's settings.
+    /// </summary>
     public static string Describe(Exception exception)
     {
         var message = exception.Message;
@@ -47,6 +53,6 @@ internal static class CliErrors
         }
 
         var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return lines.Length == 0 ? exception.GetType().Name : string.Join(' ', lines);
+        return lines.Length == 0 ? "the command failed without a message; run it again with --verbose for details." : CliFlags.Rename(string.Join(' ', lines));
     }
 }

@@ -9,20 +9,21 @@ namespace OnnxGpt.Cli;
 /// <summary><c>onnxgpt generate</c>: streams text from a prompt, or prints the whole result as JSON.</summary>
 internal static class GenerateCommand
 {
-    public static Command Create()
+    /// <param name="stdin">Piped standard input, where the prompt comes from when PROMPT is - or no prompt is given; null for a terminal.</param>
+    public static Command Create(TextReader? stdin)
     {
         var prompt = new Argument<string?>("PROMPT")
         {
-            Description = "The prompt text. Give it (and/or --prompt) or --prompt-ids.",
+            Description = "The prompt text; - or nothing reads it from piped standard input. Give it (and/or --prompt) or --prompt-ids.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var prompts = new Option<string[]>("--prompt", "-p") { Description = "A prompt (repeatable): several prompts run together as one batch, one session run per step for all rows.", HelpName = "TEXT" };
         var backend = new Option<string>("--backend") { Description = "The engine: onnxgpt (default) or genai (onnxruntime-genai, for folders with genai_config.json).", HelpName = "NAME", DefaultValueFactory = _ => "onnxgpt" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "The prompt as comma-separated token ids, fed as they are (e.g. 859,26).", HelpName = "IDS" };
         var model = CommonOptions.Model();
-        var maxNewTokens = new Option<int?>("--max-new-tokens", "-n") { Description = "The most tokens to generate. Default: the model's.", HelpName = "N" };
+        var maxNewTokens = NumberOption.Create<int>("--max-new-tokens", "The most tokens to generate. Default: the model's.", "N", "-n");
         var sampling = new SamplingFlags();
-        var topLogprobs = new Option<int?>("--top-logprobs") { Description = "With --json: list each token with its log-probability and the N most likely alternatives (0 to 20).", HelpName = "N" };
+        var topLogprobs = NumberOption.Create<int>("--top-logprobs", "With --json: list each token with its log-probability and the N most likely alternatives (0 to 20).", "N");
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable); it is not printed.", HelpName = "TEXT" };
         var providers = CommonOptions.ExecutionProviders();
         var json = CommonOptions.Json();
@@ -40,7 +41,7 @@ internal static class GenerateCommand
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             var request = new GenerateRequest(
-                Prompts: BuildPrompts(r.GetValue(prompt), r.GetValue(prompts), r.GetValue(promptIds)),
+                Prompts: BuildPrompts(r.GetValue(prompt), r.GetValue(prompts), r.GetValue(promptIds), stdin),
                 Backend: ParseBackend(r.GetValue(backend)),
                 ModelPath: r.GetValue(model),
                 ExecutionProviders: r.GetValue(providers) ?? [],
@@ -57,9 +58,19 @@ internal static class GenerateCommand
         return command;
     }
 
-    /// <summary>The prompt text and --prompt values (several make a batch), or --prompt-ids alone.</summary>
-    public static IReadOnlyList<GptPrompt> BuildPrompts(string? text, string[]? texts, string? ids)
+    /// <summary>
+    /// The prompt text and --prompt values (several make a batch), or --prompt-ids alone. PROMPT <c>-</c>, or no
+    /// prompt at all with <paramref name="stdin"/> piped, reads the prompt from standard input.
+    /// </summary>
+    public static IReadOnlyList<GptPrompt> BuildPrompts(string? text, string[]? texts, string? ids, TextReader? stdin)
     {
+        text = FromStdinIfDash(text, stdin);
+        if (text is null && texts is not { Length: > 0 } && ids is null && stdin is not null)
+        {
+            text = ReadPrompt(stdin);
+            text = text.Length == 0 ? null : text;
+        }
+
         var all = new List<string>();
         if (text is not null)
         {
@@ -77,7 +88,19 @@ internal static class GenerateCommand
     }
 
     /// <summary>Exactly one of the prompt text and --prompt-ids.</summary>
-    public static GptPrompt BuildPrompt(string? text, string? ids) => BuildPrompts(text, null, ids)[0];
+    public static GptPrompt BuildPrompt(string? text, string? ids, TextReader? stdin) => BuildPrompts(text, null, ids, stdin)[0];
+
+    /// <summary><paramref name="text"/>, or all of piped standard input when it is <c>-</c>.</summary>
+    public static string? FromStdinIfDash(string? text, TextReader? stdin) => text != "-"
+        ? text
+        : ReadPrompt(stdin ?? throw new CliUsageException("- reads the text from standard input, but standard input is a terminal: pipe it in (echo \"ROMEO:\" | onnxgpt generate -)."));
+
+    /// <summary>All of standard input, without the one line break that ends it (echo's).</summary>
+    private static string ReadPrompt(TextReader stdin)
+    {
+        var text = stdin.ReadToEnd();
+        return text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
+    }
 
     private static GptBackend ParseBackend(string? name) => name?.Trim().ToUpperInvariant() switch
     {
@@ -187,29 +210,29 @@ internal sealed class SamplingFlags
 {
     public Option<bool> Greedy { get; } = new("--greedy") { Description = "Always take the most likely token (no sampling; only the penalties, bans and biases apply)." };
 
-    public Option<float?> Temperature { get; } = new("--temperature") { Description = "Sampling temperature (0 or more; 0 is greedy). Default: the model's.", HelpName = "T" };
+    public Option<float?> Temperature { get; } = NumberOption.Create<float>("--temperature", "Sampling temperature (0 or more; 0 is greedy). Default: the model's.", "T");
 
-    public Option<int?> TopK { get; } = new("--top-k") { Description = "Keep the K most likely tokens (0: off). Default: the model's.", HelpName = "K" };
+    public Option<int?> TopK { get; } = NumberOption.Create<int>("--top-k", "Keep the K most likely tokens (0: off). Default: the model's.", "K");
 
-    public Option<float?> TopP { get; } = new("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to probability P, in (0, 1].", HelpName = "P" };
+    public Option<float?> TopP { get; } = NumberOption.Create<float>("--top-p", "Nucleus sampling: keep the most likely tokens up to probability P, in (0, 1].", "P");
 
-    public Option<float?> MinP { get; } = new("--min-p") { Description = "Drop tokens below P times the top token's probability, in [0, 1].", HelpName = "P" };
+    public Option<float?> MinP { get; } = NumberOption.Create<float>("--min-p", "Drop tokens below P times the top token's probability, in [0, 1].", "P");
 
-    public Option<float?> TypicalP { get; } = new("--typical-p") { Description = "Locally typical sampling: keep the tokens closest to the entropy up to mass P, in (0, 1].", HelpName = "P" };
+    public Option<float?> TypicalP { get; } = NumberOption.Create<float>("--typical-p", "Locally typical sampling: keep the tokens closest to the entropy up to mass P, in (0, 1].", "P");
 
-    public Option<float?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "Penalize tokens already in the sequence, prompt included (1: off).", HelpName = "R" };
+    public Option<float?> RepetitionPenalty { get; } = NumberOption.Create<float>("--repetition-penalty", "Penalize tokens already in the sequence, prompt included (1: off).", "R");
 
-    public Option<float?> FrequencyPenalty { get; } = new("--frequency-penalty") { Description = "Subtract F per earlier occurrence of a generated token, in [-2, 2].", HelpName = "F" };
+    public Option<float?> FrequencyPenalty { get; } = NumberOption.Create<float>("--frequency-penalty", "Subtract F per earlier occurrence of a generated token, in [-2, 2].", "F");
 
-    public Option<float?> PresencePenalty { get; } = new("--presence-penalty") { Description = "Subtract P once from every token already generated, in [-2, 2].", HelpName = "P" };
+    public Option<float?> PresencePenalty { get; } = NumberOption.Create<float>("--presence-penalty", "Subtract P once from every token already generated, in [-2, 2].", "P");
 
-    public Option<int?> NoRepeatNGramSize { get; } = new("--no-repeat-ngram-size") { Description = "Never repeat an n-gram of this size, prompt included (0: off).", HelpName = "N" };
+    public Option<int?> NoRepeatNGramSize { get; } = NumberOption.Create<int>("--no-repeat-ngram-size", "Never repeat an n-gram of this size, prompt included (0: off).", "N");
 
-    public Option<int?> MinNewTokens { get; } = new("--min-new-tokens") { Description = "Forbid end-of-sequence until N tokens were generated.", HelpName = "N" };
+    public Option<int?> MinNewTokens { get; } = NumberOption.Create<int>("--min-new-tokens", "Forbid end-of-sequence until N tokens were generated.", "N");
 
     public Option<string[]> LogitBias { get; } = new("--logit-bias") { Description = "Add BIAS to token ID's score (repeatable), e.g. 0=-100; -inf bans the token.", HelpName = "ID=BIAS" };
 
-    public Option<int?> Seed { get; } = new("--seed") { Description = "Seed the sampler for reproducible output.", HelpName = "S" };
+    public Option<int?> Seed { get; } = NumberOption.Create<int>("--seed", "Seed the sampler for reproducible output.", "S");
 
     public void AddTo(Command command)
     {
@@ -255,7 +278,7 @@ internal sealed class SamplingFlags
                 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var id)
                 || !TryParseBias(parts[1], out var value))
             {
-                throw new CliUsageException($"LogitBias: --logit-bias takes ID=BIAS (for example --logit-bias 0=-100), but '{entry}' is not.");
+                throw new CliUsageException($"--logit-bias takes ID=BIAS (for example --logit-bias 0=-100), but '{entry}' is not.");
             }
 
             bias[id] = value;

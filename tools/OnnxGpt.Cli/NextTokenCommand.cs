@@ -16,17 +16,18 @@ internal static class NextTokenCommand
     /// <summary>The width of a bar for probability 1, in characters.</summary>
     private const int BarWidth = 40;
 
-    public static Command Create()
+    /// <param name="stdin">Piped standard input, where the prompt comes from when PROMPT is - or no prompt is given; null for a terminal.</param>
+    public static Command Create(TextReader? stdin)
     {
         var prompt = new Argument<string?>("PROMPT")
         {
-            Description = "The prompt text. Give it or --prompt-ids, not both.",
+            Description = "The prompt text; - or nothing reads it from piped standard input. Give it or --prompt-ids, not both.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "The prompt as comma-separated token ids, fed as they are (e.g. 859,26).", HelpName = "IDS" };
         var model = CommonOptions.Model();
         var sampling = new SamplingFlags();
-        var top = new Option<int>("--top") { Description = "How many of the most likely tokens to show (default 10).", HelpName = "N", DefaultValueFactory = _ => 10 };
+        var top = NumberOption.Create<int>("--top", 10, "How many of the most likely tokens to show (default 10).", "N");
         var providers = CommonOptions.ExecutionProviders();
         var json = CommonOptions.Json();
 
@@ -50,7 +51,7 @@ internal static class NextTokenCommand
 
             // Settings are checked before the model loads, so a typo fails fast (exit 2, naming the setting).
             options.Validate();
-            var request = GenerateCommand.BuildPrompt(r.GetValue(prompt), r.GetValue(promptIds));
+            var request = GenerateCommand.BuildPrompt(r.GetValue(prompt), r.GetValue(promptIds), stdin);
             using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
             using var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(providers), loggerFactory);
             var generator = GptGenerator.Create(loaded, loggerFactory);

@@ -9,11 +9,11 @@ internal static class SoakCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var concurrency = new Option<int>("--concurrency", "-c") { Description = "Concurrent streams.", DefaultValueFactory = _ => 8 };
-        var requests = new Option<int>("--requests", "-r") { Description = "Requests to run in all.", DefaultValueFactory = _ => 10_000 };
-        var minutes = new Option<double?>("--minutes") { Description = "Stop starting requests after this many minutes (the report says how many ran)." };
-        var cancelRate = new Option<double>("--cancel-rate") { Description = "Fraction of requests cancelled at a random point.", DefaultValueFactory = _ => 0.1 };
-        var seed = new Option<int>("--seed") { Description = "Seed for the random prompts, settings and cancellations.", DefaultValueFactory = _ => 1 };
+        var concurrency = NumberOption.Create<int>("--concurrency", 8, "Concurrent streams.", "N", "-c");
+        var requests = NumberOption.Create<int>("--requests", 10_000, "Requests to run in all.", "N", "-r");
+        var minutes = NumberOption.Create<double>("--minutes", "Stop starting requests after this many minutes (the report says how many ran).", "N");
+        var cancelRate = NumberOption.Create<double>("--cancel-rate", 0.1, "Fraction of requests cancelled at a random point.", "N");
+        var seed = NumberOption.Create<int>("--seed", 1, "Seed for the random prompts, settings and cancellations.", "N");
         var json = CommonOptions.Json();
         var command = new Command("soak", "Run many concurrent generations with random prompts, lengths, sampling settings and cancellations; report failures, latencies and memory.")
         {

@@ -1,8 +1,12 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using OnnxGpt.Generation;
+using OnnxGpt.Hosting;
 using OnnxGpt.Models;
+using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.Chat;
 
@@ -26,8 +30,14 @@ namespace OnnxGpt.Chat;
 /// chat options are applied over it. A <c>ModelId</c> other than <see cref="ModelId"/> is refused.
 /// </para>
 /// <para>
+/// <c>ResponseFormat</c> constrains the output: <c>ChatResponseFormat.ForJsonSchema(schema)</c> to
+/// <see cref="GenerationOptions.JsonSchema"/>, <c>ChatResponseFormat.Json</c> to a JSON object, so
+/// <c>GetResponseAsync&lt;T&gt;</c> returns a valid <c>T</c>. A schema with a keyword the constraint lacks throws
+/// <see cref="ArgumentException"/> naming <c>ResponseFormat</c> and the keyword.
+/// </para>
+/// <para>
 /// What the model cannot honour is refused with <see cref="NotSupportedException"/> naming the option, never ignored:
-/// a <c>ResponseFormat</c> other than text, <c>Tools</c>, a <c>ToolMode</c> other than none,
+/// <c>Tools</c>, a <c>ToolMode</c> other than none,
 /// <c>Reasoning</c>, <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, <c>AdditionalProperties</c>, and message
 /// content other than text. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
 /// <see cref="ChatOptions"/> property. Cancellation throws an <see cref="OperationCanceledException"/> (a
@@ -39,27 +49,55 @@ namespace OnnxGpt.Chat;
 /// (<see cref="GenerationOptions.ConversationId"/>), so a turn runs only the tokens it adds. The response carries the
 /// same id. The most recent conversations are kept (<see cref="MaxConversations"/>).
 /// </para>
+/// <para>
+/// A conversation (kept or sent whole) that outgrows the context loses its oldest turns after the leading system
+/// messages, so that <see cref="GptChatClientOptions.ReservedAnswerTokens"/> stay free for the answer
+/// (<see cref="GptChatClientOptions.ContextOverflow"/>; measured with the model's tokenizer, so on OnnxGpt's backend).
+/// A kept conversation forgets the dropped turns, so its later turns share the trimmed prefix and reuse its cache.
+/// The response's <see cref="DroppedMessagesProperty"/> and an information log say how many messages were dropped.
+/// </para>
 /// </remarks>
 public sealed class GptChatClient : IChatClient
 {
     /// <summary>How many conversations' messages the client keeps; the oldest is forgotten beyond it.</summary>
     public const int MaxConversations = 256;
 
+    /// <summary>
+    /// The key in <see cref="ChatResponse.AdditionalProperties"/> (and the last <see cref="ChatResponseUpdate"/>'s) of
+    /// the number of oldest messages dropped to fit the context; absent when none were.
+    /// </summary>
+    public const string DroppedMessagesProperty = "onnxgpt.dropped_messages";
+
     private readonly IGptGenerator _generator;
     private readonly IList<string>? _defaultStops;
     private readonly Lock _conversationsGate = new();
     private readonly Dictionary<string, List<ChatMessage>> _conversations = new(StringComparer.Ordinal);
     private readonly Queue<string> _conversationOrder = new();
+    private readonly ConversationTrimmer? _trimmer;
+    private readonly int? _reservedAnswerTokens;
+    private readonly ILogger _logger;
 
     /// <summary>Creates a chat client over a generator. The client does not own the generator.</summary>
     /// <param name="generator">The generator that runs the model.</param>
     /// <param name="options">The template, model id and default stop sequences; null chooses everything from the model folder.</param>
+    /// <param name="loggerFactory">Where the client logs (dropped turns); null: nowhere.</param>
     /// <exception cref="ArgumentException"><see cref="GptChatClientOptions.TemplateName"/> is not a known template.</exception>
-    public GptChatClient(IGptGenerator generator, GptChatClientOptions? options = null)
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="GptChatClientOptions.ReservedAnswerTokens"/> is negative.</exception>
+    public GptChatClient(IGptGenerator generator, GptChatClientOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(generator);
         _generator = generator;
         options ??= new GptChatClientOptions();
+        if (options.ReservedAnswerTokens is < 0)
+        {
+            throw OutOfRange(nameof(GptChatClientOptions.ReservedAnswerTokens), $"GptChatClientOptions.ReservedAnswerTokens must be 0 or more (null: the request's MaxOutputTokens, else a quarter of the context), but was {options.ReservedAnswerTokens}.");
+        }
+
+        _reservedAnswerTokens = options.ReservedAnswerTokens;
+        _trimmer = options.ContextOverflow == ContextOverflow.DropOldestTurns && TokenizerOf(generator) is { } tokenizer && generator.ModelInfo.ContextLength > 0
+            ? new ConversationTrimmer(tokenizer, generator.ModelInfo.ContextLength)
+            : null;
+        _logger = loggerFactory?.CreateLogger<GptChatClient>() ?? (ILogger)NullLogger.Instance;
         var directory = ModelDirectory(generator.ModelInfo);
         Template = options.ResolveTemplate(directory);
         ModelId = options.ModelId ?? (directory is null ? null : Path.GetFileName(directory)) ?? "onnxgpt";
@@ -162,6 +200,12 @@ public sealed class GptChatClient : IChatClient
             {
                 generation.StopSequences = options.StopSequences;
             }
+
+            if (options.ResponseFormat is ChatResponseFormatJson json)
+            {
+                // ChatResponseFormat.Json asks for a JSON object, as OpenAI's json_object does.
+                generation.JsonSchema = json.Schema is { } schema ? schema.GetRawText() : """{"type":"object"}""";
+            }
         }
 
         var stops = new List<string>();
@@ -187,7 +231,12 @@ public sealed class GptChatClient : IChatClient
             }
 
             // Settings that come from RawRepresentationFactory's GenerationOptions keep their own names.
-            throw setting is nameof(GenerationOptions.StopSequences) or nameof(GenerationOptions.CustomStages)
+            if (setting == nameof(GenerationOptions.JsonSchema) && options?.ResponseFormat is ChatResponseFormatJson)
+            {
+                throw Invalid(nameof(ChatOptions.ResponseFormat), $"ChatOptions.ResponseFormat: {message}");
+            }
+
+            throw setting is nameof(GenerationOptions.StopSequences) or nameof(GenerationOptions.CustomStages) or nameof(GenerationOptions.JsonSchema)
                 ? Invalid(setting, message)
                 : OutOfRange(setting, message);
         }
@@ -198,14 +247,15 @@ public sealed class GptChatClient : IChatClient
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, generation, turn) = Prepare(messages, options);
+        var (prompt, generation, sent, dropped) = Prepare(messages, options);
         var created = DateTimeOffset.UtcNow;
         var result = await _generator.GenerateAsync(prompt, generation, cancellationToken).ConfigureAwait(false);
         var id = NewId();
         var reply = new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created };
-        Remember(options?.ConversationId, turn, reply);
+        Remember(options?.ConversationId, sent, reply);
         return new ChatResponse(reply)
         {
+            AdditionalProperties = Dropped(dropped),
             ConversationId = options?.ConversationId,
             ResponseId = id,
             ModelId = ModelId,
@@ -219,14 +269,14 @@ public sealed class GptChatClient : IChatClient
     /// <inheritdoc />
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (prompt, generation, turn) = Prepare(messages, options);
+        var (prompt, generation, sent, dropped) = Prepare(messages, options);
         var created = DateTimeOffset.UtcNow;
         var id = NewId();
         await foreach (var token in _generator.StreamAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
         {
             if (token.Result is { } result)
             {
-                Remember(options?.ConversationId, turn, new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created });
+                Remember(options?.ConversationId, sent, new ChatMessage(ChatRole.Assistant, result.Text) { MessageId = id, CreatedAt = created });
                 var contents = new List<AIContent>(2);
                 if (token.Text.Length > 0)
                 {
@@ -243,6 +293,7 @@ public sealed class GptChatClient : IChatClient
                     CreatedAt = created,
                     FinishReason = Map(result.FinishReason),
                     RawRepresentation = token,
+                    AdditionalProperties = Dropped(dropped),
                 };
                 yield break;
             }
@@ -336,29 +387,54 @@ public sealed class GptChatClient : IChatClient
         return string.IsNullOrEmpty(directory) ? null : Path.TrimEndingDirectorySeparator(directory);
     }
 
-    private (GptPrompt Prompt, GenerationOptions Options, List<ChatMessage> Turn) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private static AdditionalPropertiesDictionary? Dropped(int dropped) => dropped == 0 ? null : new() { [DroppedMessagesProperty] = dropped };
+
+    /// <summary>The tokenizer that measures prompts: the model's, when the generator (perhaps behind a concurrency limit) is OnnxGpt's.</summary>
+    private static GptTokenizer? TokenizerOf(IGptGenerator generator) => generator switch
+    {
+        GptGenerator gpt => gpt.Model.Tokenizer,
+        ConcurrencyLimitedGenerator limited => TokenizerOf(limited.Inner),
+        _ => null,
+    };
+
+    /// <summary>The prompt, the generation options, the messages sent (the conversation to keep) and how many old ones were dropped.</summary>
+    private (GptPrompt Prompt, GenerationOptions Options, IReadOnlyList<ChatMessage> Sent, int Dropped) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var generation = ToGenerationOptions(options);
-        var turn = messages.ToList();
-        if (options?.ConversationId is not { } conversation)
+        var conversation = messages.ToList();
+        if (options?.ConversationId is { } id)
         {
-            return (GptPrompt.FromText(FormatPrompt(turn, options)), generation, turn);
+            // A stateful conversation: the earlier messages come from the client, the model reuses their cache.
+            lock (_conversationsGate)
+            {
+                if (_conversations.TryGetValue(id, out var kept))
+                {
+                    conversation.InsertRange(0, kept);
+                }
+            }
+
+            generation.ConversationId = id;
         }
 
-        // A stateful conversation: the earlier messages come from the client, the model reuses their cache.
-        List<ChatMessage> history;
-        lock (_conversationsGate)
+        if (_trimmer is null)
         {
-            history = _conversations.TryGetValue(conversation, out var kept) ? [.. kept] : [];
+            return (GptPrompt.FromText(FormatPrompt(conversation, options)), generation, conversation, 0);
         }
 
-        history.AddRange(turn);
-        generation.ConversationId = conversation;
-        return (GptPrompt.FromText(FormatPrompt(history, options)), generation, turn);
+        // Render, measure, drop the oldest turns, re-render: a step around the template, whichever it is.
+        var context = _generator.ModelInfo.ContextLength;
+        var reserved = Math.Min(_reservedAnswerTokens ?? generation.MaxNewTokens ?? context / 4, context - 1);
+        var fitted = _trimmer.Fit(conversation, reserved, kept => FormatPrompt(kept, options));
+        if (fitted.Dropped > 0)
+        {
+            ChatLog.DroppedOldestTurns(_logger, options?.ConversationId ?? "(stateless)", fitted.Dropped, fitted.PromptTokens, fitted.Budget, reserved, context);
+        }
+
+        return (GptPrompt.FromText(fitted.Prompt), generation, fitted.Messages, fitted.Dropped);
     }
 
-    private void Remember(string? conversation, List<ChatMessage> turn, ChatMessage reply)
+    private void Remember(string? conversation, IReadOnlyList<ChatMessage> sent, ChatMessage reply)
     {
         if (conversation is null)
         {
@@ -367,9 +443,8 @@ public sealed class GptChatClient : IChatClient
 
         lock (_conversationsGate)
         {
-            if (!_conversations.TryGetValue(conversation, out var history))
+            if (!_conversations.ContainsKey(conversation))
             {
-                _conversations[conversation] = history = [];
                 _conversationOrder.Enqueue(conversation);
                 while (_conversationOrder.Count > MaxConversations)
                 {
@@ -377,8 +452,8 @@ public sealed class GptChatClient : IChatClient
                 }
             }
 
-            history.AddRange(turn);
-            history.Add(reply);
+            // What was sent (without the turns dropped to fit the context) and the reply: the next turn's prefix.
+            _conversations[conversation] = [.. sent, reply];
         }
     }
 
@@ -401,11 +476,6 @@ public sealed class GptChatClient : IChatClient
     {
         static NotSupportedException Unsupported(string option, string why) =>
             new($"ChatOptions.{option} is not supported by {nameof(GptChatClient)}: {why}");
-
-        if (options.ResponseFormat is not null and not ChatResponseFormatText)
-        {
-            throw Unsupported(nameof(ChatOptions.ResponseFormat), "the model's output is not constrained; only text is supported.");
-        }
 
         if (options.Tools is { Count: > 0 })
         {

@@ -28,6 +28,18 @@ public sealed class GptChatClientOptions
     /// </summary>
     public IList<string>? DefaultStopSequences { get; set; }
 
+    /// <summary>
+    /// What happens when a conversation outgrows the model's context: <see cref="ContextOverflow.DropOldestTurns"/>
+    /// (the default) or <see cref="ContextOverflow.Throw"/>.
+    /// </summary>
+    public ContextOverflow ContextOverflow { get; set; } = ContextOverflow.DropOldestTurns;
+
+    /// <summary>
+    /// Tokens of the context kept free for the answer when old turns are dropped. Null: the request's
+    /// <c>MaxOutputTokens</c>, else a quarter of the context.
+    /// </summary>
+    public int? ReservedAnswerTokens { get; set; }
+
     /// <summary>Resolves the template these options choose for a model folder.</summary>
     internal IChatTemplate ResolveTemplate(string? modelDirectory) =>
         ChatTemplate

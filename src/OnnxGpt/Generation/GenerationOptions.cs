@@ -1,3 +1,4 @@
+using OnnxGpt.Constraints;
 using OnnxGpt.Sampling;
 
 namespace OnnxGpt.Generation;
@@ -118,6 +119,31 @@ public sealed class GenerationOptions
     /// </summary>
     public string? ConversationId { get; set; }
 
+    /// <summary>
+    /// Constrains the output to a JSON text that matches this JSON schema: at every step only the tokens that keep the
+    /// output a prefix of such a text are allowed (the mask is applied before the sampling stages, which still choose
+    /// among them), and generation ends with <see cref="FinishReason.Stop"/> as soon as the value is complete.
+    /// Supported: <c>type</c> (a name or a list), <c>properties</c>, <c>required</c>, <c>additionalProperties</c>,
+    /// <c>items</c>, <c>minItems</c>, <c>maxItems</c>, <c>enum</c>, <c>const</c>, <c>minLength</c>, <c>maxLength</c>,
+    /// <c>format</c> (<c>date</c>, <c>date-time</c>, <c>uuid</c>), <c>minimum</c>, <c>maximum</c>, <c>exclusiveMinimum</c>,
+    /// <c>exclusiveMaximum</c>, <c>anyOf</c>, <c>$ref</c>/<c>$defs</c>; annotations (<c>title</c>, <c>description</c>, ...)
+    /// are ignored, any other keyword is an <see cref="ArgumentException"/> naming it. Properties come in declared order
+    /// (as in OpenAI's strict mode), and whitespace between tokens is bounded. Null: unconstrained (see <see cref="AnyJson"/>).
+    /// </summary>
+    public string? JsonSchema { get; set; }
+
+    /// <summary>
+    /// When true (and <see cref="JsonSchema"/> is null), constrains the output to any JSON value, ending with
+    /// <see cref="FinishReason.Stop"/> once it is complete. For an object, set <see cref="JsonSchema"/> to <c>{"type":"object"}</c>.
+    /// </summary>
+    public bool? AnyJson { get; set; }
+
+    /// <summary>
+    /// For the chat client: constrains the output to literal text + a JSON value + literal text (a tool call such as
+    /// <c>&lt;tool_call&gt;\n{...}\n&lt;/tool_call&gt;</c>). Takes precedence over <see cref="JsonSchema"/> and <see cref="AnyJson"/>.
+    /// </summary>
+    internal JsonOutputFrame? FramedJson { get; set; }
+
     /// <summary>Returns a copy of these options with every null setting taken from <paramref name="fallback"/>.</summary>
     /// <param name="fallback">The defaults to fill in.</param>
     public GenerationOptions WithDefaults(GenerationOptions? fallback)
@@ -148,6 +174,9 @@ public sealed class GenerationOptions
             ConversationId = ConversationId ?? fallback.ConversationId,
             Seed = Seed ?? fallback.Seed,
             StopSequences = StopSequences ?? fallback.StopSequences,
+            JsonSchema = JsonSchema ?? fallback.JsonSchema,
+            AnyJson = AnyJson ?? fallback.AnyJson,
+            FramedJson = FramedJson ?? fallback.FramedJson,
         };
     }
 
@@ -158,7 +187,7 @@ public sealed class GenerationOptions
     {
         foreach (var (name, message) in GetErrors())
         {
-            if (name is nameof(StopSequences) or nameof(CustomStages))
+            if (name is nameof(StopSequences) or nameof(CustomStages) or nameof(JsonSchema))
             {
                 throw new ArgumentException(message, name);
             }
@@ -271,6 +300,28 @@ public sealed class GenerationOptions
         if (CustomStages is not null && CustomStages.Any(s => s is null))
         {
             yield return (nameof(CustomStages), "CustomStages must not contain null stages.");
+        }
+
+        if (JsonOutput() is { } json && JsonError(json) is { } error)
+        {
+            yield return (nameof(JsonSchema), error);
+        }
+    }
+
+    /// <summary>The JSON output these options ask for (framed, by schema, or any value), or null.</summary>
+    internal JsonOutputFrame? JsonOutput() =>
+        FramedJson ?? (JsonSchema is { } schema ? new JsonOutputFrame(string.Empty, schema, string.Empty) : AnyJson == true ? new JsonOutputFrame(string.Empty, null, string.Empty) : null);
+
+    private static string? JsonError(JsonOutputFrame json)
+    {
+        try
+        {
+            JsonSchemaConstraint.Get(json, nameof(JsonSchema));
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return ex.ParamName is { } name ? ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : ex.Message;
         }
     }
 }

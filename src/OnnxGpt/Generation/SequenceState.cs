@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using OnnxGpt.Constraints;
 using OnnxGpt.Models;
 using OnnxGpt.Sampling;
 using OnnxGpt.Tokenization;
@@ -22,6 +23,7 @@ internal sealed class SequenceState
     private readonly int[]? _topIds;
     private readonly int? _topLogprobs;
     private readonly IReadOnlyList<int> _eos;
+    private readonly ITokenConstraint? _constraint;
     private readonly long _started;
     private long _firstTokenAt;
 
@@ -44,6 +46,9 @@ internal sealed class SequenceState
         _stops = new StopSequenceMatcher(settings.StopSequences);
         _topLogprobs = settings.TopLogprobs;
         _topIds = _topLogprobs is > 0 ? new int[_topLogprobs.Value] : null;
+        _constraint = settings.JsonOutput() is { } json
+            ? JsonSchemaConstraint.Get(json, nameof(GenerationOptions.JsonSchema)).Start(TokenTrie.For(model.RequireTokenizer(), model.Info.VocabularySize), _eos)
+            : null;
     }
 
     public IReadOnlyList<int> PromptIds { get; }
@@ -66,6 +71,14 @@ internal sealed class SequenceState
     public GeneratedToken Advance(Span<float> logits)
     {
         var index = _generated.Count;
+        if (_model.Tokenizer?.VocabularySize is int size && size < logits.Length)
+        {
+            // Padded logits: the ids past the tokenizer's vocabulary are no tokens and are never produced.
+            logits[size..].Fill(float.NegativeInfinity);
+        }
+
+        // Constrained output: the tokens that cannot come next are removed before the sampler sees the scores.
+        _constraint?.Mask(logits, MaxNewTokens - index);
         var token = _sampler.Next(logits, _sequence.AsSpan(0, PromptIds.Count + index), out var logprob);
         if (_firstTokenAt == 0)
         {
@@ -82,16 +95,23 @@ internal sealed class SequenceState
         string released;
         if (_eos.Contains(token))
         {
-            finish = FinishReason.Eos;
+            // A constrained output ends with eos only once its value is whole: that is the stop it asked for.
+            finish = _constraint is null ? FinishReason.Eos : FinishReason.Stop;
             released = _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
         }
         else
         {
+            _constraint?.Accept(token);
             var (fragment, stopped) = _stops.Push(_detokenizer?.Append(token) ?? string.Empty);
             released = fragment;
             if (stopped)
             {
                 finish = FinishReason.Stop;
+            }
+            else if (_constraint is { IsComplete: true })
+            {
+                finish = FinishReason.Stop;
+                released += _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
             }
             else if (_generated.Count >= MaxNewTokens)
             {

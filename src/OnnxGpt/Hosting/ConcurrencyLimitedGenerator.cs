@@ -34,6 +34,9 @@ public sealed class ConcurrencyLimitedGenerator : DelegatingGptGenerator
         _slots = new SemaphoreSlim(maxConcurrentRequests, maxConcurrentRequests);
     }
 
+    /// <summary>The generator that does the work.</summary>
+    internal IGptGenerator Inner => InnerGenerator;
+
     /// <summary>Generations running now.</summary>
     public int Running => _maxConcurrent - _slots.CurrentCount;
 

@@ -108,13 +108,18 @@ public static class GptServiceCollectionExtensions
     {
         var chat = services.GetRequiredService<IOptionsMonitor<GptChatClientOptions>>().Get(name);
         var gpt = services.GetRequiredService<IOptionsMonitor<GptOptions>>().Get(name);
-        return new GptChatClient(generator, new GptChatClientOptions
-        {
-            ChatTemplate = chat.ChatTemplate,
-            TemplateName = chat.TemplateName,
-            ModelId = chat.ModelId,
-            DefaultStopSequences = chat.DefaultStopSequences ?? gpt.Generation?.StopSequences,
-        });
+        return new GptChatClient(
+            generator,
+            new GptChatClientOptions
+            {
+                ChatTemplate = chat.ChatTemplate,
+                TemplateName = chat.TemplateName,
+                ModelId = chat.ModelId,
+                DefaultStopSequences = chat.DefaultStopSequences ?? gpt.Generation?.StopSequences,
+                ContextOverflow = chat.ContextOverflow,
+                ReservedAnswerTokens = chat.ReservedAnswerTokens,
+            },
+            services.GetService<ILoggerFactory>());
     }
 
     private static GptModel LoadModel(IServiceProvider services, string name) =>

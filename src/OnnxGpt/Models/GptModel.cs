@@ -440,13 +440,24 @@ public sealed class GptModel : IDisposable
         // GPT-2's built-in vocabulary fits only a graph with GPT-2's 50257 scores (a fine-tuned GPT-2 with its own
         // vocabulary must ship its tokenizer files).
         var builtIn = string.Equals(config.ModelType, "gpt2", StringComparison.OrdinalIgnoreCase) && vocabulary == Gpt2VocabularySize;
-        if (!hasBpe && !hasSentencePiece && !builtIn)
+        if (!GptTokenizer.HasTokenizerFiles(directory) && !builtIn)
         {
             Log.NoTokenizer(logger, modelPath);
             return null;
         }
 
         var addBos = config.AddBosToken ?? (!hasBpe && hasSentencePiece);
-        return GptTokenizer.Load(directory, new TokenizerSettings(config.ModelType, config.BosTokenId, addBos));
+        var tokenizer = GptTokenizer.Load(directory, new TokenizerSettings(config.ModelType, config.BosTokenId, addBos));
+
+        // Padded logits (wider than the vocabulary) are fine: generation masks the tail. A vocabulary wider than the
+        // logits means the tokenizer belongs to another model.
+        if (tokenizer.VocabularySize is int size && size > vocabulary)
+        {
+            throw new ModelLoadException(
+                modelPath,
+                $"the tokenizer has {size} token ids but the graph scores only {vocabulary}: the tokenizer files belong to another model. Use the tokenizer of this checkpoint.");
+        }
+
+        return tokenizer;
     }
 }

@@ -2,13 +2,16 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 using OnnxGpt.Models;
+using OnnxGpt.Tokenization.TokenizerJson;
 
 namespace OnnxGpt.Tokenization;
 
 /// <summary>
 /// Turns text into the token ids a model was trained on and back, using the tokenizer files that ship
-/// with the model: a byte-level BPE (<c>vocab.json</c> + <c>merges.txt</c>, as GPT-2), a SentencePiece
-/// BPE (<c>tokenizer.model</c>, as Llama), or GPT-2's built-in tiktoken data.
+/// with the model: Hugging Face's <c>tokenizer.json</c> (every current family: its normalizer, pre-tokenizer,
+/// BPE model, added tokens, post-processor and decoder, with the Rust library's results), else a byte-level BPE
+/// (<c>vocab.json</c> + <c>merges.txt</c>, as GPT-2), a SentencePiece BPE (<c>tokenizer.model</c>, as Llama 2), or
+/// GPT-2's built-in tiktoken data.
 /// </summary>
 public sealed partial class GptTokenizer
 {
@@ -19,14 +22,51 @@ public sealed partial class GptTokenizer
     private const string MergesFileName = "merges.txt";
     private const string SentencePieceFileName = "tokenizer.model";
 
-    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken, byte[]?[]? tokenBytes = null)
+    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken, byte[]?[]? tokenBytes = null, TokenizerJsonPipeline? pipeline = null)
     {
         TokenBytes = tokenBytes;
         InnerTokenizer = innerTokenizer;
         Kind = kind;
         BosTokenId = bosTokenId;
         AddsBosToken = addsBosToken;
+        Pipeline = pipeline;
+        Description = pipeline?.Description ?? new TokenizerDescription
+        {
+            Model = kind,
+            Normalizer = "none",
+            PreTokenizer = "none",
+            PostProcessor = addsBosToken ? "bos" : "none",
+            Decoder = "none",
+            AddedTokenCount = 0,
+        };
     }
+
+    /// <summary>The tokenizer.json pipeline, when the tokenizer was loaded from one.</summary>
+    internal TokenizerJsonPipeline? Pipeline { get; }
+
+    /// <summary>What each id adds to streamed text (tokenizer.json tokenizers whose decoder streams token by token), else null.</summary>
+    internal StreamPiece[]? StreamPieces => Pipeline?.StreamPieces;
+
+    /// <summary>What the tokenizer is made of (for a tokenizer.json: model, normalizer, pre-tokenizer, post-processor, decoder).</summary>
+    public TokenizerDescription Description { get; }
+
+    /// <summary>
+    /// The number of token ids, added tokens included (the largest id + 1), for a tokenizer.json tokenizer; null for the
+    /// older formats. Generation never produces an id at or above it, even where the graph's logits are wider.
+    /// </summary>
+    public int? VocabularySize => Pipeline?.VocabularySize;
+
+    /// <summary>The end-of-sequence token id named by tokenizer_config.json (<c>eos_token</c>), when known.</summary>
+    public int? EosTokenId { get; private init; }
+
+    /// <summary>The padding token id named by tokenizer_config.json (<c>pad_token</c>), when known.</summary>
+    public int? PadTokenId { get; private init; }
+
+    /// <summary>The unknown token id named by tokenizer_config.json (<c>unk_token</c>), when known.</summary>
+    public int? UnknownTokenId { get; private init; }
+
+    /// <summary>The longest input the tokenizer is meant for (tokenizer_config.json <c>model_max_length</c>), when it gives a real one.</summary>
+    public int? ModelMaxLength { get; private init; }
 
     /// <summary>
     /// For byte-level BPE, each token's bytes by id (null for ids the vocabulary lacks): decoding is then the
@@ -35,7 +75,11 @@ public sealed partial class GptTokenizer
     /// </summary>
     internal byte[]?[]? TokenBytes { get; }
 
-    /// <summary>The Microsoft.ML.Tokenizers tokenizer that does the work.</summary>
+    /// <summary>
+    /// The Microsoft.ML.Tokenizers tokenizer that does the work; for a tokenizer.json, its BPE model alone (the added
+    /// tokens, normalizer, pre-tokenizer, post-processor and decoder run around it in <see cref="Encode(string, bool)"/>
+    /// and <see cref="Decode"/>).
+    /// </summary>
     public Tokenizer InnerTokenizer { get; }
 
     /// <summary>
@@ -75,6 +119,10 @@ public sealed partial class GptTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         ThrowIfInvalidUtf16(text);
+        if (Pipeline is not null)
+        {
+            return Pipeline.Encode(text, addSpecialTokens);
+        }
 
         IReadOnlyList<int> ids = InnerTokenizer.EncodeToIds(text);
         if (!addSpecialTokens || !AddsBosToken || BosTokenId is not int bos)
@@ -104,11 +152,11 @@ public sealed partial class GptTokenizer
     public string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        return InnerTokenizer.Decode(ids);
+        return Pipeline?.Decode(ids) ?? InnerTokenizer.Decode(ids);
     }
 
     /// <summary>
-    /// Loads the tokenizer of the model in <paramref name="modelDirectory"/>, choosing, in order:
+    /// Loads the tokenizer of the model in <paramref name="modelDirectory"/>, choosing, in order: <c>tokenizer.json</c>,
     /// <c>vocab.json</c> + <c>merges.txt</c> (byte-level BPE), <c>tokenizer.model</c> (SentencePiece),
     /// or GPT-2's built-in data when the model type is "gpt2".
     /// </summary>
@@ -124,6 +172,12 @@ public sealed partial class GptTokenizer
         var vocabPath = Path.Combine(modelDirectory, VocabFileName);
         var mergesPath = Path.Combine(modelDirectory, MergesFileName);
         var sentencePiecePath = Path.Combine(modelDirectory, SentencePieceFileName);
+        var jsonPath = Path.Combine(modelDirectory, TokenizerJsonLoader.FileName);
+
+        if (File.Exists(jsonPath))
+        {
+            return LoadTokenizerJson(modelDirectory, jsonPath, settings);
+        }
 
         if (File.Exists(vocabPath) && File.Exists(mergesPath))
         {
@@ -148,6 +202,40 @@ public sealed partial class GptTokenizer
             modelDirectory,
             $"no tokenizer files found{found}: expected {VocabFileName} + {MergesFileName} (byte-level BPE) or {SentencePieceFileName} (SentencePiece), "
             + "and the model type is not \"gpt2\". Pass prompt token ids instead of text, or add the tokenizer files to the model folder.");
+    }
+
+    /// <summary>Whether <paramref name="modelDirectory"/> holds a tokenizer file this class reads (without the built-in GPT-2 data).</summary>
+    internal static bool HasTokenizerFiles(string modelDirectory) =>
+        File.Exists(Path.Combine(modelDirectory, TokenizerJsonLoader.FileName))
+        || (File.Exists(Path.Combine(modelDirectory, VocabFileName)) && File.Exists(Path.Combine(modelDirectory, MergesFileName)))
+        || File.Exists(Path.Combine(modelDirectory, SentencePieceFileName));
+
+    private static GptTokenizer LoadTokenizerJson(string modelDirectory, string jsonPath, TokenizerSettings settings)
+    {
+        var pipeline = TokenizerJsonLoader.Load(jsonPath, modelDirectory);
+        var config = TokenizerConfigFile.Read(modelDirectory, modelDirectory);
+        int? Id(string? token, string setting)
+        {
+            if (token is null)
+            {
+                return null;
+            }
+
+            return pipeline.IdOf(token) ?? throw new ModelLoadException(
+                modelDirectory,
+                $"{TokenizerConfigFile.FileName} names '{token}' as {setting}, but {TokenizerJsonLoader.FileName} has no such token. Fix {setting} or use the tokenizer files of the same model.");
+        }
+
+        var bos = Id(config.BosToken, "bos_token") ?? settings.BosTokenId;
+        var withSpecials = pipeline.Encode(string.Empty, addSpecialTokens: true);
+        var addsBos = bos is int b && withSpecials.Count > 0 && withSpecials[0] == b;
+        return new GptTokenizer(pipeline.Model.Inner, $"tokenizer.json ({pipeline.Description.Model})", bos, addsBos, pipeline.TokenBytes, pipeline)
+        {
+            EosTokenId = Id(config.EosToken, "eos_token"),
+            PadTokenId = Id(config.PadToken, "pad_token"),
+            UnknownTokenId = Id(config.UnknownToken, "unk_token"),
+            ModelMaxLength = config.ModelMaxLength,
+        };
     }
 
     private static GptTokenizer LoadByteLevelBpe(string modelDirectory, string vocabPath, string mergesPath, TokenizerSettings settings)

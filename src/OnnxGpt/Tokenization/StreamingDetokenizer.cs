@@ -4,7 +4,10 @@ namespace OnnxGpt.Tokenization;
 
 /// <summary>
 /// Turns generated token ids, one at a time, into text fragments that are safe to show while
-/// generation goes on. The concatenation of every fragment and <see cref="Flush"/> equals
+/// generation goes on: never a broken character. For a tokenizer.json whose decoder streams token by token
+/// (byte-level; SentencePiece-style ▁, byte fallback, fuse), the concatenation of every fragment and <see cref="Flush"/>
+/// is the text the ids add after a prompt: decode(prompt + ids) less decode(prompt), so the first token keeps the
+/// leading space that decoding a text from its start would strip; special tokens add their text. Otherwise it equals
 /// <see cref="GptTokenizer.Decode(IEnumerable{int})"/> of all the ids appended since the last <see cref="Reset"/>.
 /// </summary>
 /// <remarks>
@@ -34,6 +37,10 @@ internal sealed class StreamingDetokenizer
 
     private readonly GptTokenizer _tokenizer;
     private readonly byte[]?[]? _tokenBytes;
+    private readonly TokenizerJson.StreamPiece[]? _pieces;
+
+    /// <summary>A run of byte-fallback bytes: its text is known only when the run ends (invalid UTF-8: one U+FFFD per byte).</summary>
+    private readonly List<byte> _fallbackRun = [];
     private readonly Decoder? _utf8;
     private char[] _chars = new char[64];
 
@@ -63,7 +70,18 @@ internal sealed class StreamingDetokenizer
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         _tokenizer = tokenizer;
-        if (tokenizer.TokenBytes is { } table)
+        if (tokenizer.StreamPieces is { } pieces)
+        {
+            // tokenizer.json: each token's bytes (special tokens included) through a stateful UTF-8 decoder, and byte
+            // fallback runs held until they end, as Hugging Face's ByteFallback decoder resolves them.
+            _pieces = pieces;
+            _utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false).GetDecoder();
+            _anchorIds = [];
+            _anchorAfterAnchorText = string.Empty;
+            return;
+        }
+
+        if (tokenizer.TokenBytes is { } table && tokenizer.Pipeline is null)
         {
             // Byte-level BPE: the text is the tokens' bytes one after the other, and a stateful UTF-8 decoder holds
             // back an unfinished character by itself, so no window is decoded.
@@ -74,7 +92,7 @@ internal sealed class StreamingDetokenizer
             return;
         }
 
-        int[] anchor = [.. tokenizer.InnerTokenizer.EncodeToIds("a")];
+        int[] anchor = [.. tokenizer.Pipeline is null ? tokenizer.InnerTokenizer.EncodeToIds("a") : tokenizer.Encode("a", addSpecialTokens: false)];
         var anchorText = anchor.Length > 0 ? tokenizer.Decode(anchor) : string.Empty;
         if (anchorText.Length > 0 && !anchorText.Contains(ReplacementCharacter, StringComparison.Ordinal))
         {
@@ -94,6 +112,25 @@ internal sealed class StreamingDetokenizer
     /// <returns>The new text; empty while the id (or the ids before it) end in the middle of a character.</returns>
     public string Append(int tokenId)
     {
+        if (_pieces is not null)
+        {
+            if ((uint)tokenId >= (uint)_pieces.Length)
+            {
+                return string.Empty;
+            }
+
+            var piece = _pieces[tokenId];
+            if (piece.FallbackByte >= 0)
+            {
+                _fallbackRun.Add((byte)piece.FallbackByte);
+                return string.Empty;
+            }
+
+            var run = EndFallbackRun();
+            var pieceText = piece.Bytes.Length > 0 ? Decode(piece.Bytes, flush: false) : string.Empty;
+            return run.Length == 0 ? pieceText : run + pieceText;
+        }
+
         if (_utf8 is not null)
         {
             var bytes = (uint)tokenId < (uint)_tokenBytes!.Length ? _tokenBytes[tokenId] : null;
@@ -115,6 +152,13 @@ internal sealed class StreamingDetokenizer
     /// <returns>The held-back text; empty when nothing is held back.</returns>
     public string Flush()
     {
+        if (_pieces is not null)
+        {
+            var run = EndFallbackRun();
+            var rest = Decode([], flush: true);
+            return run.Length == 0 ? rest : rest + run;
+        }
+
         if (_utf8 is not null)
         {
             return Decode([], flush: true);
@@ -132,11 +176,25 @@ internal sealed class StreamingDetokenizer
     public void Reset()
     {
         _utf8?.Reset();
+        _fallbackRun.Clear();
         _ids.Clear();
         _buffer.Clear();
         _contextCount = 0;
         _contextText = string.Empty;
         _anchored = false;
+    }
+
+    private string EndFallbackRun()
+    {
+        if (_fallbackRun.Count == 0)
+        {
+            return string.Empty;
+        }
+
+        // The UTF-8 decoder holds nothing here: fallback bytes never go through it.
+        var text = TokenizerJson.ByteFallbackDecoder.RunText(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_fallbackRun));
+        _fallbackRun.Clear();
+        return text;
     }
 
     private string Emit(string text)

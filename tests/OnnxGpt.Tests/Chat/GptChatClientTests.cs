@@ -143,7 +143,6 @@ public sealed class GptChatClientTests
 
     private static IEnumerable<TestCaseData> UnsupportedOptions()
     {
-        yield return new TestCaseData(new ChatOptions { ResponseFormat = ChatResponseFormat.Json }, "ResponseFormat").SetName("ResponseFormat json");
         yield return new TestCaseData(new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] }, "Tools").SetName("Tools");
         yield return new TestCaseData(new ChatOptions { ToolMode = ChatToolMode.RequireAny }, "ToolMode").SetName("ToolMode");
         yield return new TestCaseData(new ChatOptions { AllowBackgroundResponses = true }, "AllowBackgroundResponses").SetName("AllowBackgroundResponses");

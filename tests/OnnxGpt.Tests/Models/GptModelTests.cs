@@ -26,7 +26,7 @@ public sealed class GptModelTests
             Assert.That(info.EosTokenIds, Is.EqualTo(new[] { 0 }));
             Assert.That(info.BosTokenId, Is.EqualTo(0));
             Assert.That(info.HasPositionIds, Is.True);
-            Assert.That(info.TokenizerKind, Does.StartWith("byte-level BPE"));
+            Assert.That(info.TokenizerKind, Does.StartWith("tokenizer.json (BPE (2048 tokens, 1791 merges, byte-level"));
             Assert.That(info.Defaults.DoSample, Is.True);
             Assert.That(info.Defaults.Temperature, Is.EqualTo(0.8f));
             Assert.That(info.Defaults.TopK, Is.EqualTo(40));

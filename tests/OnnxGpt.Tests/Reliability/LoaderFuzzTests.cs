@@ -12,7 +12,7 @@ namespace OnnxGpt.Tests.Reliability;
 [TestFixture]
 public sealed class LoaderFuzzTests
 {
-    private static readonly string[] SmallFiles = ["config.json", "generation_config.json", "genai_config.json", "tokenizer_config.json", "vocab.json", "merges.txt"];
+    private static readonly string[] SmallFiles = ["config.json", "generation_config.json", "genai_config.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.json"];
 
     [Test]
     public async Task Mutated_model_folders_give_only_documented_exceptions()

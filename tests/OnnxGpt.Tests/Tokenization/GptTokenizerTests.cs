@@ -75,12 +75,19 @@ public sealed class GptTokenizerTests
     [Test]
     public void Loads_each_kind_from_the_files_present()
     {
-        var bpe = GptTokenizer.Load(TestPaths.TinyShakespeare, Gpt2Settings);
+        // The embedded model ships tokenizer.json beside vocab.json + merges.txt: tokenizer.json wins.
+        var json = GptTokenizer.Load(TestPaths.TinyShakespeare, Gpt2Settings);
+        using var older = new TempDirectory();
+        File.Copy(Path.Combine(TestPaths.TinyShakespeare, "vocab.json"), older.File("vocab.json"));
+        File.Copy(Path.Combine(TestPaths.TinyShakespeare, "merges.txt"), older.File("merges.txt"));
+        var bpe = GptTokenizer.Load(older.Path, Gpt2Settings);
         var llama = GptTokenizer.Load(LlamaFixture, LlamaSettingsWithBos);
         var tiktoken = LoadTiktoken();
 
         Assert.Multiple(() =>
         {
+            Assert.That(json.Kind, Is.EqualTo("tokenizer.json (BPE (2048 tokens, 1791 merges, byte-level))"));
+            Assert.That(json.Pipeline, Is.Not.Null);
             Assert.That(bpe.InnerTokenizer, Is.InstanceOf<BpeTokenizer>());
             Assert.That(bpe.Kind, Is.EqualTo("byte-level BPE (vocab.json + merges.txt)"));
             Assert.That(bpe.AddsBosToken, Is.False);

@@ -1,0 +1,682 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML.Tokenizers;
+using OnnxGpt.Models;
+
+namespace OnnxGpt.Tokenization.TokenizerJson;
+
+/// <summary>
+/// Reads a Hugging Face <c>tokenizer.json</c> into a <see cref="TokenizerJsonPipeline"/>. Every component is mapped or
+/// refused: a component OnnxGpt does not support fails with a <see cref="ModelLoadException"/> that names its JSON path
+/// and type, so a tokenizer never tokenizes differently in silence.
+/// </summary>
+internal static class TokenizerJsonLoader
+{
+    /// <summary>The file name.</summary>
+    public const string FileName = "tokenizer.json";
+
+    /// <summary>Loads <paramref name="path"/>; <paramref name="modelPath"/> names the model in errors.</summary>
+    /// <exception cref="ModelLoadException">The file cannot be read, is not valid, or uses an unsupported component.</exception>
+    public static TokenizerJsonPipeline Load(string path, string modelPath)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelLoadException(modelPath, $"{FileName} cannot be read: {ex.Message}", ex);
+        }
+
+        return Parse(bytes, modelPath);
+    }
+
+    /// <summary>Parses the bytes of a tokenizer.json.</summary>
+    /// <exception cref="ModelLoadException">The JSON is not valid or uses an unsupported component.</exception>
+    public static TokenizerJsonPipeline Parse(ReadOnlyMemory<byte> json, string modelPath)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, MaxDepth = 256 });
+        }
+        catch (JsonException ex)
+        {
+            throw new ModelLoadException(modelPath, $"{FileName} is not valid JSON ({ex.Message}). Download the file again.", ex);
+        }
+
+        using (document)
+        {
+            try
+            {
+                return Build(document.RootElement);
+            }
+            catch (TokenizerJsonException ex)
+            {
+                throw new ModelLoadException(modelPath, $"{FileName}: {ex.Message}", ex);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or KeyNotFoundException or IndexOutOfRangeException or OverflowException)
+            {
+                // A value of the wrong JSON kind where the format expects another.
+                throw new ModelLoadException(modelPath, $"{FileName} does not have the structure of a Hugging Face tokenizer file ({ex.Message}). Download the file again.", ex);
+            }
+        }
+    }
+
+    private static TokenizerJsonPipeline Build(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new TokenizerJsonException("the file is not a JSON object");
+        }
+
+        if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+        {
+            throw new TokenizerJsonException("'model' is missing or not an object");
+        }
+
+        var modelType = OptionalString(model, "type", "model");
+        if (modelType is not null && modelType != "BPE")
+        {
+            throw Unsupported("model", modelType, "only BPE models are supported (WordPiece, WordLevel and Unigram are not)");
+        }
+
+        if (modelType is null && !model.TryGetProperty("merges", out _))
+        {
+            throw new TokenizerJsonException("model has no 'type' and no 'merges'; only BPE models are supported");
+        }
+
+        // Added tokens are needed by the post-processor.
+        var vocabulary = ReadVocabulary(model);
+        var addedTokens = ReadAddedTokens(root, vocabulary);
+        var maxId = -1;
+        foreach (var id in vocabulary.Values)
+        {
+            maxId = Math.Max(maxId, id);
+        }
+
+        foreach (var token in addedTokens)
+        {
+            maxId = Math.Max(maxId, token.Id);
+        }
+
+        if (maxId >= 16_777_216)
+        {
+            throw new TokenizerJsonException($"the largest token id, {maxId}, is implausibly large (more than 2^24 ids)");
+        }
+
+        var tokens = new string?[maxId + 1];
+        foreach (var (token, id) in vocabulary)
+        {
+            tokens[id] = token;
+        }
+
+        foreach (var token in addedTokens)
+        {
+            tokens[token.Id] = token.Content;
+        }
+
+        int? ResolveToken(string content, string path)
+        {
+            foreach (var added in addedTokens)
+            {
+                if (added.Content == content)
+                {
+                    return added.Id;
+                }
+            }
+
+            return vocabulary.TryGetValue(content, out var id) ? id : throw new TokenizerJsonException($"{path}: the token '{content}' is neither in model.vocab nor in added_tokens");
+        }
+
+        var normalizer = root.TryGetProperty("normalizer", out var norm) ? Normalizer(norm, "normalizer") : null;
+        var preTokenizer = root.TryGetProperty("pre_tokenizer", out var pre) ? PreTokenizer(pre, "pre_tokenizer") : null;
+        var byteLevel = CheckByteLevelPlacement(preTokenizer);
+        var postProcessor = root.TryGetProperty("post_processor", out var post) ? PostProcessor(post, "post_processor", ResolveToken, tokens.Length) : null;
+        var decoder = root.TryGetProperty("decoder", out var dec) ? Decoder(dec, "decoder") : null;
+
+        var bpe = BuildModel(model, vocabulary, byteLevel, out var description);
+        return new TokenizerJsonPipeline(bpe, tokens, addedTokens, normalizer, preTokenizer, postProcessor, decoder, description);
+    }
+
+    private static Dictionary<string, int> ReadVocabulary(JsonElement model)
+    {
+        if (!model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
+        {
+            throw new TokenizerJsonException("model.vocab is missing or not an object of token -> id");
+        }
+
+        var vocabulary = new Dictionary<string, int>(1024, StringComparer.Ordinal);
+        var seen = new Dictionary<int, string>(1024);
+        foreach (var entry in vocab.EnumerateObject())
+        {
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0)
+            {
+                throw new TokenizerJsonException($"model.vocab[\"{entry.Name}\"] is {entry.Value.GetRawText()}, not a non-negative integer id");
+            }
+
+            if (!seen.TryAdd(id, entry.Name))
+            {
+                throw new TokenizerJsonException($"model.vocab: the id {id} is given to both '{seen[id]}' and '{entry.Name}'");
+            }
+
+            if (!vocabulary.TryAdd(entry.Name, id))
+            {
+                throw new TokenizerJsonException($"model.vocab: the token '{entry.Name}' appears twice");
+            }
+        }
+
+        if (vocabulary.Count == 0)
+        {
+            throw new TokenizerJsonException("model.vocab is empty");
+        }
+
+        return vocabulary;
+    }
+
+    private static List<AddedToken> ReadAddedTokens(JsonElement root, Dictionary<string, int> vocabulary)
+    {
+        var result = new List<AddedToken>();
+        if (!root.TryGetProperty("added_tokens", out var added) || added.ValueKind == JsonValueKind.Null)
+        {
+            return result;
+        }
+
+        if (added.ValueKind != JsonValueKind.Array)
+        {
+            throw new TokenizerJsonException("added_tokens is not an array");
+        }
+
+        Dictionary<int, string>? byId = null;
+        var byContent = new Dictionary<string, int>(StringComparer.Ordinal);
+        var index = 0;
+        foreach (var item in added.EnumerateArray())
+        {
+            var path = $"added_tokens[{index++}]";
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                throw new TokenizerJsonException($"{path} is not an object");
+            }
+
+            var id = RequiredInt(item, "id", path);
+            if (id < 0)
+            {
+                throw new TokenizerJsonException($"{path}.id is {id}, not a non-negative id");
+            }
+
+            var content = OptionalString(item, "content", path) ?? throw new TokenizerJsonException($"{path}.content is missing");
+            if (content.Length == 0)
+            {
+                throw new TokenizerJsonException($"{path}.content is empty");
+            }
+
+            byId ??= vocabulary.ToDictionary(kv => kv.Value, kv => kv.Key);
+            if (byId.TryGetValue(id, out var existing) && existing != content)
+            {
+                throw new TokenizerJsonException($"{path} gives the id {id} to '{content}', but that id is '{existing}' in model.vocab or an earlier added token");
+            }
+
+            if ((vocabulary.TryGetValue(content, out var vocabId) && vocabId != id) || (byContent.TryGetValue(content, out var addedId) && addedId != id))
+            {
+                throw new TokenizerJsonException($"{path} gives '{content}' the id {id}, but it already has the id {(vocabulary.TryGetValue(content, out var v) ? v : byContent[content])}");
+            }
+
+            byId[id] = content;
+            byContent[content] = id;
+            result.Add(new AddedToken(
+                id,
+                content,
+                OptionalBool(item, "special", path) ?? false,
+                OptionalBool(item, "single_word", path) ?? false,
+                OptionalBool(item, "lstrip", path) ?? false,
+                OptionalBool(item, "rstrip", path) ?? false,
+                OptionalBool(item, "normalized", path) ?? !(OptionalBool(item, "special", path) ?? false)));
+        }
+
+        return result;
+    }
+
+    private static BpeModel BuildModel(JsonElement model, Dictionary<string, int> vocabulary, bool byteLevel, out string description)
+    {
+        if (model.TryGetProperty("dropout", out var dropout) && dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() > 0)
+        {
+            throw UnsupportedValue("model.dropout", dropout.GetRawText(), "BPE dropout makes tokenization random; set it to null");
+        }
+
+        var unk = OptionalString(model, "unk_token", "model");
+        if (unk is not null && !vocabulary.ContainsKey(unk))
+        {
+            throw new TokenizerJsonException($"model.unk_token '{unk}' is not in model.vocab");
+        }
+
+        var prefix = OptionalString(model, "continuing_subword_prefix", "model");
+        var suffix = OptionalString(model, "end_of_word_suffix", "model");
+        var fuseUnk = OptionalBool(model, "fuse_unk", "model") ?? false;
+        var byteFallback = OptionalBool(model, "byte_fallback", "model") ?? false;
+        var ignoreMerges = OptionalBool(model, "ignore_merges", "model") ?? false;
+        var merges = ReadMerges(model);
+
+        BpeTokenizer bpe;
+        try
+        {
+            bpe = BpeTokenizer.Create(new BpeOptions(vocabulary)
+            {
+                Merges = merges,
+                ByteLevel = byteLevel,
+                UnknownToken = unk,
+                FuseUnknownTokens = fuseUnk && !byteFallback,
+                ContinuingSubwordPrefix = string.IsNullOrEmpty(prefix) ? null : prefix,
+                EndOfWordSuffix = string.IsNullOrEmpty(suffix) ? null : suffix,
+            });
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new TokenizerJsonException($"model.merges do not fit model.vocab: {ex.Message}");
+        }
+
+        var traits = new List<string>();
+        if (byteLevel)
+        {
+            traits.Add("byte-level");
+        }
+
+        if (byteFallback)
+        {
+            traits.Add("byte_fallback");
+        }
+
+        if (ignoreMerges)
+        {
+            traits.Add("ignore_merges");
+        }
+
+        if (unk is not null)
+        {
+            traits.Add($"unk '{unk}'{(fuseUnk ? " fused" : string.Empty)}");
+        }
+
+        if (!string.IsNullOrEmpty(prefix))
+        {
+            traits.Add($"prefix '{prefix}'");
+        }
+
+        if (!string.IsNullOrEmpty(suffix))
+        {
+            traits.Add($"suffix '{suffix}'");
+        }
+
+        description = $"BPE ({vocabulary.Count} tokens, {merges.Count} merges{(traits.Count > 0 ? ", " + string.Join(", ", traits) : string.Empty)})";
+        return new BpeModel(bpe, vocabulary, byteLevel, ignoreMerges, byteFallback, unk, fuseUnk);
+    }
+
+    private static List<string> ReadMerges(JsonElement model)
+    {
+        var merges = new List<string>();
+        if (!model.TryGetProperty("merges", out var array) || array.ValueKind == JsonValueKind.Null)
+        {
+            return merges;
+        }
+
+        if (array.ValueKind != JsonValueKind.Array)
+        {
+            throw new TokenizerJsonException("model.merges is not an array");
+        }
+
+        merges.Capacity = array.GetArrayLength();
+        var index = 0;
+        foreach (var merge in array.EnumerateArray())
+        {
+            string left, right;
+            if (merge.ValueKind == JsonValueKind.String)
+            {
+                var text = merge.GetString()!;
+                var space = text.IndexOf(' ', StringComparison.Ordinal);
+                if (space <= 0 || space == text.Length - 1 || text.IndexOf(' ', space + 1) >= 0)
+                {
+                    throw new TokenizerJsonException($"model.merges[{index}] is \"{text}\", not \"left right\"");
+                }
+
+                merges.Add(text);
+                index++;
+                continue;
+            }
+
+            if (merge.ValueKind != JsonValueKind.Array || merge.GetArrayLength() != 2 || merge[0].ValueKind != JsonValueKind.String || merge[1].ValueKind != JsonValueKind.String)
+            {
+                throw new TokenizerJsonException($"model.merges[{index}] is neither \"left right\" nor [\"left\", \"right\"]");
+            }
+
+            left = merge[0].GetString()!;
+            right = merge[1].GetString()!;
+            if (left.Length == 0 || right.Length == 0 || left.Contains(' ', StringComparison.Ordinal) || right.Contains(' ', StringComparison.Ordinal))
+            {
+                throw new TokenizerJsonException($"model.merges[{index}] merges tokens that are empty or hold a space, which Microsoft.ML.Tokenizers' BPE cannot represent");
+            }
+
+            merges.Add(string.Concat(left, " ", right));
+            index++;
+        }
+
+        return merges;
+    }
+
+    private static JsonNormalizer? Normalizer(JsonElement e, string path)
+    {
+        if (e.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var type = Type(e, path);
+        return type switch
+        {
+            "NFC" => new UnicodeNormalizer(NormalizationForm.FormC, "NFC"),
+            "NFD" => new UnicodeNormalizer(NormalizationForm.FormD, "NFD"),
+            "NFKC" => new UnicodeNormalizer(NormalizationForm.FormKC, "NFKC"),
+            "NFKD" => new UnicodeNormalizer(NormalizationForm.FormKD, "NFKD"),
+            "Lowercase" => new LowercaseJsonNormalizer(),
+            "Replace" => new ReplaceNormalizer(Pattern(e, path), OptionalString(e, "content", path) ?? throw Missing(path, "content")),
+            "Prepend" => new PrependNormalizer(OptionalString(e, "prepend", path) ?? throw Missing(path, "prepend")),
+            "Strip" => new StripNormalizer(OptionalBool(e, "strip_left", path) ?? false, OptionalBool(e, "strip_right", path) ?? false),
+            "Sequence" => new SequenceNormalizer(Array(e, "normalizers", path).Select((item, i) => Normalizer(item, $"{path}.normalizers[{i}]")).OfType<JsonNormalizer>().ToList()),
+            _ => throw Unsupported(path, type, "supported: NFC, NFD, NFKC, NFKD, Lowercase, Replace, Prepend, Strip, Sequence"),
+        };
+    }
+
+    private static JsonPreTokenizer? PreTokenizer(JsonElement e, string path)
+    {
+        if (e.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var type = Type(e, path);
+        return type switch
+        {
+            "Split" => new SplitPreTokenizer(Pattern(e, path), Behavior(e, path, SplitBehavior.Isolated), OptionalBool(e, "invert", path) ?? false),
+            "ByteLevel" => new ByteLevelPreTokenizer(OptionalBool(e, "add_prefix_space", path) ?? true, OptionalBool(e, "use_regex", path) ?? true),
+            "Metaspace" => new MetaspacePreTokenizer(Replacement(e, path), Scheme(e, path), OptionalBool(e, "split", path) ?? true),
+            "Digits" => new DigitsPreTokenizer(OptionalBool(e, "individual_digits", path) ?? false),
+            "Punctuation" => new PunctuationPreTokenizer(Behavior(e, path, SplitBehavior.Isolated)),
+            "Whitespace" => new WhitespacePreTokenizer(),
+            "WhitespaceSplit" => new WhitespaceSplitPreTokenizer(),
+            "Sequence" => new SequencePreTokenizer(Array(e, "pretokenizers", path).Select((item, i) => PreTokenizer(item, $"{path}.pretokenizers[{i}]")).OfType<JsonPreTokenizer>().ToList()),
+            _ => throw Unsupported(path, type, "supported: Split, ByteLevel, Metaspace, Digits, Punctuation, Whitespace, WhitespaceSplit, Sequence"),
+        };
+    }
+
+    /// <summary>ByteLevel's byte mapping happens in the model, so it must come last; returns whether there is one.</summary>
+    private static bool CheckByteLevelPlacement(JsonPreTokenizer? preTokenizer)
+    {
+        switch (preTokenizer)
+        {
+            case ByteLevelPreTokenizer:
+                return true;
+            case SequencePreTokenizer sequence:
+                for (var i = 0; i < sequence.Steps.Count; i++)
+                {
+                    if (sequence.Steps[i] is SequencePreTokenizer)
+                    {
+                        throw Unsupported($"pre_tokenizer.pretokenizers[{i}]", "Sequence", "a Sequence inside a Sequence is not supported");
+                    }
+
+                    if (sequence.Steps[i] is ByteLevelPreTokenizer && i != sequence.Steps.Count - 1)
+                    {
+                        throw Unsupported($"pre_tokenizer.pretokenizers[{i}]", "ByteLevel", "ByteLevel is supported only as the last pre-tokenizer");
+                    }
+                }
+
+                return sequence.Steps.Count > 0 && sequence.Steps[^1] is ByteLevelPreTokenizer;
+            default:
+                return false;
+        }
+    }
+
+    private static JsonPostProcessor? PostProcessor(JsonElement e, string path, Func<string, string, int?> resolve, int vocabularySize)
+    {
+        if (e.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var type = Type(e, path);
+        switch (type)
+        {
+            case "ByteLevel":
+                return new OffsetsOnlyPostProcessor("ByteLevel (adds no tokens)");
+            case "Sequence":
+                return new SequencePostProcessor(Array(e, "processors", path).Select((item, i) => PostProcessor(item, $"{path}.processors[{i}]", resolve, vocabularySize)).OfType<JsonPostProcessor>().ToList());
+            case "RobertaProcessing" or "BertProcessing":
+                {
+                    var cls = TokenPair(e, "cls", path, vocabularySize);
+                    var sep = TokenPair(e, "sep", path, vocabularySize);
+                    return new TemplatePostProcessor([cls.Id], [sep.Id], $"{type} ({cls.Token} A {sep.Token})");
+                }
+
+            case "TemplateProcessing":
+                {
+                    var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
+                    if (e.TryGetProperty("special_tokens", out var map) && map.ValueKind == JsonValueKind.Object)
+                    {
+                        foreach (var special in map.EnumerateObject())
+                        {
+                            var ids = Array(special.Value, "ids", $"{path}.special_tokens.{special.Name}")
+                                .Select(id => id.ValueKind == JsonValueKind.Number && id.TryGetInt32(out var v) && v >= 0 && v < vocabularySize ? v
+                                    : throw new TokenizerJsonException($"{path}.special_tokens.{special.Name}.ids holds {id.GetRawText()}, which is not an id of this vocabulary"))
+                                .ToArray();
+                            specials[special.Name] = ids;
+                        }
+                    }
+
+                    var before = new List<int>();
+                    var after = new List<int>();
+                    var names = new List<string>();
+                    var seenSequence = false;
+                    var index = 0;
+                    foreach (var piece in Array(e, "single", path))
+                    {
+                        var piecePath = $"{path}.single[{index++}]";
+                        if (piece.ValueKind == JsonValueKind.Object && piece.TryGetProperty("Sequence", out var sequence))
+                        {
+                            var id = sequence.ValueKind == JsonValueKind.Object ? OptionalString(sequence, "id", piecePath) : null;
+                            if (id != "A")
+                            {
+                                throw new TokenizerJsonException($"{piecePath}: a single-sequence template may only hold the sequence 'A'");
+                            }
+
+                            seenSequence = true;
+                            names.Add("A");
+                        }
+                        else if (piece.ValueKind == JsonValueKind.Object && piece.TryGetProperty("SpecialToken", out var special))
+                        {
+                            var name = special.ValueKind == JsonValueKind.Object ? OptionalString(special, "id", piecePath) : null;
+                            if (name is null || !specials.TryGetValue(name, out var ids))
+                            {
+                                var resolved = name is null ? null : resolve(name, piecePath);
+                                ids = resolved is int r ? [r] : throw new TokenizerJsonException($"{piecePath}: the special token '{name}' is not in {path}.special_tokens");
+                            }
+
+                            (seenSequence ? after : before).AddRange(ids);
+                            names.Add(name!);
+                        }
+                        else
+                        {
+                            throw new TokenizerJsonException($"{piecePath} is neither {{\"Sequence\": ...}} nor {{\"SpecialToken\": ...}}");
+                        }
+                    }
+
+                    return new TemplatePostProcessor(before, after, $"TemplateProcessing ({string.Join(' ', names)})");
+                }
+
+            default:
+                throw Unsupported(path, type, "supported: TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence");
+        }
+    }
+
+    private static (string Token, int Id) TokenPair(JsonElement e, string name, string path, int vocabularySize)
+    {
+        if (!e.TryGetProperty(name, out var pair) || pair.ValueKind != JsonValueKind.Array || pair.GetArrayLength() != 2
+            || pair[0].ValueKind != JsonValueKind.String || !pair[1].TryGetInt32(out var id) || id < 0 || id >= vocabularySize)
+        {
+            throw new TokenizerJsonException($"{path}.{name} is not [token, id] with an id of this vocabulary");
+        }
+
+        return (pair[0].GetString()!, id);
+    }
+
+    private static JsonDecoder? Decoder(JsonElement e, string path)
+    {
+        if (e.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var type = Type(e, path);
+        return type switch
+        {
+            "ByteLevel" => new ByteLevelDecoder(),
+            "Replace" => new ReplaceDecoder(Pattern(e, path), OptionalString(e, "content", path) ?? throw Missing(path, "content")),
+            "ByteFallback" => new ByteFallbackDecoder(),
+            "Fuse" => new FuseDecoder(),
+            "Strip" => new StripDecoder(SingleChar(e, "content", path), OptionalInt(e, "start", path) ?? 0, OptionalInt(e, "stop", path) ?? 0),
+            "Metaspace" => new MetaspaceDecoder(Replacement(e, path), Scheme(e, path)),
+            "BPEDecoder" => new BpeSuffixDecoder(OptionalString(e, "suffix", path) ?? "</w>"),
+            "Sequence" => new SequenceDecoder(Array(e, "decoders", path).Select((item, i) => Decoder(item, $"{path}.decoders[{i}]")).OfType<JsonDecoder>().ToList()),
+            _ => throw Unsupported(path, type, "supported: ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, BPEDecoder, Sequence"),
+        };
+    }
+
+    private static TextPattern Pattern(JsonElement e, string path)
+    {
+        if (!e.TryGetProperty("pattern", out var pattern) || pattern.ValueKind != JsonValueKind.Object)
+        {
+            throw Missing(path, "pattern");
+        }
+
+        if (pattern.TryGetProperty("String", out var literal) && literal.ValueKind == JsonValueKind.String)
+        {
+            return TextPattern.FromString(literal.GetString()!);
+        }
+
+        if (pattern.TryGetProperty("Regex", out var regex) && regex.ValueKind == JsonValueKind.String)
+        {
+            try
+            {
+                return TextPattern.FromRegex(regex.GetString()!);
+            }
+            catch (Exception ex) when (ex is NotSupportedException or ArgumentException)
+            {
+                throw new TokenizerJsonException($"{path}.pattern.Regex cannot be run with Oniguruma's meaning: {ex.Message}");
+            }
+        }
+
+        throw new TokenizerJsonException($"{path}.pattern is neither {{\"String\": ...}} nor {{\"Regex\": ...}}");
+    }
+
+    private static SplitBehavior Behavior(JsonElement e, string path, SplitBehavior fallback)
+    {
+        var behavior = OptionalString(e, "behavior", path);
+        return behavior switch
+        {
+            null => fallback,
+            "Removed" => SplitBehavior.Removed,
+            "Isolated" => SplitBehavior.Isolated,
+            "MergedWithPrevious" => SplitBehavior.MergedWithPrevious,
+            "MergedWithNext" => SplitBehavior.MergedWithNext,
+            "Contiguous" => SplitBehavior.Contiguous,
+            _ => throw UnsupportedValue($"{path}.behavior", behavior, "supported: Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous"),
+        };
+    }
+
+    private static char Replacement(JsonElement e, string path) => SingleChar(e, "replacement", path);
+
+    private static PrependScheme Scheme(JsonElement e, string path)
+    {
+        var scheme = OptionalString(e, "prepend_scheme", path);
+        return scheme switch
+        {
+            // Files written before prepend_scheme existed say add_prefix_space.
+            null => OptionalBool(e, "add_prefix_space", path) ?? true ? PrependScheme.Always : PrependScheme.Never,
+            "always" => PrependScheme.Always,
+            "first" => PrependScheme.First,
+            "never" => PrependScheme.Never,
+            _ => throw UnsupportedValue($"{path}.prepend_scheme", scheme, "supported: always, first, never"),
+        };
+    }
+
+    private static char SingleChar(JsonElement e, string name, string path)
+    {
+        var value = OptionalString(e, name, path) ?? throw Missing(path, name);
+        return value.Length == 1 ? value[0] : throw new TokenizerJsonException($"{path}.{name} is \"{value}\", not one character");
+    }
+
+    private static string Type(JsonElement e, string path)
+    {
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            throw new TokenizerJsonException($"{path} is not an object");
+        }
+
+        return OptionalString(e, "type", path) ?? throw Missing(path, "type");
+    }
+
+    private static List<JsonElement> Array(JsonElement e, string name, string path)
+    {
+        if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array)
+        {
+            throw new TokenizerJsonException($"{path}.{name} is missing or not an array");
+        }
+
+        return array.EnumerateArray().ToList();
+    }
+
+    private static string? OptionalString(JsonElement e, string name, string path)
+    {
+        if (!e.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new TokenizerJsonException($"{path}.{name} is {value.GetRawText()}, not a string");
+    }
+
+    private static bool? OptionalBool(JsonElement e, string name, string path)
+    {
+        if (!e.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw new TokenizerJsonException($"{path}.{name} is {value.GetRawText()}, not true or false"),
+        };
+    }
+
+    private static int? OptionalInt(JsonElement e, string name, string path)
+    {
+        if (!e.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var i) ? i : throw new TokenizerJsonException($"{path}.{name} is {value.GetRawText()}, not an integer");
+    }
+
+    private static int RequiredInt(JsonElement e, string name, string path) => OptionalInt(e, name, path) ?? throw Missing(path, name);
+
+    private static TokenizerJsonException Missing(string path, string name) => new($"{path}.{name} is missing");
+
+    private static TokenizerJsonException Unsupported(string path, string type, string hint) =>
+        new($"{path}.type = \"{type}\" is not supported by OnnxGpt ({hint})");
+
+    private static TokenizerJsonException UnsupportedValue(string path, string value, string hint) =>
+        new($"{path} = \"{value}\" is not supported by OnnxGpt ({hint})");
+
+    /// <summary>A problem in the file, with its JSON path; turned into a <see cref="ModelLoadException"/> by <see cref="Parse"/>.</summary>
+    private sealed class TokenizerJsonException(string message) : Exception(message);
+}
