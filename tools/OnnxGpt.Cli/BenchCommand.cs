@@ -87,6 +87,7 @@ internal static class BenchCommand
 
         command.Subcommands.Add(CreatePrepare());
         command.Subcommands.Add(CreateTokenizer());
+        command.Subcommands.Add(CreateConcurrency());
         return command;
     }
 
@@ -132,6 +133,60 @@ internal static class BenchCommand
 
             await stdout.FlushAsync(ct);
             return report.IdsMatch ? ExitCodes.Success : ExitCodes.Failure;
+        });
+        return command;
+    }
+
+    private static Command CreateConcurrency()
+    {
+        var models = new Option<string[]>("--model", "-m") { Description = "A model folder to measure (repeatable). Default: the embedded tiny-shakespeare model; benchmark graphs get their weights written when missing.", HelpName = "DIR" };
+        var streams = new Option<int[]>("--streams") { Description = "Concurrent stream counts (repeatable or comma-separated). Default: 1, 2, 4, 8, 16.", HelpName = "N", AllowMultipleArgumentsPerToken = true };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length of each stream in tokens.", DefaultValueFactory = _ => 16 };
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens each stream generates.", DefaultValueFactory = _ => 64 };
+        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads. Default: ONNX Runtime's." };
+        var json = CommonOptions.Json();
+        var command = new Command("concurrency", "Concurrent greedy streams with continuous batching on and off: aggregate and per-stream decode tokens/s, time to first token p50/p99, at each stream count.")
+        {
+            models, streams, promptTokens, newTokens, threads, json,
+        };
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var counts = r.GetValue(streams) is { Length: > 0 } given ? given : [.. ConcurrencyBenchmark.DefaultStreams];
+            if (counts.Any(c => c < 1) || r.GetValue(newTokens) < 2 || r.GetValue(promptTokens) < 1)
+            {
+                throw new CliUsageException("--streams must be 1 or more, --new-tokens 2 or more and --prompt-tokens 1 or more.");
+            }
+
+            var stderr = r.InvocationConfiguration.Error;
+            var reports = new List<ConcurrencyReport>();
+            foreach (var folder in r.GetValue(models) is { Length: > 0 } m ? m : [CommonOptions.DefaultModelPath])
+            {
+                if (!Directory.Exists(folder))
+                {
+                    throw new CliUsageException($"No model folder at '{folder}'.");
+                }
+
+                await WriteWeightsAsync(folder, stderr, ct);
+                reports.Add(await ConcurrencyBenchmark.RunAsync(folder, counts, r.GetValue(promptTokens), r.GetValue(newTokens), r.GetValue(threads), new Progress<string>(line => stderr.WriteLine(line)), ct));
+            }
+
+            var stdout = r.InvocationConfiguration.Output;
+            if (r.GetValue(json))
+            {
+                await stdout.WriteLineAsync(reports.Count == 1 ? reports[0].ToJson() : "[" + string.Join(",", reports.Select(x => x.ToJson())) + "]");
+            }
+            else
+            {
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+                console.Profile.Width = 120;
+                foreach (var report in reports)
+                {
+                    report.WriteTable(console);
+                }
+            }
+
+            await stdout.FlushAsync(ct);
+            return ExitCodes.Success;
         });
         return command;
     }

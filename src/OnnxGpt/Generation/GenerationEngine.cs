@@ -33,6 +33,7 @@ internal sealed class GenerationEngine : IDisposable
     private DecoderSession? _batch;
     private bool _dirty;
     private bool _disposed;
+    private int _budget;
 
     public GenerationEngine(GptModel model, int maxRows, int prefillBudget = DefaultPrefillBudget)
     {
@@ -68,13 +69,24 @@ internal sealed class GenerationEngine : IDisposable
     }
 
     /// <summary>One iteration: retire, admit, step; then hand ended rows their last token.</summary>
-    public void Iterate()
+    /// <param name="arrivals">
+    /// Called after the waiting prompts ran: adds rows that arrived meanwhile and says whether there were any; they are
+    /// admitted before the step, within what is left of the prefill budget (so that requests arriving together
+    /// get their first tokens together).
+    /// </param>
+    public void Iterate(Func<bool>? arrivals = null)
     {
         try
         {
             Retire(_pending);
             Retire(_running);
+            _budget = _prefillBudget;
             Admit();
+            if (_budget > 0 && arrivals?.Invoke() == true)
+            {
+                Admit();
+            }
+
             if (_running.Count > 0)
             {
                 Step();
@@ -155,7 +167,7 @@ internal sealed class GenerationEngine : IDisposable
             return;
         }
 
-        var budget = _prefillBudget;
+        var budget = _budget;
         var free = _maxRows - _running.Count;
         var longest = 0;
         var taken = 0;
@@ -183,7 +195,7 @@ internal sealed class GenerationEngine : IDisposable
             }
 
             var width = Math.Max(longest, remaining);
-            if (_group.Count > 0 && (_group.Count + 1) * width > budget)
+            if ((_group.Count + 1) * width > budget)
             {
                 break;
             }
@@ -204,6 +216,7 @@ internal sealed class GenerationEngine : IDisposable
         }
 
         _pending.RemoveRange(0, taken);
+        _budget = budget - (_group.Count * longest);
         if (_group.Count > 0)
         {
             RunGroup(longest);

@@ -15,10 +15,15 @@ internal sealed class GenerationScheduler : IDisposable
     private readonly ConcurrentQueue<GenerationRow> _inbox = new();
     private readonly AutoResetEvent _wake = new(false);
     private readonly Lock _gate = new();
+    private readonly Func<bool> _arrivals;
     private Thread? _thread;
     private volatile bool _disposed;
 
-    public GenerationScheduler(GptModel model, int maxBatchSize) => _engine = new GenerationEngine(model, maxBatchSize);
+    public GenerationScheduler(GptModel model, int maxBatchSize)
+    {
+        _engine = new GenerationEngine(model, maxBatchSize);
+        _arrivals = TakeArrivals;
+    }
 
     /// <summary>The most requests one step has run together so far.</summary>
     public int PeakRows => _engine.PeakRows;
@@ -66,11 +71,7 @@ internal sealed class GenerationScheduler : IDisposable
     {
         while (true)
         {
-            while (_inbox.TryDequeue(out var row))
-            {
-                _engine.Add(row);
-            }
-
+            TakeArrivals();
             if (_disposed)
             {
                 _engine.Dispose();
@@ -93,7 +94,19 @@ internal sealed class GenerationScheduler : IDisposable
                 continue;
             }
 
-            _engine.Iterate();
+            _engine.Iterate(_arrivals);
         }
+    }
+
+    private bool TakeArrivals()
+    {
+        var any = false;
+        while (_inbox.TryDequeue(out var row))
+        {
+            _engine.Add(row);
+            any = true;
+        }
+
+        return any;
     }
 }

@@ -43,6 +43,16 @@ public sealed class GptGenerator : IGptGenerator
     }
 
     /// <inheritdoc />
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is not null ? null
+            : serviceType.IsInstanceOfType(this) ? this
+            : serviceType.IsInstanceOfType(_model) ? _model
+            : null;
+    }
+
+    /// <inheritdoc />
     public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);

@@ -25,4 +25,17 @@ public interface IGptGenerator
     /// <exception cref="GenerationCanceledException">The token was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Finds a service of <paramref name="serviceType"/> in this generator or what it wraps (a layer of a
+    /// <see cref="DelegatingGptGenerator"/> chain, the <see cref="GptModel"/>), as <c>IChatClient.GetService</c> does.
+    /// </summary>
+    /// <param name="serviceType">The type asked for.</param>
+    /// <param name="serviceKey">A key; the built-in generators answer only unkeyed requests.</param>
+    /// <returns>The service, or null.</returns>
+    object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : null;
+    }
 }

@@ -10,9 +10,8 @@ namespace OnnxGpt.Hosting;
 /// bounded queue (in arrival order) or are refused with <see cref="GptQueueFullException"/> when it is full.
 /// A request cancelled while waiting leaves the queue at once.
 /// </summary>
-public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
+public sealed class ConcurrencyLimitedGenerator : DelegatingGptGenerator
 {
-    private readonly IGptGenerator _inner;
     private readonly SemaphoreSlim _slots;
     private readonly int _maxConcurrent;
     private readonly int? _maxQueued;
@@ -25,22 +24,18 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     /// <param name="maxQueuedRequests">Requests allowed to wait (0 or more); null: no limit.</param>
     /// <exception cref="ArgumentOutOfRangeException">A limit is out of range.</exception>
     public ConcurrencyLimitedGenerator(IGptGenerator inner, int maxConcurrentRequests, int? maxQueuedRequests)
+        : base(inner)
     {
-        ArgumentNullException.ThrowIfNull(inner);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentRequests, 1);
         if (maxQueuedRequests is < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(maxQueuedRequests), maxQueuedRequests, "MaxQueuedRequests must be 0 or more.");
         }
 
-        _inner = inner;
         _maxConcurrent = maxConcurrentRequests;
         _maxQueued = maxQueuedRequests;
         _slots = new SemaphoreSlim(maxConcurrentRequests, maxConcurrentRequests);
     }
-
-    /// <inheritdoc />
-    public GptModelInfo ModelInfo => _inner.ModelInfo;
 
     // The queued counter's model, read when first needed: a wrapped generator need not describe a model (a test
     // double, a remote engine), and then the queue is counted without one.
@@ -50,7 +45,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     {
         try
         {
-            return GenAIInstruments.ModelName(_inner.ModelInfo.ModelPath);
+            return GenAIInstruments.ModelName(InnerGenerator.ModelInfo.ModelPath);
         }
         catch (NotSupportedException)
         {
@@ -59,7 +54,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     }
 
     /// <summary>The generator that does the work.</summary>
-    internal IGptGenerator Inner => _inner;
+    internal IGptGenerator Inner => InnerGenerator;
 
     /// <summary>Generations running now.</summary>
     public int Running => _maxConcurrent - _slots.CurrentCount;
@@ -68,7 +63,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     public int Queued => Volatile.Read(ref _waiting);
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (!_slots.Wait(0, CancellationToken.None))
         {
@@ -92,7 +87,7 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
 
         try
         {
-            await foreach (var token in _inner.StreamAsync(prompt, options, cancellationToken).ConfigureAwait(false))
+            await foreach (var token in InnerGenerator.StreamAsync(prompt, options, cancellationToken).ConfigureAwait(false))
             {
                 yield return token;
             }
@@ -104,9 +99,13 @@ public sealed class ConcurrencyLimitedGenerator : IGptGenerator, IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        _slots.Dispose();
-        (_inner as IDisposable)?.Dispose();
+        if (disposing)
+        {
+            _slots.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }

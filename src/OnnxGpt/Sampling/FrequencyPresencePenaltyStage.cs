@@ -6,7 +6,7 @@ namespace OnnxGpt.Sampling;
 /// the stage skips the first <see cref="PromptTokenCount"/> ids of the sequence it is given.
 /// Positive values discourage repetition, negative ones encourage it.
 /// </summary>
-public sealed class FrequencyPresencePenaltyStage : ISamplingStage
+public sealed class FrequencyPresencePenaltyStage : ISamplingStage, IRequestScopedStage
 {
     private int[] _counts = [];
 
@@ -41,6 +41,9 @@ public sealed class FrequencyPresencePenaltyStage : ISamplingStage
 
     /// <summary>How many ids at the start of the sequence are the prompt, which is not penalized.</summary>
     public int PromptTokenCount { get; }
+
+    /// <inheritdoc />
+    ISamplingStage IRequestScopedStage.ForRequest() => new FrequencyPresencePenaltyStage(FrequencyPenalty, PresencePenalty, PromptTokenCount);
 
     /// <inheritdoc />
     public void Apply(Span<float> logits, ReadOnlySpan<int> tokenIds)

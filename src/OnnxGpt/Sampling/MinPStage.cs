@@ -4,7 +4,7 @@ namespace OnnxGpt.Sampling;
 /// Removes tokens whose probability is below MinP times the most likely token's probability
 /// (Hugging Face's <c>MinPLogitsWarper</c>).
 /// </summary>
-public sealed class MinPStage : ISamplingStage
+public sealed class MinPStage : ISamplingStage, IRequestScopedStage
 {
     private float[] _probabilities = [];
 
@@ -23,6 +23,9 @@ public sealed class MinPStage : ISamplingStage
 
     /// <summary>The ratio.</summary>
     public float MinP { get; }
+
+    /// <inheritdoc />
+    ISamplingStage IRequestScopedStage.ForRequest() => new MinPStage(MinP);
 
     /// <inheritdoc />
     public void Apply(Span<float> logits, ReadOnlySpan<int> tokenIds)

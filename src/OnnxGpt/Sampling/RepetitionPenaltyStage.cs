@@ -4,7 +4,7 @@ namespace OnnxGpt.Sampling;
 /// Makes tokens already in the sequence less likely (Hugging Face's <c>RepetitionPenaltyLogitsProcessor</c>):
 /// a positive score is divided by the penalty and a negative one multiplied by it, once per distinct token.
 /// </summary>
-public sealed class RepetitionPenaltyStage : ISamplingStage
+public sealed class RepetitionPenaltyStage : ISamplingStage, IRequestScopedStage
 {
     private bool[] _seen = [];
 
@@ -23,6 +23,9 @@ public sealed class RepetitionPenaltyStage : ISamplingStage
 
     /// <summary>The penalty.</summary>
     public float Penalty { get; }
+
+    /// <inheritdoc />
+    ISamplingStage IRequestScopedStage.ForRequest() => new RepetitionPenaltyStage(Penalty);
 
     /// <inheritdoc />
     public void Apply(Span<float> logits, ReadOnlySpan<int> tokenIds)

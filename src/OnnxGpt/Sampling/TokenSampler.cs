@@ -83,7 +83,11 @@ internal sealed class TokenSampler
 
         if (options.CustomStages is { } custom)
         {
-            stages.AddRange(custom);
+            // Built-in stages keep scratch: each request gets its own copy of one placed in shared options.
+            foreach (var stage in custom)
+            {
+                stages.Add(stage is IRequestScopedStage scoped ? scoped.ForRequest() : stage);
+            }
         }
 
         if (!sample)

@@ -4,7 +4,7 @@ namespace OnnxGpt.Sampling;
 /// Keeps the K highest scores and removes the rest (Hugging Face's <c>TopKLogitsWarper</c>): every token scoring
 /// below the K-th highest score is removed, so ties with the K-th are kept.
 /// </summary>
-public sealed class TopKStage : ISamplingStage
+public sealed class TopKStage : ISamplingStage, IRequestScopedStage
 {
     private float[] _scratch = [];
 
@@ -25,6 +25,9 @@ public sealed class TopKStage : ISamplingStage
 
     /// <summary>The least number of tokens kept.</summary>
     public int MinTokensToKeep { get; }
+
+    /// <inheritdoc />
+    ISamplingStage IRequestScopedStage.ForRequest() => new TopKStage(TopK, MinTokensToKeep);
 
     /// <inheritdoc />
     public void Apply(Span<float> logits, ReadOnlySpan<int> tokenIds)

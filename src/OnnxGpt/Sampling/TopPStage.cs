@@ -4,7 +4,7 @@ namespace OnnxGpt.Sampling;
 /// Nucleus sampling (Hugging Face's <c>TopPLogitsWarper</c>): sorts the tokens from least to most likely and removes
 /// those whose cumulative probability stays at or below 1 - P, always keeping the most likely ones.
 /// </summary>
-public sealed class TopPStage : ISamplingStage
+public sealed class TopPStage : ISamplingStage, IRequestScopedStage
 {
     private float[] _keys = [];
     private int[] _indices = [];
@@ -31,6 +31,9 @@ public sealed class TopPStage : ISamplingStage
 
     /// <summary>The least number of tokens kept.</summary>
     public int MinTokensToKeep { get; }
+
+    /// <inheritdoc />
+    ISamplingStage IRequestScopedStage.ForRequest() => new TopPStage(TopP, MinTokensToKeep);
 
     /// <inheritdoc />
     public void Apply(Span<float> logits, ReadOnlySpan<int> tokenIds)

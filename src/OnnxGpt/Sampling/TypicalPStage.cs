@@ -5,7 +5,7 @@ namespace OnnxGpt.Sampling;
 /// information content (-log p) is from the distribution's entropy, and keeps the closest ones until their
 /// probability reaches the mass. Ties with the last kept token are kept; at least <see cref="MinTokensToKeep"/> stay.
 /// </summary>
-public sealed class TypicalPStage : ISamplingStage
+public sealed class TypicalPStage : ISamplingStage, IRequestScopedStage
 {
     private float[] _keys = [];
     private int[] _indices = [];
@@ -33,6 +33,9 @@ public sealed class TypicalPStage : ISamplingStage
 
     /// <summary>The least number of tokens kept.</summary>
     public int MinTokensToKeep { get; }
+
+    /// <inheritdoc />
+    ISamplingStage IRequestScopedStage.ForRequest() => new TypicalPStage(Mass, MinTokensToKeep);
 
     /// <inheritdoc />
     public void Apply(Span<float> logits, ReadOnlySpan<int> tokenIds)

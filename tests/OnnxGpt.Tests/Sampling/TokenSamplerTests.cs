@@ -55,7 +55,8 @@ public sealed class TokenSamplerTests
         Assert.Multiple(() =>
         {
             Assert.That(StageNames(options), Is.EqualTo(new[] { nameof(RepetitionPenaltyStage), nameof(TopKStage) }));
-            Assert.That(TokenSampler.Create(options).Stages[1], Is.SameAs(custom));
+            // A built-in stage is copied per request (its scratch is its own); the settings are the same.
+            Assert.That(TokenSampler.Create(options).Stages[1], Is.Not.SameAs(custom).And.InstanceOf<TopKStage>().With.Property(nameof(TopKStage.TopK)).EqualTo(5));
             Assert.That(StageNames(temperatureZero), Is.EqualTo(new[] { nameof(LogitBiasStage) }));
             Assert.That(TokenSampler.Create(temperatureZero).IsSampling, Is.False);
         });
