@@ -15,13 +15,14 @@ internal static class ChatTemplateCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
+        var variant = CommonOptions.Variant();
         var messages = new Option<FileInfo>("--messages") { Description = "A JSON file: an array of OpenAI-style messages (role, content, tool_calls, tool_call_id).", Required = true };
         var tools = new Option<FileInfo?>("--tools") { Description = "A JSON file: an array of OpenAI-style tools ({\"type\": \"function\", \"function\": {name, description, parameters}})." };
         var noGenerationPrompt = new Option<bool>("--no-generation-prompt") { Description = "End after the last message, without opening an assistant turn." };
         var json = CommonOptions.Json();
         var command = new Command("chat-template", "Print the prompt the model's chat template renders for a conversation (and its token ids with --json).")
         {
-            model, messages, tools, noGenerationPrompt, json,
+            model, variant, messages, tools, noGenerationPrompt, json,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -40,7 +41,7 @@ internal static class ChatTemplateCommand
             {
                 // The ids the model receives: a Jinja template's text holds its special tokens; a built-in one leaves bos to the tokenizer.
                 using var loggerFactory = ModelLoader.CreateLoggerFactory(r.GetValue(CommonOptions.Verbose), r.InvocationConfiguration.Error);
-                using var loaded = ModelLoader.Load(folder, executionProviders: null, loggerFactory);
+                using var loaded = ModelLoader.Load(folder, r.GetValue(variant), executionProviders: null, loggerFactory);
                 var ids = loaded.Tokenizer is { } tokenizer
                     ? tokenizer.Encode(text, addSpecialTokens: template is not JinjaChatTemplate)
                     : throw new CliUsageException($"The model at '{folder}' has no tokenizer, so --json cannot list the ids; leave it out to print the text.");
