@@ -22,7 +22,7 @@ internal static class BenchCommand
         var early = new Option<int?>("--early") { Description = "Position of the early per-token time. Default: 32." };
         var late = new Option<int?>("--late") { Description = "Position of the late per-token time. Default: min(900, context - 32)." };
         var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, ort-naive, ort-tight, genai. Default: all.", HelpName = "NAME" };
-        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads for every implementation. Default: ONNX Runtime's." };
+        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads for every implementation. Default: OnnxGpt's choice, one per core this process may use; 0: ONNX Runtime's own default." };
         var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure OnnxGpt against ONNX Runtime loops and onnxruntime-genai on the same graph: time to first token, decode tokens/s, per-token time early and late, allocations, memory, and the bandwidth ceiling.")

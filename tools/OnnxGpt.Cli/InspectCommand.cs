@@ -62,6 +62,7 @@ internal sealed record InspectJson(
     string? Tokenizer,
     string ExecutionProvider,
     string CacheLocation,
+    string Threads,
     GenerationDefaults Defaults)
 {
     public static InspectJson From(GptModel model)
@@ -85,6 +86,7 @@ internal sealed record InspectJson(
             i.TokenizerKind,
             model.ExecutionProvider,
             model.CacheLocation,
+            model.Threading.ToString(),
             i.Defaults);
     }
 
@@ -108,6 +110,7 @@ internal sealed record InspectJson(
         yield return ("tokenizer", Tokenizer ?? "none (prompts must be token ids)");
         yield return ("execution provider", ExecutionProvider);
         yield return ("cache memory", CacheLocation);
+        yield return ("cpu threads", Threads);
         yield return ("defaults", $"do_sample={Or(d.DoSample)} temperature={Or(d.Temperature)} top_k={Or(d.TopK)} top_p={Or(d.TopP)} min_p={Or(d.MinP)} repetition_penalty={Or(d.RepetitionPenalty)} max_length={Or(d.MaxLength)} max_new_tokens={Or(d.MaxNewTokens)}");
     }
 }
