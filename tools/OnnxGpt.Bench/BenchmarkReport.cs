@@ -1,3 +1,4 @@
+using OnnxGpt.Providers;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -45,8 +46,11 @@ public sealed class BenchmarkReport
     /// <summary>Decode steps in each per-token window.</summary>
     public required int PositionWindow { get; init; }
 
-    /// <summary>The intra-op thread setting (null: ONNX Runtime's default).</summary>
+    /// <summary>The intra-op threads every implementation ran with (0: ONNX Runtime's default).</summary>
     public int? IntraOpThreads { get; init; }
+
+    /// <summary>The CPU threading every implementation ran with, as <see cref="CpuThreading.ToString"/> describes it.</summary>
+    public string? Threading { get; init; }
 
     /// <summary>The execution provider OnnxGpt ran on (the other implementations run on the CPU).</summary>
     public string ExecutionProvider { get; init; } = "Cpu";
@@ -131,6 +135,11 @@ public sealed class BenchmarkReport
 
         console.Write(table);
         console.MarkupLine(Markup.Escape($"OnnxGpt / ORT tight (decode tok/s): {Ratio(Ratios.OnnxGptOverOrtTight)}   OnnxGpt / GenAI: {Ratio(Ratios.OnnxGptOverGenAi)}   OnnxGpt / ORT naive: {Ratio(Ratios.OnnxGptOverOrtNaive)}"));
+        if (Threading is not null)
+        {
+            console.MarkupLine(Markup.Escape($"CPU threads (every implementation): {Threading}"));
+        }
+
         console.MarkupLine(Markup.Escape($"OnnxGpt per-token time late / early (@{LatePosition} / @{EarlyPosition}): {Ratio(Ratios.OnnxGptLateOverEarly)}"));
         var weights = WeightBytes / 1e6;
         console.MarkupLine(Markup.Escape(BandwidthGBps is { } bw

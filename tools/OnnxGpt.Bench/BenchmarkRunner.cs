@@ -1,3 +1,4 @@
+using OnnxGpt.Providers;
 using System.Diagnostics;
 using System.Globalization;
 
@@ -84,9 +85,9 @@ public static class BenchmarkRunner
             throw new ArgumentException("PromptTokenIds must hold at least one id (or be null for the default prompt).", nameof(settings));
         }
 
-        if (settings.IntraOpThreads is < 1)
+        if (settings.IntraOpThreads is < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(settings), settings.IntraOpThreads, "IntraOpThreads must be at least 1, or null for ONNX Runtime's default.");
+            throw new ArgumentOutOfRangeException(nameof(settings), settings.IntraOpThreads, "IntraOpThreads must be 0 (ONNX Runtime's default) or more, or null for OnnxGpt's choice (one per available core).");
         }
 
         if (settings.MeasureBandwidth && settings.BandwidthBufferBytes < 1 << 20)
@@ -136,6 +137,8 @@ public static class BenchmarkRunner
             }
         }
 
+        // Every implementation gets the same threads: OnnxGpt's choice unless the settings say otherwise.
+        var threading = CpuThreading.Choose(settings.IntraOpThreads, null, CpuThreading.CoresAvailable);
         var plan = new Plan(prompt, settings.NewTokens, window, early, late, vocabulary, folder.EosTokenIds);
         var results = new List<ImplementationReport>();
         var idsByImplementation = new List<(string Name, List<int[]> Runs)>();
@@ -143,7 +146,7 @@ public static class BenchmarkRunner
         {
             // The machine's speed drifts over seconds, so the implementations take turns: each round loads, warms and
             // measures every implementation once, and the medians are taken over the rounds.
-            var candidates = Candidates(folder, settings.IntraOpThreads, settings.ExecutionProvider).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
+            var candidates = Candidates(folder, threading.IntraOpThreads, settings.ExecutionProvider).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
             var measured = candidates.ToDictionary(c => c.Name, _ => new List<Measurement>());
             var failed = new Dictionary<string, string>();
             for (var round = 0; round < settings.MeasuredRuns; round++)
@@ -219,7 +222,8 @@ public static class BenchmarkRunner
             EarlyPosition = early,
             LatePosition = late,
             PositionWindow = window,
-            IntraOpThreads = settings.IntraOpThreads,
+            IntraOpThreads = threading.IntraOpThreads,
+            Threading = threading.ToString(),
             ExecutionProvider = settings.ExecutionProvider ?? "Cpu",
             ProcessorCount = Environment.ProcessorCount,
             Implementations = results,

@@ -54,7 +54,7 @@ public sealed class BenchmarkSettings
     /// <summary>Which implementations to run. Default: all (GenAI only in CPU builds; otherwise it is reported unavailable).</summary>
     public BenchmarkImplementations Implementations { get; init; } = BenchmarkImplementations.All;
 
-    /// <summary>ONNX Runtime intra-op threads for every implementation. Null: ONNX Runtime's default.</summary>
+    /// <summary>ONNX Runtime intra-op threads for every implementation. Null: OnnxGpt's choice (one per available core); 0: ONNX Runtime's default.</summary>
     public int? IntraOpThreads { get; init; }
 
     /// <summary>

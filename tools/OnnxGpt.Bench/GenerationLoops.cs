@@ -1,3 +1,4 @@
+using OnnxGpt.Providers;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Generation;
@@ -134,10 +135,13 @@ internal sealed class OrtGraph
     public static SessionOptions CreateSessionOptions(int? threads)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (threads is > 0)
+        var threading = CpuThreading.Choose(threads, null, CpuThreading.CoresAvailable);
+        if (threading.IntraOpThreads > 0)
         {
-            options.IntraOpNumThreads = threads.Value;
+            options.IntraOpNumThreads = threading.IntraOpThreads;
         }
+
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", threading.AllowSpinning ? "1" : "0");
 
         return options;
     }

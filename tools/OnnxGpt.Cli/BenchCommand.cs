@@ -22,7 +22,7 @@ internal static class BenchCommand
         var early = NumberOption.Create<int>("--early", "Position of the early per-token time. Default: 32.", "N");
         var late = NumberOption.Create<int>("--late", "Position of the late per-token time. Default: min(900, context - 32).", "N");
         var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, ort-naive, ort-tight, genai. Default: all.", HelpName = "NAME" };
-        var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads for every implementation. Default: ONNX Runtime's.", "N");
+        var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads for every implementation. Default: OnnxGpt's choice, one per core this process may use; 0: ONNX Runtime's own default.", "N");
         var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
         var variant = CommonOptions.Variant();
         var json = CommonOptions.Json();

@@ -40,6 +40,8 @@ internal static class CliApp
             ProvidersCommand.Create(),
             SoakCommand.Create(),
             BenchCommand.Create(),
+            QuantizeCommand.Create(),
+            PerplexityCommand.Create(),
         };
 
         var parsed = root.Parse(args);

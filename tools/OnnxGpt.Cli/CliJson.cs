@@ -78,6 +78,8 @@ internal sealed record ChatTemplateJson(string Text, IReadOnlyList<int> Ids);
 [JsonSerializable(typeof(NextTokenJson))]
 [JsonSerializable(typeof(OnnxGpt.Providers.ExecutionProviderReport))]
 [JsonSerializable(typeof(SoakReport))]
+[JsonSerializable(typeof(QuantizeJson))]
+[JsonSerializable(typeof(PerplexityJson))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>The context the CLI writes with: like <see cref="JsonSerializerContext.Options"/>, but leaving quotes and non-ASCII text readable.</summary>

@@ -66,6 +66,7 @@ internal sealed record InspectJson(
     string? Tokenizer,
     string ExecutionProvider,
     string CacheLocation,
+    string Threads,
     GenerationDefaults Defaults,
     TokenizerDescription? TokenizerPipeline)
 {
@@ -92,6 +93,7 @@ internal sealed record InspectJson(
             i.TokenizerKind,
             model.ExecutionProvider,
             model.CacheLocation,
+            model.Threading.ToString(),
             i.Defaults,
             model.Tokenizer?.Description);
     }
@@ -128,6 +130,7 @@ internal sealed record InspectJson(
 
         yield return ("execution provider", ExecutionProvider);
         yield return ("cache memory", CacheLocation);
+        yield return ("cpu threads", Threads);
         yield return ("defaults", $"do_sample={Or(d.DoSample)} temperature={Or(d.Temperature)} top_k={Or(d.TopK)} top_p={Or(d.TopP)} min_p={Or(d.MinP)} repetition_penalty={Or(d.RepetitionPenalty)} max_length={Or(d.MaxLength)} max_new_tokens={Or(d.MaxNewTokens)}");
     }
 }

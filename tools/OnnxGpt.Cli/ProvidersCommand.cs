@@ -35,6 +35,7 @@ internal static class ProvidersCommand
                 }
 
                 await stdout.WriteLineAsync($"devices: {string.Join("; ", report.Devices)}");
+                await stdout.WriteLineAsync($"cpu threads: {report.CpuThreads}");
             }
 
             await stdout.FlushAsync(ct);

@@ -1,4 +1,5 @@
 using OnnxGpt.Generation;
+using OnnxGpt.Models;
 using OnnxGpt.Providers;
 
 namespace OnnxGpt.Hosting;
@@ -33,7 +34,11 @@ public sealed class GptOptions
     /// </summary>
     public bool RequireExecutionProvider { get; set; }
 
-    /// <summary>Threads ONNX Runtime uses within one operator on the CPU. Null: ONNX Runtime's default (one per physical core).</summary>
+    /// <summary>
+    /// Threads ONNX Runtime uses within one operator on the CPU. Null: one per core this process may use (affinity and
+    /// cgroup quota, see <see cref="CpuThreading"/>); 0: ONNX Runtime's own default (one per physical core as its cpuinfo
+    /// counts them, half the logical processors where cpuinfo fails). <see cref="GptModel.Threading"/> shows the choice.
+    /// </summary>
     public int? IntraOpNumThreads { get; set; }
 
     /// <summary>The engine that runs the model: OnnxGpt's own loop (default) or onnxruntime-genai (needs OnnxGpt.GenAI).</summary>

@@ -55,6 +55,9 @@ public sealed class GptModel : IDisposable
     /// <summary>The execution provider that serves this model (<c>Cpu</c>, <c>Cuda</c> or <c>DirectML</c>).</summary>
     public string ExecutionProvider { get; }
 
+    /// <summary>The CPU threads the model's session runs with, and where that number comes from (shown by <c>onnxgpt inspect</c>).</summary>
+    public CpuThreading Threading { get; private init; } = CpuThreading.Default;
+
     /// <summary>
     /// Where request caches live: <c>host</c>, or the device's memory on CUDA (<c>Cuda device 0</c>), so that
     /// <c>present</c> becomes the next <c>past</c> without a copy. Host on CUDA means the device cache failed its check
@@ -216,7 +219,10 @@ public sealed class GptModel : IDisposable
             {
                 Log.ModelLoaded(logger, modelPath, layout.Convention.ToString(), info.LayerCount, info.KeyValueHeads, info.HeadSize, info.ContextLength, info.VocabularySize, provider);
             }
-            var model = new GptModel(session, provider, layout, info, tokenizer, options, prefillSession, CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath));
+            var model = new GptModel(session, provider, layout, info, tokenizer, options, prefillSession, CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath))
+            {
+                Threading = SessionFactory.Threading(options.ExecutionProviders.FirstOrDefault(p => ExecutionProviderOptions.Normalize(p.Name) == provider) ?? new ExecutionProviderOptions(provider), options.IntraOpNumThreads),
+            };
             try
             {
                 model.VerifyDeviceCache(logger);

@@ -34,6 +34,7 @@ public static class ExecutionProviderDiagnostics
             NativePackage = DetectNativePackage(),
             BuiltWith = env.GetAvailableProviders(),
             Providers = statuses,
+            CpuThreads = CpuThreading.Default.ToString(),
             Devices = devices,
         };
     }

@@ -45,10 +45,10 @@ public sealed class ExecutionProviderOptions
     /// <summary>CUDA: copy on the default stream (<c>do_copy_in_default_stream</c>).</summary>
     public bool? CopyInDefaultStream { get; set; }
 
-    /// <summary>CPU: threads within one operator; overrides <see cref="Hosting.GptOptions.IntraOpNumThreads"/> when this provider serves. Null: ONNX Runtime's default.</summary>
+    /// <summary>CPU: threads within one operator; overrides <see cref="Hosting.GptOptions.IntraOpNumThreads"/> when this provider serves. Null: that setting, else one per available core (<see cref="CpuThreading"/>); 0: ONNX Runtime's default.</summary>
     public int? IntraOpNumThreads { get; set; }
 
-    /// <summary>CPU: threads across operators (parallel execution). Null: ONNX Runtime's default.</summary>
+    /// <summary>CPU: threads across operators (parallel execution). Null or 0: sequential execution, one operator at a time.</summary>
     public int? InterOpNumThreads { get; set; }
 
     /// <summary>CPU: whether ONNX Runtime keeps a memory arena for CPU tensors. Null: ONNX Runtime's default (on).</summary>

@@ -15,6 +15,9 @@ public sealed class ExecutionProviderReport
     /// <summary>Each provider OnnxGpt can use, tried for real.</summary>
     public required IReadOnlyList<ExecutionProviderStatus> Providers { get; init; }
 
+    /// <summary>The CPU threading a model gets here with nothing configured (<see cref="CpuThreading.Default"/>), as one line.</summary>
+    public required string CpuThreads { get; init; }
+
     /// <summary>The devices ONNX Runtime sees, as "provider on device (vendor)".</summary>
     public required IReadOnlyList<string> Devices { get; init; }
 }

@@ -74,18 +74,19 @@ internal static partial class SessionFactory
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         try
         {
-            var threads = provider.IntraOpNumThreads ?? intraOpThreads;
-            if (threads is > 0)
+            var threading = Threading(provider, intraOpThreads);
+            if (threading.IntraOpThreads > 0)
             {
-                options.IntraOpNumThreads = threads.Value;
+                options.IntraOpNumThreads = threading.IntraOpThreads;
             }
 
-            if (provider.InterOpNumThreads is > 0)
+            if (threading.InterOpThreads > 0)
             {
-                options.InterOpNumThreads = provider.InterOpNumThreads.Value;
+                options.InterOpNumThreads = threading.InterOpThreads;
                 options.ExecutionMode = ExecutionMode.ORT_PARALLEL;
             }
 
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", threading.AllowSpinning ? "1" : "0");
             if (provider.EnableCpuMemArena is { } arena)
             {
                 options.EnableCpuMemArena = arena;
@@ -115,6 +116,10 @@ internal static partial class SessionFactory
             return null;
         }
     }
+
+    /// <summary>The CPU threading a session for <paramref name="provider"/> gets: the entry's own thread counts win over the model-wide <paramref name="intraOpThreads"/>.</summary>
+    internal static CpuThreading Threading(ExecutionProviderOptions provider, int? intraOpThreads) =>
+        CpuThreading.Choose(provider.IntraOpNumThreads ?? intraOpThreads, provider.InterOpNumThreads, CpuThreading.CoresAvailable);
 
     /// <summary>One sentence saying why a provider cannot run here, naming the missing library where ONNX Runtime does.</summary>
     internal static string Describe(string provider, Exception? ex)
