@@ -66,22 +66,7 @@ internal static class BenchCommand
                 reports.Add(await BenchmarkRunner.RunAsync(settings, new Progress<string>(line => stderr.WriteLine(line)), ct));
             }
 
-            var stdout = r.InvocationConfiguration.Output;
-            if (r.GetValue(json))
-            {
-                await stdout.WriteLineAsync(reports.Count == 1 ? reports[0].ToJson() : "[" + string.Join(",", reports.Select(x => x.ToJson())) + "]");
-            }
-            else
-            {
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
-                console.Profile.Width = 120;
-                foreach (var report in reports)
-                {
-                    report.WriteTable(console);
-                }
-            }
-
-            await stdout.FlushAsync(ct);
+            await WriteReportsAsync(r.InvocationConfiguration.Output, r.GetValue(json), reports, x => x.ToJson(), (x, console) => x.WriteTable(console), ct);
             return reports.All(x => x.IdsMatch != false) ? ExitCodes.Success : ExitCodes.Failure;
         });
 
@@ -170,22 +155,7 @@ internal static class BenchCommand
                 reports.Add(await ConcurrencyBenchmark.RunAsync(folder, counts, r.GetValue(promptTokens), r.GetValue(newTokens), r.GetValue(threads), new Progress<string>(line => stderr.WriteLine(line)), ct));
             }
 
-            var stdout = r.InvocationConfiguration.Output;
-            if (r.GetValue(json))
-            {
-                await stdout.WriteLineAsync(reports.Count == 1 ? reports[0].ToJson() : "[" + string.Join(",", reports.Select(x => x.ToJson())) + "]");
-            }
-            else
-            {
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
-                console.Profile.Width = 120;
-                foreach (var report in reports)
-                {
-                    report.WriteTable(console);
-                }
-            }
-
-            await stdout.FlushAsync(ct);
+            await WriteReportsAsync(r.InvocationConfiguration.Output, r.GetValue(json), reports, x => x.ToJson(), (x, console) => x.WriteTable(console), ct);
             return ExitCodes.Success;
         });
         return command;
@@ -256,5 +226,25 @@ internal static class BenchCommand
         }
 
         return result;
+    }
+
+    /// <summary>Prints benchmark reports: one JSON value (an array for several), or a plain-text table per report.</summary>
+    private static async Task WriteReportsAsync<T>(TextWriter stdout, bool json, IReadOnlyList<T> reports, Func<T, string> toJson, Action<T, IAnsiConsole> writeTable, CancellationToken ct)
+    {
+        if (json)
+        {
+            await stdout.WriteLineAsync(reports.Count == 1 ? toJson(reports[0]) : "[" + string.Join(",", reports.Select(toJson)) + "]");
+        }
+        else
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+            console.Profile.Width = 120;
+            foreach (var report in reports)
+            {
+                writeTable(report, console);
+            }
+        }
+
+        await stdout.FlushAsync(ct);
     }
 }
