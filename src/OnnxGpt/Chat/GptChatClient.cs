@@ -42,10 +42,14 @@ namespace OnnxGpt.Chat;
 /// variables such as <c>enable_thinking</c>; and with tools and a <c>ToolMode</c> other than none the reply is parsed
 /// for tool calls in the template's <see cref="ToolCallFormat"/>: calls become <see cref="FunctionCallContent"/> (streamed
 /// once complete), text around them stays text, and the finish reason is <see cref="ChatFinishReason.ToolCalls"/>.
+/// <see cref="ChatToolMode.RequireAny"/> and <see cref="ChatToolMode.RequireSpecific"/> constrain the reply to one call
+/// of an allowed tool whose arguments match its parameter schema, between the format's markers (forced as single tokens
+/// where the vocabulary has them); generation ends after the call. <see cref="ChatToolMode.None"/> keeps the tools in
+/// the template, does not parse the reply, and bans the format's opening marker where it is a single token.
 /// </para>
 /// <para>
 /// What the model cannot honour is refused with <see cref="NotSupportedException"/> naming the option, never ignored:
-/// a required <c>ToolMode</c>, <c>Tools</c> and <c>AdditionalProperties</c> with a built-in template, <c>Reasoning</c>,
+/// a required <c>ToolMode</c> with a template whose tool-call format is unknown, <c>Tools</c> and <c>AdditionalProperties</c> with a built-in template, <c>Reasoning</c>,
 /// <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, and content a template cannot render. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
 /// <see cref="ChatOptions"/> property. Cancellation throws an <see cref="OperationCanceledException"/> (a
 /// <see cref="GenerationCanceledException"/> once generation has started).
@@ -265,6 +269,8 @@ public sealed class GptChatClient : IChatClient
                 // ChatResponseFormat.Json asks for a JSON object, as OpenAI's json_object does.
                 generation.JsonSchema = json.Schema is { } schema ? schema.GetRawText() : """{"type":"object"}""";
             }
+
+            ToolModeConstraint(options, generation);
         }
 
         var stops = new List<string>();
@@ -301,6 +307,41 @@ public sealed class GptChatClient : IChatClient
         }
 
         return generation;
+    }
+
+    /// <summary>
+    /// A required tool mode constrains the reply to one call of an allowed tool (<see cref="RequiredToolCall"/>; it takes
+    /// precedence over <c>ResponseFormat</c>). <see cref="ChatToolMode.None"/> bans the format's opening marker where it
+    /// is a single token, so the model cannot start a call.
+    /// </summary>
+    private void ToolModeConstraint(ChatOptions options, GenerationOptions generation)
+    {
+        if (options.ToolMode is RequiredChatToolMode required)
+        {
+            var frame = RequiredToolCall.Frame(_toolCallFormat, options.Tools ?? [], required);
+            try
+            {
+                Constraints.JsonSchemaConstraint.Get(frame, "ChatOptions.Tools");
+            }
+            catch (ArgumentException ex)
+            {
+                var message = ex.ParamName is { } name ? ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : ex.Message;
+                throw Invalid(nameof(ChatOptions.Tools), $"{message} The parameter schema of a required tool must fit constrained output.");
+            }
+
+            generation.FramedJson = frame;
+            return;
+        }
+
+        if (options.ToolMode is NoneChatToolMode && options.Tools is { Count: > 0 } && ToolCallParser.OpeningMarker(_toolCallFormat) is { } marker
+            && TokenizerOf(_generator) is { } tokenizer)
+        {
+            var (ids, rest) = Constraints.FramedTokenConstraint.LeadingMarkers(tokenizer, marker);
+            if (ids.Length == 1 && rest.Length == 0)
+            {
+                generation.BannedTokenSequences = [.. generation.BannedTokenSequences ?? [], [ids[0]]];
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -561,9 +602,9 @@ public sealed class GptChatClient : IChatClient
             throw Unsupported(nameof(ChatOptions.Tools), $"the '{Template.Name}' chat template has no place for tools; tools need the model folder's own Jinja chat template.");
         }
 
-        if (options.ToolMode is RequiredChatToolMode)
+        if (options.ToolMode is RequiredChatToolMode && jinja && _toolCallFormat == ToolCallFormat.None)
         {
-            throw Unsupported(nameof(ChatOptions.ToolMode), "requiring a tool call needs output constrained to the tool's JSON schema, which this client does not do yet; use ChatToolMode.Auto or None.");
+            throw Unsupported(nameof(ChatOptions.ToolMode), "requiring a tool call needs to know how the model writes one, and its chat template matches no known tool-call format; set GptChatClientOptions.ToolCallFormat, or use ChatToolMode.Auto.");
         }
 
         if (options.Reasoning is not null)

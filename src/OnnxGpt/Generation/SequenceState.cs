@@ -50,7 +50,7 @@ internal sealed class SequenceState
         _topLogprobs = settings.TopLogprobs;
         _topIds = _topLogprobs is > 0 ? new int[_topLogprobs.Value] : null;
         _constraint = settings.JsonOutput() is { } json
-            ? JsonSchemaConstraint.Get(json, nameof(GenerationOptions.JsonSchema)).Start(TokenTrie.For(model.RequireTokenizer(), model.Info.VocabularySize), _eos)
+            ? FramedTokenConstraint.Start(json, nameof(GenerationOptions.JsonSchema), model.RequireTokenizer(), model.Info.VocabularySize, _eos)
             : null;
         _settings = settings;
     }
