@@ -194,11 +194,18 @@ public sealed class JinjaChatClientTests
     }
 
     [Test]
-    public void Required_tool_modes_are_refused_clearly_until_output_can_be_constrained()
+    public void A_required_tool_mode_asks_the_generator_for_the_framed_call()
     {
-        using var client = Qwen3Client(new FakeGenerator());
-        var ex = Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync([new(ChatRole.User, "x")], new ChatOptions { Tools = [Weather], ToolMode = ChatToolMode.RequireAny }));
-        Assert.That(ex!.Message, Does.StartWith("ChatOptions.ToolMode is not supported by GptChatClient: requiring a tool call needs output constrained"));
+        var fake = new FakeGenerator(FinishReason.Stop, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"unit\": \"C\"}}\n</tool_call>");
+        using var client = Qwen3Client(fake);
+        var response = client.GetResponseAsync([new(ChatRole.User, "x")], new ChatOptions { Tools = [Weather], ToolMode = ChatToolMode.RequireAny }).Result;
+        Assert.Multiple(() =>
+        {
+            Assert.That(fake.LastOptions!.FramedJson!.Prefix, Is.EqualTo("<tool_call>\n"));
+            Assert.That(fake.LastOptions.FramedJson.Suffix, Is.EqualTo("\n</tool_call>"));
+            Assert.That(fake.LastOptions.FramedJson.Schema, Does.StartWith("""{"type":"object","properties":{"name":{"const":"get_weather"},"arguments":{"""));
+            Assert.That(response.FinishReason, Is.EqualTo(ChatFinishReason.ToolCalls));
+        });
     }
 
     [Test]

@@ -1,6 +1,4 @@
-using OnnxGpt.Constraints;
 using OnnxGpt.Generation;
-using OnnxGpt.Sampling;
 
 namespace OnnxGpt.Tests.Constraints;
 
@@ -24,7 +22,7 @@ public sealed class JsonGenerationTests : TinyShakespeareFixture
         Assert.Multiple(() =>
         {
             Assert.That(result.FinishReason, Is.EqualTo(FinishReason.Stop));
-            Assert.That(result.TokenIds, Is.EqualTo(Oracle(schema, result.PromptTokenIds)));
+            Assert.That(result.TokenIds, Is.EqualTo(ConstrainedOracle.Greedy(Model, schema, result.PromptTokenIds, MaxNewTokens)));
         });
     }
 
@@ -66,67 +64,5 @@ public sealed class JsonGenerationTests : TinyShakespeareFixture
             JsonAssert.Valid(result.Text, schema);
             Assert.That(result.GeneratedTokenCount, Is.LessThanOrEqualTo(budget));
         }
-    }
-
-    /// <summary>
-    /// Greedy constrained decoding done the slow way: at each step every token is fed to a copy of the matcher on
-    /// its own, with the same closing rule (a token must leave the output closable within the tokens left).
-    /// </summary>
-    private List<int> Oracle(string schema, IReadOnlyList<int> prompt)
-    {
-        var grammar = JsonSchemaConstraint.Get(new JsonOutputFrame(string.Empty, schema, string.Empty), "schema");
-        var tokens = TokenTrie.TokenBytes(Model.Tokenizer!, Model.Info.VocabularySize);
-        var matcher = grammar.Matcher();
-        var ids = new List<int>();
-        var logits = new float[Model.Info.VocabularySize];
-        using var decoder = new DecoderSession(Model, prompt.Count + MaxNewTokens, CancellationToken.None);
-        decoder.Prefill(prompt);
-        for (var step = 0; step < MaxNewTokens && !matcher.Complete; step++)
-        {
-            decoder.Logits.AsSpan(0, logits.Length).CopyTo(logits);
-            var remaining = MaxNewTokens - step;
-            var needed = matcher.States.Min(s => s.RemainingTotal());
-            var critical = remaining - 1 < needed + 48;
-            var costs = new int?[logits.Length];
-            for (var id = 0; id < logits.Length; id++)
-            {
-                if (tokens[id] is not { Length: > 0 } bytes || Model.Info.EosTokenIds.Contains(id))
-                {
-                    continue;
-                }
-
-                var copy = grammar.Matcher();
-                copy.States.Clear();
-                copy.States.AddRange(matcher.States);
-                if (copy.Feed(bytes))
-                {
-                    costs[id] = copy.States.Min(s => s.RemainingTotal());
-                }
-            }
-
-            var best = costs.Where(c => c is not null).Min();
-            var fits = costs.Any(c => c <= remaining - 1);
-            for (var id = 0; id < logits.Length; id++)
-            {
-                var allowed = costs[id] is { } cost && (!critical || cost <= remaining - 1 || (!fits && cost == best));
-                var eos = Model.Info.EosTokenIds.Contains(id);
-                if (eos ? !matcher.Accepting : !allowed)
-                {
-                    logits[id] = float.NegativeInfinity;
-                }
-            }
-
-            var next = TokenSampler.ArgMax(logits);
-            ids.Add(next);
-            if (Model.Info.EosTokenIds.Contains(next))
-            {
-                break;
-            }
-
-            matcher.Feed(tokens[next]);
-            decoder.Step(next);
-        }
-
-        return ids;
     }
 }
