@@ -172,6 +172,24 @@ public sealed class RequiredToolCallTests
     }
 
     [Test]
+    public void Qwen_markers_are_split_off_the_frame_as_their_token_ids()
+    {
+        var model = Load("qwen3");
+        var frame = RequiredToolCall.Frame(ToolCallFormat.Hermes, [Weather], (RequiredChatToolMode)ChatToolMode.RequireAny);
+        var constraint = (FramedTokenConstraint)FramedTokenConstraint.Start(frame, "schema", model.Tokenizer!, model.Info.VocabularySize, model.Info.EosTokenIds);
+        Assert.Multiple(() =>
+        {
+            Assert.That(constraint.OpeningTokens, Is.EqualTo(new[] { ToolCallOpen }));
+            Assert.That(constraint.ClosingTokens, Is.EqualTo(new[] { ToolCallClose }));
+            var (openIds, afterOpen) = FramedTokenConstraint.LeadingMarkers(model.Tokenizer!, "<tool_call>\n");
+            var (closeIds, beforeClose) = FramedTokenConstraint.TrailingMarkers(model.Tokenizer!, "\n</tool_call>");
+            Assert.That((openIds.Single(), afterOpen), Is.EqualTo((ToolCallOpen, "\n")));
+            Assert.That((closeIds.Single(), beforeClose), Is.EqualTo((ToolCallClose, "\n")));
+            Assert.That(FramedTokenConstraint.LeadingMarkers(model.Tokenizer!, "<|tool_call|>").Ids, Is.Empty, "qwen3 has no Phi marker token");
+        });
+    }
+
+    [Test]
     public void The_Hermes_frame_is_the_call_object_between_the_markers()
     {
         var frame = RequiredToolCall.Frame(ToolCallFormat.Hermes, [Weather], (RequiredChatToolMode)ChatToolMode.RequireAny);
