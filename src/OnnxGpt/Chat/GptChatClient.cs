@@ -49,7 +49,7 @@ namespace OnnxGpt.Chat;
 /// </para>
 /// <para>
 /// What the model cannot honour is refused with <see cref="NotSupportedException"/> naming the option, never ignored:
-/// a required <c>ToolMode</c> with a template whose tool-call format is unknown, <c>Tools</c> and <c>AdditionalProperties</c> with a built-in template, <c>Reasoning</c>,
+/// a required <c>ToolMode</c> with a built-in template or one whose tool-call format is unknown, <c>Tools</c> and <c>AdditionalProperties</c> with a built-in template, <c>Reasoning</c>,
 /// <c>AllowBackgroundResponses</c>, <c>ContinuationToken</c>, and content a template cannot render. Settings out of range throw <see cref="ArgumentOutOfRangeException"/> naming the
 /// <see cref="ChatOptions"/> property. Cancellation throws an <see cref="OperationCanceledException"/> (a
 /// <see cref="GenerationCanceledException"/> once generation has started).
@@ -221,6 +221,7 @@ public sealed class GptChatClient : IChatClient
     /// <returns>The generation options.</returns>
     /// <exception cref="NotSupportedException">An option cannot be honoured; the message names it.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the exception names it.</exception>
+    /// <exception cref="ArgumentException">A required <c>ToolMode</c> names a tool <c>Tools</c> lacks, or a tool's parameter schema uses a keyword the constraint lacks; the exception names the option.</exception>
     public GenerationOptions ToGenerationOptions(ChatOptions? options)
     {
         var generation = Start(options);
@@ -600,6 +601,11 @@ public sealed class GptChatClient : IChatClient
         if (options.Tools is { Count: > 0 } && !jinja)
         {
             throw Unsupported(nameof(ChatOptions.Tools), $"the '{Template.Name}' chat template has no place for tools; tools need the model folder's own Jinja chat template.");
+        }
+
+        if (options.ToolMode is RequiredChatToolMode && !jinja)
+        {
+            throw Unsupported(nameof(ChatOptions.ToolMode), $"requiring a tool call needs the model folder's own Jinja chat template; the '{Template.Name}' chat template has no tools.");
         }
 
         if (options.ToolMode is RequiredChatToolMode && jinja && _toolCallFormat == ToolCallFormat.None)

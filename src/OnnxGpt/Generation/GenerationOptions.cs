@@ -140,7 +140,8 @@ public sealed class GenerationOptions
 
     /// <summary>
     /// For the chat client: constrains the output to literal text + a JSON value + literal text (a tool call such as
-    /// <c>&lt;tool_call&gt;\n{...}\n&lt;/tool_call&gt;</c>). Takes precedence over <see cref="JsonSchema"/> and <see cref="AnyJson"/>.
+    /// <c>&lt;tool_call&gt;\n{...}\n&lt;/tool_call&gt;</c>). Leading and trailing added tokens of the texts (such markers) are
+    /// forced as their single token ids (<see cref="FramedTokenConstraint"/>). Takes precedence over <see cref="JsonSchema"/> and <see cref="AnyJson"/>.
     /// </summary>
     internal JsonOutputFrame? FramedJson { get; set; }
 
