@@ -65,10 +65,10 @@ test('completion, streaming and not', async () => {
   assert.equal(chunks.at(-1).choices[0].finish_reason, 'length');
 });
 
-test('a bad request is a 400 with an OpenAI error body', async () => {
+test('a bad request is a 400 (an unknown model a 404) with an OpenAI error body', async () => {
   await assert.rejects(
     client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }),
-    (err) => err instanceof OpenAI.BadRequestError && err.status === 400 && err.type === 'invalid_request_error' && err.param === 'model' && err.code === 'model_not_found');
+    (err) => err instanceof OpenAI.NotFoundError && err.status === 404 && err.type === 'invalid_request_error' && err.param === 'model' && err.code === 'model_not_found');
   await assert.rejects(
     client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], temperature: -1 }),
     (err) => err.status === 400 && err.param === 'temperature');
