@@ -94,7 +94,15 @@ internal sealed partial class OpenAiError(int status, string message, string? pa
     /// <summary>A library message as API users read it: OpenAI's field names, never .NET type or option names.</summary>
     public static string ForUsers(string message)
     {
-        var renamed = QualifiedOption().Replace(message, m => ParamName(m.Groups[1].Value)!);
+        var renamed = message
+            .Replace("ChatToolMode.Auto or None", "\"auto\" or \"none\"", StringComparison.Ordinal)
+            .Replace("ChatToolMode.RequireAny", "\"required\"", StringComparison.Ordinal)
+            .Replace("ChatToolMode.RequireSpecific", "a named function", StringComparison.Ordinal)
+            .Replace("ChatToolMode.Auto", "\"auto\"", StringComparison.Ordinal)
+            .Replace("ChatToolMode.None", "\"none\"", StringComparison.Ordinal)
+            .Replace("by GptChatClient", "by this server", StringComparison.Ordinal)
+            .Replace("GptChatClient", "this server", StringComparison.Ordinal);
+        renamed = QualifiedOption().Replace(renamed, m => ParamName(m.Groups[1].Value)!);
         renamed = BareOption().Replace(renamed, m => ParamName(m.Value)!);
         return renamed
             .Replace("FunctionCallContent", "tool call", StringComparison.Ordinal)
