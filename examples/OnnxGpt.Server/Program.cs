@@ -15,7 +15,8 @@ using OnnxGpt.Server;
 
 // appsettings.json and the model are read from the app's folder, whatever the current folder (dotnet run, the root).
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-builder.ConfigureOpenAIServer();   // 127.0.0.1:5180 unless --urls / ASPNETCORE_URLS; AllowedHosts = those hosts
+// 127.0.0.1:5180 unless --urls / ASPNETCORE_URLS; AllowedHosts = those hosts; every error in OpenAI's error body.
+builder.ConfigureOpenAIServer();
 builder.Services.AddGpt(builder.Configuration.GetSection("Gpt"));
 builder.Services.PostConfigure<GptOptions>(o => o.ModelPath = string.IsNullOrWhiteSpace(o.ModelPath) ? o.ModelPath : Path.GetFullPath(o.ModelPath, builder.Environment.ContentRootPath));
 builder.Services.Configure<GptChatClientOptions>(builder.Configuration.GetSection("Chat"));
@@ -28,7 +29,6 @@ if (builder.Configuration.GetValue<TimeSpan?>("Server:TokenDelay") is { } tokenD
 }
 
 var app = builder.Build();
-app.UseOpenAIErrors();   // routing's and Kestrel's errors get OpenAI's error body too
 
 // The model loads here, before listening, so /health answers only once requests can be served; a configuration or
 // model folder problem is one line that says what to fix.

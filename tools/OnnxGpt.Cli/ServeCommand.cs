@@ -100,7 +100,6 @@ internal static class ServeCommand
             }
 
             await using var app = builder.Build();
-            app.UseOpenAIErrors();
             app.MapOpenAIEndpoints(options);   // loads the models: a bad folder fails here, before listening
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);

@@ -1,5 +1,9 @@
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.HostFiltering;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OnnxGpt.AspNetCore;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -11,6 +15,8 @@ public static class OpenAIServerBuilderExtensions
     /// <c>ASPNETCORE_URLS</c> or another <c>urls</c> setting says otherwise; <c>AllowedHosts</c>, unless configured,
     /// is the host names it listens on (loopback also as <c>localhost</c>; a wildcard address allows any host).
     /// No CORS policy is added: browsers on other origins are refused unless the application configures CORS.
+    /// <c>UseOpenAIErrors</c> wraps the whole pipeline (host filtering included), so every error is OpenAI's error body;
+    /// Kestrel's header limit is raised to 64 KiB so that headers past 32 KiB get that body's 431 rather than a bare one.
     /// </summary>
     /// <param name="builder">The web application's builder, before <c>Build()</c>.</param>
     /// <param name="defaultUrls">The addresses to listen on when none are configured, separated by <c>;</c>.</param>
@@ -30,6 +36,11 @@ public static class OpenAIServerBuilderExtensions
         {
             builder.Configuration["AllowedHosts"] = AllowedHosts(urls);
         }
+
+        builder.Services.Configure<HostFilteringOptions>(o => o.IncludeFailureMessage = false);   // UseOpenAIErrors writes the body
+        builder.Services.Configure<KestrelServerOptions>(o => o.Limits.MaxRequestHeadersTotalSize = Math.Max(o.Limits.MaxRequestHeadersTotalSize, 2 * OpenAIServerExtensions.MaxRequestHeadersBytes));
+        // Startup filters wrap in registration order, the first outermost: before the host's own (host filtering).
+        builder.Services.Insert(0, ServiceDescriptor.Transient<IStartupFilter, OpenAIErrorsStartupFilter>());
 
         return builder;
     }

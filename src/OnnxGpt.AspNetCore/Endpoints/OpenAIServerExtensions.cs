@@ -46,10 +46,14 @@ public static class OpenAIServerExtensions
         return routes;
     }
 
+    /// <summary>The request headers' total size above which <c>UseOpenAIErrors</c> answers 431 (Kestrel's own limit is set above it by <c>ConfigureOpenAIServer</c>).</summary>
+    internal const int MaxRequestHeadersBytes = 32 * 1024;
+
     /// <summary>
     /// Gives every error response without a body OpenAI's error body <c>{"error":{"message","type","param","code"}}</c>:
-    /// routing's 404 and 405, Kestrel's 408 and 413 for a body read too slowly or too large, 415, 431 and 5xx. Call it
-    /// first, so that it wraps the rest of the pipeline.
+    /// routing's 404 and 405, Kestrel's 408 and 413 for a body read too slowly or too large, 415, host filtering's 400,
+    /// and 5xx; requests whose headers pass 32 KiB are refused with 431 in the same shape. <c>ConfigureOpenAIServer</c>
+    /// adds it outermost; without that, call it first, so that it wraps the rest of the pipeline.
     /// </summary>
     /// <param name="app">The application.</param>
     /// <returns><paramref name="app"/>.</returns>
@@ -60,7 +64,14 @@ public static class OpenAIServerExtensions
         {
             try
             {
-                await next(context).ConfigureAwait(false);
+                if (HeaderBytes(context.Request.Headers) > MaxRequestHeadersBytes)
+                {
+                    context.Response.StatusCode = StatusCodes.Status431RequestHeaderFieldsTooLarge;
+                }
+                else
+                {
+                    await next(context).ConfigureAwait(false);
+                }
             }
             catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
             {
@@ -76,6 +87,21 @@ public static class OpenAIServerExtensions
                 await JsonSerializer.SerializeAsync(response.Body, error.Body, OpenAiJson.Options, context.RequestAborted).ConfigureAwait(false);
             }
         });
+    }
+
+    private static long HeaderBytes(IHeaderDictionary headers)
+    {
+        long total = 0;
+        foreach (var (name, values) in headers)
+        {
+            total += name.Length + 4;
+            foreach (var value in values)
+            {
+                total += value?.Length ?? 0;
+            }
+        }
+
+        return total;
     }
 
     private static void Validate(OpenAIEndpointOptions options)

@@ -39,6 +39,7 @@ internal sealed partial class OpenAiError(int status, string message, string? pa
     /// <summary>The error body for a status code the pipeline produced without one (routing's 404 and 405, Kestrel's 413, ...).</summary>
     public static OpenAiError ForStatus(int status, string path, string method) => status switch
     {
+        StatusCodes.Status400BadRequest => new(status, "The request was refused: it is malformed, or its Host header names a host this server does not answer to (AllowedHosts).", null, "bad_request"),
         StatusCodes.Status404NotFound => new(status, $"Invalid URL ({method} {path}): no such route on this server.", null, "not_found"),
         StatusCodes.Status405MethodNotAllowed => new(status, $"Method {method} is not allowed for {path}.", null, "method_not_allowed"),
         StatusCodes.Status408RequestTimeout => new(status, "The request body arrived too slowly; the server stopped waiting for it.", null, "request_timeout"),
