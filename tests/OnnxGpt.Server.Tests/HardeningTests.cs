@@ -112,6 +112,7 @@ public sealed partial class HardeningTests
         var (status, error) = await SendAsync(Post("/v1/chat/completions", new ByteArrayContent(body) { Headers = { ContentType = Json } }));
 
         AssertError(status, error, HttpStatusCode.BadRequest, "invalid_encoding", null);
+        Assert.That(error.GetProperty("message").GetString(), Is.EqualTo("The request body is not valid UTF-8."));
     }
 
     [TestCase("\\ud800")]
@@ -122,6 +123,7 @@ public sealed partial class HardeningTests
         var (status, error) = await SendAsync(Post("/v1/chat/completions", $$"""{"messages":[{"role":"user","content":"{{escaped}}"}]}"""));
 
         AssertError(status, error, HttpStatusCode.BadRequest, "invalid_encoding", null);
+        Assert.That(error.GetProperty("message").GetString(), Does.Contain("unpaired surrogate"));
     }
 
     [Test]

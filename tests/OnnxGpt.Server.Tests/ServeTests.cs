@@ -54,6 +54,39 @@ public sealed class ServeTests
     }
 
     [Test]
+    public async Task With_metrics_a_scrape_reports_the_requests_token_usage_as_prometheus_text_and_without_there_is_no_metrics_route()
+    {
+        using var server = await ServerProcess.StartServeAsync("--metrics");
+        using var plain = await ServerProcess.StartServeAsync();
+        using var http = new HttpClient();
+        using var chat = await http.PostAsync(
+            new Uri(server.Endpoint + "/v1/chat/completions"),
+            new StringContent("""{"messages":[{"role":"user","content":"ROMEO:"}],"max_tokens":3,"temperature":0}""", Encoding.UTF8, "application/json"));
+        using var usage = JsonDocument.Parse(await chat.Content.ReadAsStringAsync());
+        var promptTokens = usage.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+
+        using var scrape = await http.GetAsync(new Uri(server.Endpoint + "/metrics"));
+        var text = await scrape.Content.ReadAsStringAsync();
+        using var none = await http.GetAsync(new Uri(plain.Endpoint + "/metrics"));
+
+        string Line(string name, string type) =>
+            text.Split('\n').FirstOrDefault(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains($"gen_ai_token_type=\"{type}\"", StringComparison.Ordinal)) ?? "(missing)";
+        Assert.Multiple(() =>
+        {
+            Assert.That(scrape.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(scrape.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/plain"));
+            Assert.That(Line("gen_ai_client_token_usage_sum", "output"), Does.EndWith("} 3"));
+            Assert.That(Line("gen_ai_client_token_usage_count", "output"), Does.EndWith("} 1"));
+            Assert.That(Line("gen_ai_client_token_usage_sum", "input"), Does.EndWith($"}} {promptTokens}"));
+            Assert.That(Line("gen_ai_client_token_usage_sum", "output"), Does.Contain("gen_ai_request_model=\"tiny-shakespeare\""));
+            Assert.That(text, Does.Contain("# TYPE gen_ai_server_time_to_first_token_seconds histogram"));
+            Assert.That(text, Does.Contain("onnxgpt_requests_running{"));
+            Assert.That(text, Does.Contain("service_name=\"onnxgpt\""));
+            Assert.That(none.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        });
+    }
+
+    [Test]
     public async Task Tool_calls_and_results_over_http_make_the_prompt_the_chat_client_makes_from_the_same_messages()
     {
         using var server = await ServerProcess.StartServeAsync("--model", Path.Combine(ServerProcess.OutputOf("tools", "OnnxGpt.Cli"), "models", "tiny-shakespeare"), "--model", Qwen3);

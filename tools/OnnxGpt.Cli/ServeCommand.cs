@@ -6,6 +6,9 @@ using Microsoft.Extensions.Logging;
 using OnnxGpt.AspNetCore;
 using OnnxGpt.Chat;
 using OnnxGpt.Providers;
+using OnnxGpt.Telemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace OnnxGpt.Cli;
 
@@ -44,9 +47,13 @@ internal static class ServeCommand
             HelpName = "PATH",
             DefaultValueFactory = _ => "/v1",
         };
+        var metrics = new Option<bool>("--metrics")
+        {
+            Description = "Expose the OnnxGpt meter (token usage, durations, time to first token, running and queued requests, cache pool bytes) as Prometheus text at /metrics.",
+        };
         var command = new Command("serve", "Serve models over OpenAI's HTTP API: /v1/chat/completions (tools, response_format, streaming), /v1/completions, /v1/models, /health.")
         {
-            models, variant, providers, urls, apiKey, maxBody, maxConcurrent, maxQueued, maxTokens, prefix,
+            models, variant, providers, urls, apiKey, maxBody, maxConcurrent, maxQueued, maxTokens, prefix, metrics,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -99,7 +106,17 @@ internal static class ServeCommand
                 options.Models.Add(new OpenAIServedModel(id, id));
             }
 
+            if (r.GetValue(metrics))
+            {
+                builder.Services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService("onnxgpt")).WithMetrics(m => m.AddMeter(GptTelemetry.MeterName).AddPrometheusExporter());
+            }
+
             await using var app = builder.Build();
+            if (r.GetValue(metrics))
+            {
+                app.MapPrometheusScrapingEndpoint("/metrics");
+            }
+
             app.MapOpenAIEndpoints(options);   // loads the models: a bad folder fails here, before listening
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);
