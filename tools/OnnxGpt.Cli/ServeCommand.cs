@@ -66,6 +66,10 @@ internal static class ServeCommand
                 throw new CliUsageException($"Two --model folders are both named '{twice.Key}'; serve folders with different names.");
             }
 
+            AtLeast(r.GetValue(maxBody) ?? 1, 1, "--max-body-bytes");
+            AtLeast(r.GetValue(maxConcurrent), 1, "--max-concurrent");
+            AtLeast(r.GetValue(maxQueued), 0, "--max-queued");
+            AtLeast(r.GetValue(maxTokens), 1, "--max-tokens");
             var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
             if (r.GetValue(urls) is { Length: > 0 } listen)
             {
@@ -123,6 +127,14 @@ internal static class ServeCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    private static void AtLeast(long value, long least, string flag)
+    {
+        if (value < least)
+        {
+            throw new CliUsageException($"{flag} must be at least {least}, but was {value}.");
+        }
     }
 
     /// <summary>A folder's model id: its name (the embedded model is tiny-shakespeare).</summary>
