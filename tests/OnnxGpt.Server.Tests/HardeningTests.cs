@@ -168,6 +168,29 @@ public sealed partial class HardeningTests
     }
 
     [Test]
+    public async Task A_body_that_stops_arriving_is_408_with_an_openai_error()
+    {
+        // Kestrel's minimum body data rate (240 bytes/s after a 5 s grace) ends the wait; the client sent 12 of 50,000 bytes.
+        var uri = new Uri(_server.Endpoint);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(uri.Host, uri.Port);
+        var stream = client.GetStream();
+        var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: {uri.Host}\r\nContent-Type: application/json\r\nContent-Length: 50000\r\n\r\n{{\"messages\":";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+
+        var response = await reader.ReadToEndAsync(timeout.Token);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(response, Does.StartWith("HTTP/1.1 408 "));
+            Assert.That(response, Does.Contain("application/json"));
+            Assert.That(response, Does.Contain("\"code\":\"request_timeout\""));
+        });
+    }
+
+    [Test]
     public async Task Headers_past_32_KiB_are_431()
     {
         var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_server.Endpoint + "/v1/models"));
