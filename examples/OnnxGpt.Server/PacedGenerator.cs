@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Server;
 
@@ -10,31 +9,24 @@ namespace OnnxGpt.Server;
 /// The wait does not observe cancellation; the generator underneath does, at the next token, so a cancelled
 /// generation still ends as <see cref="GenerationCanceledException"/> with its partial result.
 /// </summary>
-internal sealed class PacedGenerator : IGptGenerator, IDisposable
+internal sealed class PacedGenerator : DelegatingGptGenerator
 {
     private readonly TimeSpan _delay;
 
-    /// <summary>Paces <paramref name="inner"/>.</summary>
+    /// <summary>Paces <paramref name="inner"/>; its services (the model, the concurrency limit) stay reachable through <c>GetService</c>.</summary>
     /// <param name="inner">The generator that does the work; disposed with this one if it is <see cref="IDisposable"/>.</param>
     /// <param name="delay">The wait before each token after the first.</param>
     public PacedGenerator(IGptGenerator inner, TimeSpan delay)
+        : base(inner)
     {
-        ArgumentNullException.ThrowIfNull(inner);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(delay, TimeSpan.Zero);
-        Inner = inner;
         _delay = delay;
     }
 
-    /// <summary>The generator that does the work.</summary>
-    public IGptGenerator Inner { get; }
-
     /// <inheritdoc />
-    public GptModelInfo ModelInfo => Inner.ModelInfo;
-
-    /// <inheritdoc />
-    public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach (var token in Inner.StreamAsync(prompt, options, cancellationToken).ConfigureAwait(false))
+        await foreach (var token in InnerGenerator.StreamAsync(prompt, options, cancellationToken).ConfigureAwait(false))
         {
             yield return token;
             if (token.Result is null)
@@ -43,7 +35,4 @@ internal sealed class PacedGenerator : IGptGenerator, IDisposable
             }
         }
     }
-
-    /// <inheritdoc />
-    public void Dispose() => (Inner as IDisposable)?.Dispose();
 }

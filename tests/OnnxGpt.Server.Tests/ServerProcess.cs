@@ -5,7 +5,7 @@ using System.Text;
 
 namespace OnnxGpt.Server.Tests;
 
-/// <summary>examples/OnnxGpt.Server started from its build output on a free loopback port, stopped on dispose.</summary>
+/// <summary>examples/OnnxGpt.Server or <c>onnxgpt serve</c> started from its build output on a free loopback port, stopped on dispose.</summary>
 internal sealed class ServerProcess : IDisposable
 {
     private readonly Process _process;
@@ -17,6 +17,9 @@ internal sealed class ServerProcess : IDisposable
         _output = output;
         Endpoint = endpoint;
     }
+
+    /// <summary>The server process's id (its memory is read from /proc).</summary>
+    public int ProcessId => _process.Id;
 
     /// <summary>The server's base address, e.g. http://127.0.0.1:40123.</summary>
     public string Endpoint { get; }
@@ -33,23 +36,60 @@ internal sealed class ServerProcess : IDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(params string[] extraArguments)
+    /// <summary>The repository root (the folder of OnnxGpt.sln).</summary>
+    public static string RepositoryRoot
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "OnnxGpt.sln")))
+        get
         {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("The repository root (OnnxGpt.sln) is not above the test folder.");
-        }
+            var root = AppContext.BaseDirectory;
+            while (!File.Exists(Path.Combine(root, "OnnxGpt.sln")))
+            {
+                root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("The repository root (OnnxGpt.sln) is not above the test folder.");
+            }
 
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var folder = Path.Combine(root, "examples", "OnnxGpt.Server", "bin", configuration, "net10.0");
+            return root;
+        }
+    }
+
+    /// <summary>The build output folder of a project under the repository root, in the tests' configuration.</summary>
+    public static string OutputOf(params string[] project) =>
+        Path.Combine([RepositoryRoot, .. project, "bin", new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0"]);
+
+    /// <summary>Starts examples/OnnxGpt.Server.</summary>
+    public static Task<ServerProcess> StartAsync(params string[] extraArguments)
+    {
         var endpoint = $"http://127.0.0.1:{FreePort()}";
-        var process = Process.Start(new ProcessStartInfo("dotnet", ["OnnxGpt.Server.dll", "--urls", endpoint, .. extraArguments])
+        return StartAsync(OutputOf("examples", "OnnxGpt.Server"), endpoint, ["OnnxGpt.Server.dll", "--urls", endpoint, .. extraArguments], null);
+    }
+
+    /// <summary>Starts <c>onnxgpt serve</c> (the CLI's build output) with <c>--urls</c> on a free port.</summary>
+    public static Task<ServerProcess> StartServeAsync(params string[] extraArguments)
+    {
+        var endpoint = $"http://127.0.0.1:{FreePort()}";
+        return StartAsync(OutputOf("tools", "OnnxGpt.Cli"), endpoint, ["OnnxGpt.Cli.dll", "serve", "--urls", endpoint, .. extraArguments], null);
+    }
+
+    /// <summary>Starts <c>onnxgpt serve</c> with no <c>--urls</c>: the address comes from <c>ASPNETCORE_URLS</c>.</summary>
+    public static Task<ServerProcess> StartServeWithEnvironmentUrlsAsync()
+    {
+        var endpoint = $"http://127.0.0.1:{FreePort()}";
+        return StartAsync(OutputOf("tools", "OnnxGpt.Cli"), endpoint, ["OnnxGpt.Cli.dll", "serve"], new() { ["ASPNETCORE_URLS"] = endpoint });
+    }
+
+    private static async Task<ServerProcess> StartAsync(string folder, string endpoint, string[] arguments, Dictionary<string, string>? environment)
+    {
+        var start = new ProcessStartInfo("dotnet", arguments)
         {
             WorkingDirectory = folder,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-        })!;
+        };
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
+        }
+
+        var process = Process.Start(start)!;
         var output = new StringBuilder();
         void Capture(object sender, DataReceivedEventArgs e)
         {

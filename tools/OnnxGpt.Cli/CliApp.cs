@@ -42,6 +42,7 @@ internal static class CliApp
             BenchCommand.Create(),
             QuantizeCommand.Create(),
             PerplexityCommand.Create(),
+            ServeCommand.Create(),
         };
 
         var parsed = root.Parse(args);

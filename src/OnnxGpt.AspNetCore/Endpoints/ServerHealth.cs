@@ -1,14 +1,15 @@
-namespace OnnxGpt.Server;
+namespace OnnxGpt.AspNetCore;
 
 /// <summary>
 /// GET /health's answer: <c>{"status":"ok","model":…,"in_flight":0,"generations":{"running":0,"queued":0},"cache":{"rented":0,"idle":1,"conversations":0}}</c>.
 /// </summary>
 /// <param name="Status">Always "ok": the server answers only once the model is loaded.</param>
-/// <param name="Model">The model's id, as in /v1/models.</param>
+/// <param name="Model">The first model's id, as in /v1/models.</param>
+/// <param name="Models">Every served model's id.</param>
 /// <param name="InFlight">Requests to /v1/chat/completions and /v1/completions being handled now, streams included.</param>
-/// <param name="Generations">Generations running and waiting for a slot; null without <c>Gpt:MaxConcurrentRequests</c>.</param>
-/// <param name="Cache">The model's pool of request caches; null for a backend other than OnnxGpt's own.</param>
-internal sealed record ServerHealth(string Status, string Model, int InFlight, HealthGenerations? Generations, HealthCache? Cache);
+/// <param name="Generations">Generations running and waiting for a slot; summed over the models; null when no model has <c>Gpt:MaxConcurrentRequests</c>.</param>
+/// <param name="Cache">The models' pools of request caches, summed; null when no model runs on OnnxGpt's own backend.</param>
+internal sealed record ServerHealth(string Status, string Model, IReadOnlyList<string> Models, int InFlight, HealthGenerations? Generations, HealthCache? Cache);
 
 /// <summary>The concurrency limit's view of generations.</summary>
 /// <param name="Running">Generations holding a slot.</param>

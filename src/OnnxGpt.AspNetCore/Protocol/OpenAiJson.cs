@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace OnnxGpt.Server;
+namespace OnnxGpt.AspNetCore;
 
 /// <summary>OpenAI's wire format: snake_case names, nulls written where OpenAI writes them.</summary>
 internal static class OpenAiJson
@@ -29,7 +29,20 @@ internal sealed record ChatCompletion(string Id, long Created, string Model, IRe
 
 internal sealed record ChatChoice(int Index, AssistantMessage Message, object? Logprobs, string? FinishReason);
 
-internal sealed record AssistantMessage(string Content, string Role = "assistant");
+internal sealed record AssistantMessage(
+    string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCall>? ToolCalls = null,
+    string Role = "assistant");
+
+/// <summary>OpenAI's <c>tool_calls[i]</c>: <c>{"id","type":"function","function":{"name","arguments"}}</c>, with <c>index</c> when streamed.</summary>
+internal sealed record ToolCall(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Index,
+    string Id,
+    ToolCallFunction Function,
+    string Type = "function");
+
+/// <summary>The function a tool call names, with its arguments as a JSON text.</summary>
+internal sealed record ToolCallFunction(string Name, string Arguments);
 
 internal sealed record ChatCompletionChunk(
     string Id,
@@ -43,7 +56,8 @@ internal sealed record ChatChunkChoice(int Index, Delta Delta, object? Logprobs,
 
 internal sealed record Delta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCall>? ToolCalls = null);
 
 internal sealed record Completion(
     string Id,
