@@ -7,18 +7,26 @@ namespace OnnxGpt.Generation.Speculation;
 /// its batch: a drafter proposes up to k tokens, the model runs the row's last token and the drafts in one run
 /// (k + 1 rows of scores), and <see cref="SpeculativeVerifier"/> keeps the accepted prefix plus one token of the
 /// model's own; the cache is rolled back past the rejected drafts. k adapts between 1 and its bound: +2 after a
-/// fully accepted draft, -1 after a rejection (transformers' heuristic schedule).
+/// fully accepted draft, -1 after a rejection (transformers' heuristic schedule). When even one drafted token is
+/// rejected, the row takes plain steps for a while (1, 2, 4, ... up to <see cref="MaxBackoff"/>, reset by an accepted
+/// draft), so that a drafter that keeps missing (text that does not repeat, a draft model that disagrees) costs little
+/// more than plain decoding.
 /// </summary>
 internal sealed class SpeculativeDecoder : IDisposable
 {
     /// <summary>Draft-model tokens per step when <see cref="GenerationOptions.DraftTokens"/> is null.</summary>
     public const int DefaultDraftTokens = 8;
 
+    /// <summary>The most plain steps between two drafts after repeated misses.</summary>
+    public const int MaxBackoff = 16;
+
     private readonly IDrafter _drafter;
     private readonly int _max;
     private int[] _draft = [];
     private int[] _feed = [];
     private float[] _logits = [];
+    private int _skip;
+    private int _backoff = 1;
 
     public SpeculativeDecoder(IDrafter drafter, int maxTokens, int startTokens)
     {
@@ -70,6 +78,12 @@ internal sealed class SpeculativeDecoder : IDisposable
             return false;
         }
 
+        if (_skip > 0)
+        {
+            _skip--;
+            return false;
+        }
+
         if (_draft.Length < _max)
         {
             _draft = new int[_max];
@@ -99,6 +113,16 @@ internal sealed class SpeculativeDecoder : IDisposable
         var accepted = SpeculativeVerifier.Accept(row, _draft.AsSpan(0, drafted), _logits, vocabulary, out last);
         state.DraftedTokens += drafted;
         state.AcceptedDraftTokens += accepted;
+        if (accepted == 0 && Tokens == 1)
+        {
+            _skip = _backoff;
+            _backoff = Math.Min(MaxBackoff, _backoff * 2);
+        }
+        else if (accepted > 0)
+        {
+            _backoff = 1;
+        }
+
         Tokens = accepted == drafted ? Math.Min(_max, Tokens + 2) : Math.Max(1, Tokens - 1);
 
         // The cache holds every fed token; keep those before the sequence's last one (not fed yet).
