@@ -14,7 +14,7 @@ public sealed class SpeculativeSamplingTests
     [Test]
     public async Task The_token_distribution_at_a_drafted_position_is_unchanged()
     {
-        const int Runs = 1000;
+        const int Runs = 800;
         const int Position = 3;
         using var model = GptModel.Load(TestPaths.TinyShakespeare);
         var generator = GptGenerator.Create(model);
@@ -43,7 +43,7 @@ public sealed class SpeculativeSamplingTests
         TestContext.Out.WriteLine($"drafted {drafted}, accepted {accepted}; chi-square {statistic:F2}, df {degrees}, 0.999 quantile {critical:F2}");
         Assert.Multiple(() =>
         {
-            Assert.That(accepted, Is.GreaterThan(Runs / 10), "drafts were kept");
+            Assert.That(accepted, Is.GreaterThan(Runs / 20), "drafts were kept");
             Assert.That(accepted, Is.LessThan(drafted), "drafts were rejected too");
             Assert.That(degrees, Is.GreaterThanOrEqualTo(3));
             Assert.That(statistic, Is.LessThan(critical));
