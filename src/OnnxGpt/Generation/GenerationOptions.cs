@@ -146,7 +146,7 @@ public sealed class GenerationOptions
     /// tokens that followed the most recent earlier occurrence of the sequence's last 3 tokens (else 2, else 1) in the
     /// prompt and output so far are drafted and verified in one model run; the kept prefix saves a run per token.
     /// Greedy output is identical to plain decoding, and sampling keeps its distribution (speculative-sampling rule).
-    /// The number adapts (from 4: grows after a fully kept draft, shrinks after a rejection) between 1 and this bound. Applies
+    /// The number adapts (from this bound: grows after a fully kept draft, shrinks after a rejection) between 1 and it. Applies
     /// while the request runs alone in the model's batch (see README). 0 or null: off. Must be in [0, 64].
     /// </summary>
     public int? PromptLookupTokens { get; set; }

@@ -6,10 +6,10 @@ namespace OnnxGpt.Generation.Speculation;
 /// A row's speculative decoding, a strategy the <see cref="GenerationEngine"/> applies to a row that runs alone in
 /// its batch: a drafter proposes up to k tokens, the model runs the row's last token and the drafts in one run
 /// (k + 1 rows of scores), and <see cref="SpeculativeVerifier"/> keeps the accepted prefix plus one token of the
-/// model's own; the cache is rolled back past the rejected drafts. k adapts between 1 and its bound, starting at 4:
-/// +2 after a fully accepted draft (transformers' heuristic schedule), and after a rejection at most one less and at
-/// most 2a + 1 for a accepted drafts (verifying k + 1 tokens costs more than one step on a CPU, so a drafter that
-/// misses early is trusted with fewer). When even one drafted token is
+/// model's own; the cache is rolled back past the rejected drafts. k adapts between 1 and its bound (starting there
+/// for prompt lookup, whose drafts are free, and at 4 for a draft model): +2 after a fully accepted draft
+/// (transformers' heuristic schedule); after a rejection with a drafts kept, one less, and down to max(2a + 1, k / 2)
+/// (verifying k + 1 tokens costs more than one step on a CPU, so a drafter that misses early is trusted with fewer). When even one drafted token is
 /// rejected, the row takes plain steps for a while (1, 2, 4, ... up to <see cref="MaxBackoff"/>, reset by an accepted
 /// draft), so that a drafter that keeps missing (text that does not repeat, a draft model that disagrees) costs little
 /// more than plain decoding.
@@ -54,7 +54,7 @@ internal sealed class SpeculativeDecoder : IDisposable
 
         if (settings.PromptLookupTokens is { } lookup && lookup > 0)
         {
-            return new SpeculativeDecoder(new PromptLookupDrafter(), lookup, Math.Min(4, lookup));
+            return new SpeculativeDecoder(new PromptLookupDrafter(), lookup, lookup);
         }
 
         var tokens = settings.DraftTokens ?? DefaultDraftTokens;
@@ -126,7 +126,7 @@ internal sealed class SpeculativeDecoder : IDisposable
         }
 
         // A miss early in the draft says the drafts run ahead of what the model will take: shrink to just past it.
-        Tokens = accepted == drafted ? Math.Min(_max, Tokens + 2) : Math.Max(1, Math.Min(Tokens - 1, (2 * accepted) + 1));
+        Tokens = accepted == drafted ? Math.Min(_max, Tokens + 2) : Math.Max(1, Math.Min(Tokens - 1, Math.Max((2 * accepted) + 1, Tokens / 2)));
 
         // The cache holds every fed token; keep those before the sequence's last one (not fed yet).
         var keep = row.State.Sequence.Length - 1;
