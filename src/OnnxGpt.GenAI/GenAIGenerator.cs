@@ -137,6 +137,11 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         }
 
         GenAISearchOptions.ThrowIfUnsupported(options.Generation, "GptOptions.Generation");
+        if (options.DraftModelPath is not null)
+        {
+            throw new ArgumentException("GptOptions.DraftModelPath is set, but the GenAI backend has no speculative decoding with a draft model. Leave DraftModelPath unset, or use the OnnxGpt backend (GptOptions.Backend = OnnxGpt).", nameof(options));
+        }
+
         ValidateAdapters(genAIOptions);
 
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<GenAIGenerator>();

@@ -56,6 +56,11 @@ internal static class GenAISearchOptions
         {
             yield return (nameof(GenerationOptions.TopLogprobs), topLogprobs.ToString(CultureInfo.InvariantCulture));
         }
+
+        if (options.PromptLookupTokens is { } lookup && lookup > 0)
+        {
+            yield return (nameof(GenerationOptions.PromptLookupTokens), lookup.ToString(CultureInfo.InvariantCulture));
+        }
     }
 
     /// <summary>The model's shipped defaults that have no onnxruntime-genai equivalent.</summary>
@@ -104,6 +109,7 @@ internal static class GenAISearchOptions
         nameof(GenerationOptions.BannedTokenSequences) => "banned token sequences",
         nameof(GenerationOptions.CustomStages) => "way to run OnnxGpt's custom sampling stages",
         nameof(GenerationOptions.TopLogprobs) => "top log-probabilities",
+        nameof(GenerationOptions.PromptLookupTokens) => "prompt-lookup speculative decoding",
         _ => $"equivalent of {setting}",
     };
 

@@ -20,6 +20,7 @@ public class OptionTests
         yield return new TestCaseData(new GenerationOptions { BannedTokenSequences = [[5, 6]] }, "BannedTokenSequences").SetName("BannedTokenSequences");
         yield return new TestCaseData(new GenerationOptions { CustomStages = [new NoOpStage()] }, "CustomStages").SetName("CustomStages");
         yield return new TestCaseData(new GenerationOptions { TopLogprobs = 3 }, "TopLogprobs").SetName("TopLogprobs");
+        yield return new TestCaseData(new GenerationOptions { PromptLookupTokens = 4 }, "PromptLookupTokens").SetName("PromptLookupTokens");
     }
 
     [TestCaseSource(nameof(UnsupportedSettings))]
@@ -41,6 +42,14 @@ public class OptionTests
 
         Assert.That(ex!.ParamName, Is.EqualTo(setting));
         Assert.That(ex.Message, Does.Contain("GptOptions.Generation." + setting));
+    }
+
+    [Test]
+    public void A_draft_model_is_refused_at_creation_naming_the_setting()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => GenAIGenerator.Create(new GptOptions { ModelPath = Fixtures.TinyShakespeare, DraftModelPath = Fixtures.TinyShakespeare }));
+
+        Assert.That(ex!.Message, Does.Contain("DraftModelPath").And.Contain("OnnxGpt backend"));
     }
 
     [Test]

@@ -73,6 +73,50 @@ internal static class BenchCommand
         command.Subcommands.Add(CreatePrepare());
         command.Subcommands.Add(CreateTokenizer());
         command.Subcommands.Add(CreateConcurrency());
+        command.Subcommands.Add(CreateSpeculative());
+        return command;
+    }
+
+    private static Command CreateSpeculative()
+    {
+        var models = new Option<string[]>("--model", "-m") { Description = "A model folder to measure (repeatable). Default: the embedded tiny-shakespeare model; benchmark graphs get their weights written when missing.", HelpName = "DIR" };
+        var draft = new Option<string?>("--draft-model") { Description = "Also measure this draft model (same tokenizer; e.g. the int4 output of onnxgpt quantize), for the first --model.", HelpName = "DIR" };
+        var corpus = new Option<string>("--corpus") { Description = "The text the passage comes from. Default: tests/fixtures/data/tinyshakespeare.txt.", HelpName = "FILE" };
+        var passage = NumberOption.Create<int>("--passage-tokens", 200, "Tokens of the passage (cut to fit the context).", "N");
+        var newTokens = NumberOption.Create<int>("--new-tokens", 128, "Tokens to generate per run.", "N");
+        var lookup = NumberOption.Create<int>("--prompt-lookup", 10, "Prompt lookup's most drafted tokens.", "N");
+        var draftTokens = NumberOption.Create<int>("--draft-tokens", "The draft model's most drafted tokens. Default: 8.", "N");
+        var runs = NumberOption.Create<int>("--runs", 3, "Measured rounds (medians are reported).", "N");
+        var json = CommonOptions.Json();
+        var command = new Command("speculative", "Speculative decoding on a copy task (a passage followed by its first tokens): plain greedy, prompt lookup and a draft model in turns, with speedups and whether the ids are identical.")
+        {
+            models, draft, corpus, passage, newTokens, lookup, draftTokens, runs, json,
+        };
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var text = r.GetValue(corpus) ?? Path.Combine("tests", "fixtures", "data", "tinyshakespeare.txt");
+            if (!File.Exists(text))
+            {
+                throw new CliUsageException($"No corpus at '{text}'; pass --corpus FILE.");
+            }
+
+            var stderr = r.InvocationConfiguration.Error;
+            var reports = new List<SpeculativeReport>();
+            var folders = r.GetValue(models) is { Length: > 0 } m ? m : [CommonOptions.DefaultModelPath];
+            for (var i = 0; i < folders.Length; i++)
+            {
+                if (!Directory.Exists(folders[i]))
+                {
+                    throw new CliUsageException($"No model folder at '{folders[i]}'.");
+                }
+
+                await WriteWeightsAsync(folders[i], stderr, ct);
+                reports.Add(await SpeculativeBenchmark.RunAsync(folders[i], i == 0 ? r.GetValue(draft) : null, text, r.GetValue(passage), r.GetValue(newTokens), r.GetValue(lookup), r.GetValue(draftTokens), r.GetValue(runs), new Progress<string>(line => stderr.WriteLine(line)), ct));
+            }
+
+            await WriteReportsAsync(r.InvocationConfiguration.Output, r.GetValue(json), reports, x => x.ToJson(), (x, console) => x.WriteTable(console), ct);
+            return reports.All(x => x.IdsMatch) ? ExitCodes.Success : ExitCodes.Failure;
+        });
         return command;
     }
 

@@ -29,6 +29,9 @@ internal static partial class CliFlags
         ["Seed"] = "--seed",
         ["TopLogprobs"] = "--top-logprobs",
         ["StopSequences"] = "--stop",
+        ["PromptLookupTokens"] = "--prompt-lookup",
+        ["DraftTokens"] = "--draft-tokens",
+        ["DraftModelPath"] = "--draft-model",
     };
 
     /// <summary><paramref name="message"/> with every setting name that has a flag replaced by the flag.</summary>

@@ -15,7 +15,8 @@ internal sealed record GenerateJson(
     int PromptTokenCount,
     int GeneratedTokenCount,
     TimingsJson Timings,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<TokenJson>? Tokens = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<TokenJson>? Tokens = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] SpeculationJson? Speculation = null)
 {
     public static GenerateJson From(GenerationResult result, IReadOnlyList<TokenJson>? tokens = null) => new(
         result.Text,
@@ -26,8 +27,12 @@ internal sealed record GenerateJson(
         result.PromptTokenCount,
         result.GeneratedTokenCount,
         new TimingsJson(Math.Round(result.TimeToFirstToken.TotalMilliseconds, 3), Math.Round(result.TokensPerSecond, 3)),
-        tokens);
+        tokens,
+        result.DraftedTokenCount > 0 ? new SpeculationJson(result.DraftedTokenCount, result.AcceptedDraftTokenCount) : null);
 }
+
+/// <summary>Speculative decoding's counts in <see cref="GenerateJson"/> (present when tokens were drafted).</summary>
+internal sealed record SpeculationJson(int DraftedTokens, int AcceptedDraftTokens);
 
 /// <summary>One generated token in <see cref="GenerateJson"/> (with --top-logprobs): its own text, log-probability and the alternatives.</summary>
 internal sealed record TokenJson(int Id, string Text, float? Logprob, IReadOnlyList<TopLogprobJson> TopLogprobs)

@@ -26,9 +26,10 @@ internal static class ModelLoader
         GptModel.Load(Options(modelPath, variant, executionProviders), loggerFactory);
 
     /// <summary>Creates the generator of the backend asked for.</summary>
-    public static LoadedGenerator LoadGenerator(string? modelPath, string? variant, IEnumerable<string>? executionProviders, GptBackend backend, ILoggerFactory loggerFactory)
+    public static LoadedGenerator LoadGenerator(string? modelPath, string? variant, IEnumerable<string>? executionProviders, GptBackend backend, ILoggerFactory loggerFactory, string? draftModelPath = null)
     {
         var options = Options(modelPath, variant, executionProviders);
+        options.DraftModelPath = draftModelPath;
         if (backend == GptBackend.GenAI)
         {
 #if ONNXGPT_GENAI

@@ -39,6 +39,7 @@ internal sealed unsafe class DecoderSession : IDisposable
     private int _side;
     private int _length;
     private bool _disposed;
+    private float[]? _verifyLogits;
 
     public DecoderSession(GptModel model, int capacity, CancellationToken cancellationToken, int batchSize = 1)
     {
@@ -603,6 +604,11 @@ internal sealed unsafe class DecoderSession : IDisposable
     {
         void* data;
         OrtNative.Check(_api.GetTensorMutableData(logits, &data), "GetTensorMutableData");
+        if (_verifyLogits is { } every)
+        {
+            ReadEveryLogits(data, sequenceLength, every);
+        }
+
         var target = _cache.Logits.AsSpan();
         for (var r = 0; r < _rows; r++)
         {
@@ -618,6 +624,59 @@ internal sealed unsafe class DecoderSession : IDisposable
             }
         }
     }
+
+    // ---- Speculative decoding (Generation/Speculation): several tokens verified in one run. ----
+
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> after the positions this one-row cache holds, in one run, and writes the
+    /// next-token scores after each of them to <paramref name="logits"/> (row i: the scores after tokens[..i]),
+    /// so that drafted tokens are verified at once; <see cref="TryRewind"/> then drops the rejected ones.
+    /// </summary>
+    public void Verify(ReadOnlySpan<int> tokens, float[] logits)
+    {
+        if (_rows != 1 || _pads[0] != 0 || _layout.Convention == KvCacheConvention.None || tokens.IsEmpty
+            || _length + tokens.Length > _cache.Capacity || logits.Length < tokens.Length * _vocabulary)
+        {
+            throw new InvalidOperationException($"Verify feeds {tokens.Length} tokens to an unpadded one-row cache of {_length} of {_cache.Capacity} positions.");
+        }
+
+        var ids = _cache.Ids;
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            ids[_length + i] = tokens[i];
+        }
+
+        _verifyLogits = logits;
+        try
+        {
+            Run(_length, tokens.Length);
+        }
+        finally
+        {
+            _verifyLogits = null;
+        }
+
+        if (tokens.Length == 1)
+        {
+            // One token's scores were written straight into Logits.
+            _cache.Logits.AsSpan(0, _vocabulary).CopyTo(logits);
+        }
+    }
+
+    private void ReadEveryLogits(void* data, int sequenceLength, float[] target)
+    {
+        var count = (long)sequenceLength * _vocabulary;
+        if (_layout.LogitsElementType == TensorElementType.Float16)
+        {
+            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)data, (int)count), target.AsSpan(0, (int)count));
+        }
+        else
+        {
+            new ReadOnlySpan<float>((float*)data, (int)count).CopyTo(target);
+        }
+    }
+
+    // ---- End of speculative decoding. ----
 
     public void Dispose()
     {

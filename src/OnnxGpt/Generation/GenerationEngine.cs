@@ -378,6 +378,10 @@ internal sealed class GenerationEngine : IDisposable
         var batch = _batch!;
         var count = _running.Count;
         PeakRows = Math.Max(PeakRows, count);
+        if (count == 1 && _running[0].Speculation is { } speculation && Speculate(_running[0], speculation))
+        {
+            return;
+        }
         for (var j = 0; j < count; j++)
         {
             _next[j] = _running[j].State.LastToken;
@@ -434,6 +438,38 @@ internal sealed class GenerationEngine : IDisposable
         }
 
         _running.RemoveRange(kept, count - kept);
+    }
+
+    /// <summary>
+    /// A speculative step for a row running alone (see <see cref="Speculation.SpeculativeDecoder"/>): it may advance
+    /// the row by several tokens in one run. False when nothing was drafted: the row takes a plain step.
+    /// </summary>
+    private bool Speculate(GenerationRow row, Speculation.SpeculativeDecoder speculation)
+    {
+        GeneratedToken? last;
+        try
+        {
+            if (!speculation.TryStep(row, _batch!, _vocabulary, out last))
+            {
+                return false;
+            }
+        }
+        catch (Exception ex)
+        {
+            Fail(row, ex);
+            _ended.Add(row);
+            _running.Clear();
+            return true;
+        }
+
+        if (last is not null)
+        {
+            End(row, last);
+            _running.Clear();
+            _dirty = true;
+        }
+
+        return true;
     }
 
     /// <summary>Ends a row with its result; a conversation keeps a copy of the row's cache (or the whole batch session when it was its only row).</summary>
@@ -583,6 +619,7 @@ internal sealed class GenerationEngine : IDisposable
             // A row that ended before its prompt finished still holds its own session.
             row.Session?.Dispose();
             row.Session = null;
+            row.Speculation?.Dispose();
             row.Publish();
         }
 

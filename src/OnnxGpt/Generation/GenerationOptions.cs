@@ -23,6 +23,9 @@ public sealed class GenerationOptions
     /// <summary>The most alternatives <see cref="TopLogprobs"/> may ask for (OpenAI's limit).</summary>
     public const int MaxTopLogprobs = 20;
 
+    /// <summary>The most tokens <see cref="PromptLookupTokens"/> and <see cref="DraftTokens"/> may ask for.</summary>
+    public const int MaxSpeculativeTokens = 64;
+
     /// <summary>
     /// The most tokens to generate. Default: the model's <c>max_new_tokens</c>, else its <c>max_length</c> minus the prompt,
     /// else up to the context length. Generation always ends at the context length with <see cref="FinishReason.Length"/>.
@@ -139,6 +142,23 @@ public sealed class GenerationOptions
     public bool? AnyJson { get; set; }
 
     /// <summary>
+    /// Prompt-lookup speculative decoding (transformers' <c>prompt_lookup_num_tokens</c>): at each step, up to this many
+    /// tokens that followed the most recent earlier occurrence of the sequence's last 3 tokens (else 2, else 1) in the
+    /// prompt and output so far are drafted and verified in one model run; the kept prefix saves a run per token.
+    /// Greedy output is identical to plain decoding, and sampling keeps its distribution (speculative-sampling rule).
+    /// The number adapts (from this bound: grows after a fully kept draft, shrinks after a rejection) between 1 and it. Applies
+    /// while the request runs alone in the model's batch (see README). 0 or null: off. Must be in [0, 64].
+    /// </summary>
+    public int? PromptLookupTokens { get; set; }
+
+    /// <summary>
+    /// With a draft model (<see cref="Hosting.GptOptions.DraftModelPath"/>): the most tokens it drafts per step
+    /// (adaptive, starting at 4 or this bound). Null: 8; 0 turns the draft model off for the request. Must be in [0, 64].
+    /// <see cref="PromptLookupTokens"/>, when set, is used instead.
+    /// </summary>
+    public int? DraftTokens { get; set; }
+
+    /// <summary>
     /// For the chat client: constrains the output to literal text + a JSON value + literal text (a tool call such as
     /// <c>&lt;tool_call&gt;\n{...}\n&lt;/tool_call&gt;</c>). Leading and trailing added tokens of the texts (such markers) are
     /// forced as their single token ids (<see cref="FramedTokenConstraint"/>). Takes precedence over <see cref="JsonSchema"/> and <see cref="AnyJson"/>.
@@ -177,6 +197,8 @@ public sealed class GenerationOptions
             StopSequences = StopSequences ?? fallback.StopSequences,
             JsonSchema = JsonSchema ?? fallback.JsonSchema,
             AnyJson = AnyJson ?? fallback.AnyJson,
+            PromptLookupTokens = PromptLookupTokens ?? fallback.PromptLookupTokens,
+            DraftTokens = DraftTokens ?? fallback.DraftTokens,
             FramedJson = FramedJson ?? fallback.FramedJson,
         };
     }
@@ -301,6 +323,16 @@ public sealed class GenerationOptions
         if (CustomStages is not null && CustomStages.Any(s => s is null))
         {
             yield return (nameof(CustomStages), "CustomStages must not contain null stages.");
+        }
+
+        if (PromptLookupTokens is < 0 or > MaxSpeculativeTokens)
+        {
+            yield return (nameof(PromptLookupTokens), $"PromptLookupTokens must be in [0, {MaxSpeculativeTokens}] (0: off), but was {PromptLookupTokens}.");
+        }
+
+        if (DraftTokens is < 0 or > MaxSpeculativeTokens)
+        {
+            yield return (nameof(DraftTokens), $"DraftTokens must be in [0, {MaxSpeculativeTokens}] (0: no draft model), but was {DraftTokens}.");
         }
 
         if (JsonOutput() is { } json && JsonError(json) is { } error)

@@ -30,6 +30,15 @@ public sealed class GenerationResult
     /// </summary>
     public int ReusedPromptTokenCount { get; init; }
 
+    /// <summary>
+    /// Tokens drafted by speculative decoding (<see cref="GenerationOptions.PromptLookupTokens"/> or a draft model,
+    /// <see cref="Hosting.GptOptions.DraftModelPath"/>) and verified by the model; 0 without speculation.
+    /// </summary>
+    public int DraftedTokenCount { get; init; }
+
+    /// <summary>Drafted tokens the model kept (at most <see cref="DraftedTokenCount"/>); each saved one model run.</summary>
+    public int AcceptedDraftTokenCount { get; init; }
+
     /// <summary>Number of prompt tokens.</summary>
     public int PromptTokenCount => PromptTokenIds.Count;
 

@@ -53,6 +53,9 @@ internal sealed class GenerationRow
     /// <summary>The row's index in <see cref="Home"/>.</summary>
     public int Slot { get; set; }
 
+    /// <summary>The row's speculative decoding (prompt lookup or a draft model), or null; the engine disposes it when the row ends.</summary>
+    public Speculation.SpeculativeDecoder? Speculation { get; init; }
+
     /// <summary>Why the row ended without a result, rethrown by its reader.</summary>
     public Exception? Failure { get; private set; }
 

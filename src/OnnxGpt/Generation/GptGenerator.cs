@@ -276,7 +276,10 @@ public sealed class GptGenerator : IGptGenerator
         var promptIds = PreparePrompt(prompt);
         var maxNew = MaxNewTokens(settings, promptIds.Count);
         var conversation = _model.Conversations.Capacity > 0 ? settings.ConversationId : null;
-        return new GenerationRow(new SequenceState(_model, settings, promptIds, maxNew, Stopwatch.GetTimestamp()), conversation, cancellationToken);
+        return new GenerationRow(new SequenceState(_model, settings, promptIds, maxNew, Stopwatch.GetTimestamp()), conversation, cancellationToken)
+        {
+            Speculation = Speculation.SpeculativeDecoder.Create(_model, settings, promptIds.Count + maxNew),
+        };
     }
 
     /// <summary>

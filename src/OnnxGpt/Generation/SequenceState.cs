@@ -78,8 +78,23 @@ internal sealed class SequenceState
     /// <summary>Whether the sequence has ended.</summary>
     public bool Finished { get; private set; }
 
+    /// <summary>Tokens drafted for this sequence by speculative decoding, and how many of them were kept.</summary>
+    public int DraftedTokens { get; set; }
+
+    /// <summary>Drafted tokens that were kept (see <see cref="DraftedTokens"/>).</summary>
+    public int AcceptedDraftTokens { get; set; }
+
+    /// <summary>Tokens generated so far.</summary>
+    public int GeneratedCount => _generated.Count;
+
     /// <summary>Chooses the next token from <paramref name="logits"/> (rewritten in place) and returns it as streamed.</summary>
-    public GeneratedToken Advance(Span<float> logits)
+    public GeneratedToken Advance(Span<float> logits) => Advance(logits, -1);
+
+    /// <summary>
+    /// <see cref="Advance(Span{float})"/> at a position whose token was drafted (<paramref name="draft"/>; -1: none): the
+    /// sampler keeps or replaces it by the speculative-sampling rule, so the token's distribution is unchanged.
+    /// </summary>
+    public GeneratedToken Advance(Span<float> logits, int draft)
     {
         var index = _generated.Count;
         if (_model.Tokenizer?.VocabularySize is int size && size < logits.Length)
@@ -90,7 +105,7 @@ internal sealed class SequenceState
 
         // Constrained output: the tokens that cannot come next are removed before the sampler sees the scores.
         _constraint?.Mask(logits, MaxNewTokens - index);
-        var token = _sampler.Next(logits, _sequence.AsSpan(0, PromptIds.Count + index), out var logprob);
+        var token = _sampler.Next(logits, _sequence.AsSpan(0, PromptIds.Count + index), draft, out var logprob);
         if (_firstTokenAt == 0)
         {
             _firstTokenAt = Stopwatch.GetTimestamp();
@@ -160,6 +175,8 @@ internal sealed class SequenceState
             TimeToFirstToken = timeToFirstToken,
             TotalTime = total,
             ReusedPromptTokenCount = ReusedPromptTokens,
+            DraftedTokenCount = DraftedTokens,
+            AcceptedDraftTokenCount = AcceptedDraftTokens,
         };
     }
 

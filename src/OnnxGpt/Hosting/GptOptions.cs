@@ -73,6 +73,15 @@ public sealed class GptOptions
     /// </summary>
     public int MaxKeptConversations { get; set; } = 16;
 
+    /// <summary>
+    /// A smaller model with the same tokenizer (for example the int4 output of <c>onnxgpt quantize</c> for its float
+    /// original) that drafts tokens for speculative decoding: it proposes up to <see cref="GenerationOptions.DraftTokens"/>
+    /// tokens greedily on its own KV cache, and this model verifies them in one run, keeping the prefix it agrees
+    /// with. Greedy output is identical to plain decoding; sampling keeps its distribution. Loaded with the same
+    /// execution providers and threads; a draft whose vocabulary or token ids differ fails at load. Null: none.
+    /// </summary>
+    public string? DraftModelPath { get; set; }
+
     /// <summary>Application-wide generation defaults; a request's own settings win, and the model's fill what both leave null.</summary>
     public GenerationOptions Generation { get; set; } = new();
 }

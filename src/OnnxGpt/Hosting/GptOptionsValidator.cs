@@ -49,6 +49,11 @@ public sealed class GptOptionsValidator : IValidateOptions<GptOptions>
             errors.Add($"{prefix}: MaxConcurrentRequests must be 1 or more (or unset for no limit), but was {options.MaxConcurrentRequests}.");
         }
 
+        if (options.DraftModelPath is { } draft && string.IsNullOrWhiteSpace(draft))
+        {
+            errors.Add($"{prefix}: DraftModelPath is empty; set it to a draft model folder (or .onnx file) with the same tokenizer, or leave it unset.");
+        }
+
         if (options.MaxBatchSize < 1)
         {
             errors.Add($"{prefix}: MaxBatchSize must be 1 or more, but was {options.MaxBatchSize}.");

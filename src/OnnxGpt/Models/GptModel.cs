@@ -4,6 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Caching;
 using OnnxGpt.Generation;
+using OnnxGpt.Generation.Speculation;
 using OnnxGpt.Hosting;
 using OnnxGpt.Native;
 using OnnxGpt.Providers;
@@ -95,6 +96,9 @@ public sealed class GptModel : IDisposable
 
     /// <summary>The caches of recent conversations, for prefix reuse.</summary>
     internal ConversationStore<DecoderSession> Conversations { get; }
+
+    /// <summary>The draft model for speculative decoding (<see cref="GptOptions.DraftModelPath"/>), or null.</summary>
+    internal GptModel? DraftModel { get; private set; }
 
     /// <summary>Request buffers and caches kept for reuse.</summary>
     internal KvCachePool CachePool { get; private set; }
@@ -226,6 +230,10 @@ public sealed class GptModel : IDisposable
             try
             {
                 model.VerifyDeviceCache(logger);
+                if (options.DraftModelPath is { } draftPath)
+                {
+                    model.DraftModel = DraftModels.Load(model, draftPath, loggerFactory);
+                }
             }
             catch
             {
@@ -264,6 +272,7 @@ public sealed class GptModel : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        DraftModel?.Dispose();
         GenAIInstruments.UntrackCachePool(this);
         Conversations.Dispose();
         lock (_gate)

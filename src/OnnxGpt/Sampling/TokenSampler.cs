@@ -141,7 +141,17 @@ internal sealed class TokenSampler
     /// log-probability under softmax(final scores): the distribution it was drawn from, or for greedy the processed
     /// (unwarped) distribution.
     /// </summary>
-    public int Next(Span<float> logits, ReadOnlySpan<int> tokenIds, out float logprob)
+    public int Next(Span<float> logits, ReadOnlySpan<int> tokenIds, out float logprob) => Next(logits, tokenIds, -1, out logprob);
+
+    /// <summary>
+    /// <see cref="Next(Span{float}, ReadOnlySpan{int}, out float)"/> for a position whose token was drafted
+    /// (speculative decoding, <paramref name="draft"/> >= 0; -1: none). Greedy takes the most likely token as always
+    /// (the draft is kept when it is that token). Sampling applies the speculative-sampling rule to the final
+    /// distribution p (after every stage) with a draft distribution q that is a point mass on the draft: keep the draft
+    /// with probability min(1, p(draft) / q(draft)) = p(draft), else draw from normalize(max(0, p - q)), which is p
+    /// without the draft. The token's distribution is p either way.
+    /// </summary>
+    public int Next(Span<float> logits, ReadOnlySpan<int> tokenIds, int draft, out float logprob)
     {
         Process(logits, tokenIds);
 
@@ -158,7 +168,9 @@ internal sealed class TokenSampler
             throw new GptException("Every token was removed by the sampling stages, or the model produced NaN scores; nothing can be sampled.");
         }
 
-        var token = _random is null ? ArgMax(logits) : Draw(exps, sum, _random);
+        var token = _random is null ? ArgMax(logits)
+            : draft >= 0 && draft < exps.Length ? DrawAfterDraft(exps, sum, draft, _random)
+            : Draw(exps, sum, _random);
         LastLogSumExp = max + Math.Log(sum);
         logprob = (float)(logits[token] - LastLogSumExp);
         return token;
@@ -200,6 +212,23 @@ internal sealed class TokenSampler
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="draft"/> with probability p(draft); otherwise draws from the residual
+    /// normalize(max(0, p - q)) with q the point mass on the draft: p with the draft removed.
+    /// </summary>
+    private static int DrawAfterDraft(Span<float> exps, double sum, int draft, Random random)
+    {
+        var p = exps[draft] / sum;
+        if (random.NextDouble() < p)
+        {
+            return draft;
+        }
+
+        var rest = sum - exps[draft];
+        exps[draft] = 0;
+        return rest > 0 ? Draw(exps, rest, random) : draft;
     }
 
     /// <summary>Draws an index with probability proportional to <paramref name="exps"/> (removed tokens are 0).</summary>
