@@ -353,69 +353,12 @@ public sealed class GptGenerator : IGptGenerator
         }
     }
 
-    private GenerationOptions Resolve(GenerationOptions? request)
-    {
-        request?.Validate();
-        var settings = (request ?? new GenerationOptions()).WithDefaults(_model.Options.Generation).WithDefaults(_model.Info.Defaults.ToOptions());
-        CheckVocabulary(settings);
-        return settings;
-    }
-
-    /// <summary>Token ids in the settings must be in the model's vocabulary.</summary>
-    private void CheckVocabulary(GenerationOptions settings)
-    {
-        var vocabulary = _model.Info.VocabularySize;
-        string setting;
-        if (settings.LogitBias is { } bias)
-        {
-            foreach (var id in bias.Keys)
-            {
-                if (id >= vocabulary)
-                {
-                    setting = nameof(GenerationOptions.LogitBias);
-                    throw new ArgumentOutOfRangeException(setting, id, $"LogitBias token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
-                }
-            }
-        }
-
-        if (settings.BannedTokenSequences is { } banned)
-        {
-            foreach (var sequence in banned)
-            {
-                foreach (var id in sequence)
-                {
-                    if (id >= vocabulary)
-                    {
-                        setting = nameof(GenerationOptions.BannedTokenSequences);
-                        throw new ArgumentOutOfRangeException(setting, id, $"BannedTokenSequences token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
-                    }
-                }
-            }
-        }
-    }
+    private GenerationOptions Resolve(GenerationOptions? request) =>
+        GenerationRequests.Resolve(request, _model.Options.Generation, _model.Info.Defaults.ToOptions(), _model.Info.VocabularySize);
 
     private int MaxNewTokens(GenerationOptions settings, int promptLength) => GenerationDefaults.MaxNewTokensFor(_model.Info, settings, promptLength);
 
     /// <summary>The prompt's ids, checked against the vocabulary and the context (one position must stay free).</summary>
-    private IReadOnlyList<int> PreparePrompt(GptPrompt prompt)
-    {
-        var ids = prompt.TokenIds ?? _model.RequireTokenizer().Encode(prompt.Text!, prompt.AddSpecialTokens);
-        if (ids.Count == 0)
-        {
-            ids = _model.Info.BosTokenId is { } bos
-                ? [bos]
-                : throw new ArgumentException("The prompt is empty and the model has no bos token to start from; give at least one token.", nameof(prompt));
-        }
-
-        var vocabulary = _model.Info.VocabularySize;
-        foreach (var id in ids)
-        {
-            if ((uint)id >= (uint)vocabulary)
-            {
-                throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Prompt token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
-            }
-        }
-
-        return ids.Count < _model.Info.ContextLength ? ids : throw new PromptTooLongException(ids.Count, _model.Info.ContextLength);
-    }
+    private IReadOnlyList<int> PreparePrompt(GptPrompt prompt) =>
+        GenerationRequests.PreparePrompt(prompt, _model.Info, (text, special) => _model.RequireTokenizer().Encode(text, special));
 }

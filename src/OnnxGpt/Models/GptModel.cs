@@ -18,7 +18,7 @@ namespace OnnxGpt.Models;
 /// generation keeps its own cache. Dispose it to release the native session; generations still running finish
 /// their current step and then end with <see cref="ObjectDisposedException"/>.
 /// </summary>
-public sealed class GptModel : IDisposable
+public sealed class GptModel : IGenerationModel, IDisposable
 {
     private const int Gpt2VocabularySize = 50257;
 
@@ -376,6 +376,9 @@ public sealed class GptModel : IDisposable
         PrefillNames?.Dispose();
         CachePool.Dispose();
     }
+
+    /// <inheritdoc />
+    Generation.Decoding.ITokenTextStream? IGenerationModel.CreateTextStream() => null;
 
     internal GptTokenizer RequireTokenizer() => Tokenizer
         ?? throw new InvalidOperationException($"The model at '{Info.ModelPath}' has no tokenizer files (vocab.json + merges.txt, or tokenizer.model); give the prompt as token ids instead.");
