@@ -474,11 +474,11 @@ internal sealed class GenerationEngine : IDisposable
         {
             Keep(_decoder, row);
         }
-        else if (row.ConversationId is { } conversation && Model.Conversations.Capacity > 0)
+        else if (row.ConversationId is { } conversation && Model.Runtime.Conversations.Capacity > 0)
         {
             try
             {
-                Model.Conversations.Put(conversation, Export(row));
+                Model.Runtime.Conversations.Put(conversation, Export(row));
             }
             catch (Exception ex) when (ex is GptException or InvalidOperationException or OutOfMemoryException)
             {

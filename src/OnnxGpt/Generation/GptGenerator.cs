@@ -61,7 +61,7 @@ public sealed class GptGenerator : IGptGenerator
         // A caller with a synchronization context (a UI) must not run the model on its thread.
         await ThreadPoolSwitch.IfNeeded();
         ResumeConversation(row);
-        if (!_model.Batches)
+        if (!_model.Runtime.Batches)
         {
             // Alone: the request drives its own engine on its own thread.
             using var engine = new GenerationEngine(_model, 1);
@@ -89,7 +89,7 @@ public sealed class GptGenerator : IGptGenerator
 
         try
         {
-            _model.Scheduler.Submit(row);
+            _model.Runtime.Scheduler.Submit(row);
         }
         catch
         {
@@ -275,7 +275,7 @@ public sealed class GptGenerator : IGptGenerator
         var settings = Resolve(options);
         var promptIds = PreparePrompt(prompt);
         var maxNew = MaxNewTokens(settings, promptIds.Count);
-        var conversation = _model.Conversations.Capacity > 0 ? settings.ConversationId : null;
+        var conversation = _model.Runtime.Conversations.Capacity > 0 ? settings.ConversationId : null;
         return new GenerationRow(new SequenceState(_model, settings, promptIds, maxNew, Stopwatch.GetTimestamp()), conversation, cancellationToken);
     }
 
@@ -286,7 +286,7 @@ public sealed class GptGenerator : IGptGenerator
     /// </summary>
     private void ResumeConversation(GenerationRow row)
     {
-        if (row.ConversationId is not { } conversation || _model.Conversations.Take(conversation) is not { } kept)
+        if (row.ConversationId is not { } conversation || _model.Runtime.Conversations.Take(conversation) is not { } kept)
         {
             return;
         }

@@ -4,7 +4,7 @@ namespace OnnxGpt.Tests.Architecture;
 
 /// <summary>
 /// The library's feature namespaces depend on each other one way, in the order data flows (hosting and chat on top,
-/// then evaluation, the loop, constraints, sampling, models, templates, tokenization, providers, caching, native,
+/// then evaluation, the model's runtime, the loop, constraints, sampling, models, templates, tokenization, providers, caching, native,
 /// telemetry): a source scan of <c>src/OnnxGpt</c> (<c>using OnnxGpt.X;</c> and qualified <c>X.Type</c> references)
 /// finds every dependency, and any that points up the order is part of a namespace cycle. The ones listed in
 /// <see cref="KnownBackEdges"/> are the remaining debt (issue 15, runtime split); a new one fails, and removing one
@@ -20,6 +20,7 @@ public sealed partial class NamespaceDependencyTests
         ["Chat"] = 95,
         ["Hosting"] = 90,
         ["Evaluation"] = 75,
+        ["Runtime"] = 72,
         ["Generation"] = 70,
         ["Constraints"] = 60,
         ["Sampling"] = 55,
@@ -39,7 +40,9 @@ public sealed partial class NamespaceDependencyTests
         "Generation -> Hosting",
         "Models -> Generation",
         "Models -> Hosting",
+        "Models -> Runtime",
         "Providers -> Models",
+        "Runtime -> Hosting",
         "Sampling -> Generation",
         "Templates -> Models",
         "Tokenization -> Models",
