@@ -695,13 +695,7 @@ internal sealed class GenerationEngine : IDisposable
         DecoderSequence? sequence = null;
         if (request.ConversationId is { } conversation && decoder.Conversations.Take(conversation) is { } kept)
         {
-            var held = kept.HeldIds;
-            var limit = Math.Min(Math.Min(held.Length, kept.MaxRewindLength), prompt.Length - 1);
-            var shared = 0;
-            while (shared < limit && held[shared] == prompt[shared])
-            {
-                shared++;
-            }
+            var shared = ConversationPrefix.Shared<int>(kept.HeldIds, prompt, kept.MaxRewindLength);
 
             if (shared > 0 && kept.CanContinue(request) && kept.TryRewind(shared))
             {

@@ -292,13 +292,7 @@ public sealed class GptGenerator : IGptGenerator
         }
 
         var promptIds = row.State.PromptIds;
-        var processed = kept.ProcessedIds;
-        var shared = 0;
-        var limit = Math.Min(processed.Length, promptIds.Count - 1);
-        while (shared < limit && processed[shared] == promptIds[shared])
-        {
-            shared++;
-        }
+        var shared = ConversationPrefix.Shared(kept.ProcessedIds, promptIds, kept.ProcessedIds.Length);
 
         if (shared > 0 && kept.Capacity >= promptIds.Count + row.State.MaxNewTokens && kept.TryRewind(shared))
         {
