@@ -1,15 +1,12 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntimeGenAI;
 using OnnxGpt.Generation;
+using OnnxGpt.Generation.Decoding;
 using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Providers;
-using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.GenAI;
@@ -60,51 +57,35 @@ namespace OnnxGpt.GenAI;
 /// </remarks>
 public sealed class GenAIGenerator : IGptGenerator, IDisposable
 {
-    private readonly Lock _gate = new();
-    private readonly Config _config;
-    private readonly Model _model;
-    private readonly Adapters? _adapters;
-    private readonly ITextCodec? _codec;
-    private readonly GenAIOptions _genAIOptions;
-    private readonly ILogger _logger;
-    private readonly ConversationStore<GenAISequence> _conversations;
-    private int _active;
-    private bool _disposed;
-    private volatile int _rewindUnsupported;
+    private readonly GenAIDecoder _decoder;
+    private readonly DecoderGenerator _loop;
 
-    private GenAIGenerator(Config config, Model model, Adapters? adapters, ITextCodec? codec, GenAIModelFolder folder, string provider, GptOptions options, GenAIOptions genAIOptions, ILogger logger)
+    private GenAIGenerator(GenAIDecoder decoder, ILoggerFactory? loggerFactory)
     {
-        _config = config;
-        _model = model;
-        _adapters = adapters;
-        _codec = codec;
-        ModelInfo = folder.Info;
-        Tokenizer = folder.Tokenizer;
-        ExecutionProvider = provider;
-        Options = options;
-        _genAIOptions = genAIOptions;
-        _logger = logger;
-        AdapterNames = [.. genAIOptions.Adapters.Select(a => a.Name)];
-        _conversations = new ConversationStore<GenAISequence>(options.MaxKeptConversations);
+        _decoder = decoder;
+        _loop = DecoderGenerator.Create(decoder, loggerFactory);
     }
 
     /// <inheritdoc />
-    public GptModelInfo ModelInfo { get; }
+    public GptModelInfo ModelInfo => _decoder.Info;
 
     /// <summary>The execution provider that serves the model (<c>Cpu</c>, <c>Cuda</c> or <c>DirectML</c>).</summary>
-    public string ExecutionProvider { get; }
+    public string ExecutionProvider => _decoder.ExecutionProvider;
 
     /// <summary>The options the model was loaded with (their <see cref="GptOptions.Generation"/> defaults apply to every request).</summary>
-    public GptOptions Options { get; }
+    public GptOptions Options => _decoder.Options;
 
     /// <summary>OnnxGpt's tokenizer for the model, or null when the folder has none it reads (onnxruntime-genai's then serves text prompts).</summary>
-    public GptTokenizer? Tokenizer { get; }
+    public GptTokenizer? Tokenizer => _decoder.Tokenizer;
 
     /// <summary>The names of the LoRA adapters loaded with the model (<see cref="GenAIOptions.Adapters"/>).</summary>
-    public IReadOnlyList<string> AdapterNames { get; }
+    public IReadOnlyList<string> AdapterNames => _decoder.AdapterNames;
+
+    /// <summary>The decoder OnnxGpt's generation loop drives (one onnxruntime-genai generator per request).</summary>
+    public GptDecoder Decoder => _decoder;
 
     /// <summary>Conversations whose generator is kept now (<see cref="GenerationOptions.ConversationId"/>).</summary>
-    internal int KeptConversationCount => _conversations.Count;
+    internal int KeptConversationCount => _decoder.KeptConversationCount;
 
     /// <summary>Loads the model <paramref name="options"/> names with onnxruntime-genai, on the first of its execution providers that works.</summary>
     /// <param name="options">The model folder (with <c>genai_config.json</c>), execution providers, threads and generation defaults.</param>
@@ -155,17 +136,13 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         var config = CreateConfig(folder, modelPath, options, genAIOptions);
         Model? model = null;
         Adapters? adapters = null;
-        ITextCodec? codec = null;
+        GenAITextCodec? codec = null;
         try
         {
             string provider;
             (model, provider) = LoadModel(config, modelPath, options, logger);
             adapters = LoadAdapters(model, folder.Directory, modelPath, genAIOptions);
-            if (folder.Tokenizer is { } tokenizer)
-            {
-                codec = new OnnxGptTextCodec(tokenizer);
-            }
-            else if (folder.HasTokenizerJson)
+            if (folder.Tokenizer is null && folder.HasTokenizerJson)
             {
                 Log.UsingGenAITokenizer(logger, modelPath);
                 codec = new GenAITextCodec(new Tokenizer(model));
@@ -176,7 +153,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
                 Log.ModelLoaded(logger, modelPath, folder.ModelType, folder.Info.ContextLength, folder.Info.VocabularySize, provider);
             }
 
-            return new GenAIGenerator(config, model, adapters, codec, folder, provider, options, genAIOptions, logger);
+            return new GenAIGenerator(new GenAIDecoder(config, model, adapters, codec, folder, provider, options, genAIOptions, logger), loggerFactory);
         }
         catch (OnnxRuntimeGenAIException ex)
         {
@@ -214,185 +191,8 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
     /// <exception cref="PromptTooLongException">The prompt leaves no room in the context.</exception>
     /// <exception cref="GenerationCanceledException">The token was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The generator was disposed.</exception>
-    public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options, GenAIRequestOptions? genAIOptions, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(prompt);
-        var settings = Resolve(options);
-        var guidance = Guidance(settings, genAIOptions);
-        var adapter = genAIOptions?.Adapter ?? _genAIOptions.DefaultAdapter;
-        if (adapter is not null && !AdapterNames.Contains(adapter, StringComparer.Ordinal))
-        {
-            throw new ArgumentException($"GenAIRequestOptions.Adapter '{adapter}' is not loaded; the model has {(AdapterNames.Count == 0 ? "no adapters (add them to GenAIOptions.Adapters)" : string.Join(", ", AdapterNames))}.", nameof(genAIOptions));
-        }
-
-        var promptIds = PreparePrompt(prompt);
-        var info = ModelInfo;
-        if (promptIds.Length >= info.ContextLength)
-        {
-            throw new PromptTooLongException(promptIds.Length, info.ContextLength);
-        }
-
-        var maxNew = MaxNewTokens(settings, promptIds.Length);
-        var needed = promptIds.Length + maxNew;
-
-        // A conversation's generator is made for the whole context, so that its later, longer turns fit (see the remarks).
-        var conversation = ConversationFor(settings, guidance);
-        var search = GenAISearchSettings.From(settings, promptIds.Length, conversation is null || info.ContextLength == int.MaxValue ? needed : Math.Max(needed, info.ContextLength));
-        if (conversation is not null && !search.IsResumable)
-        {
-            conversation = null;
-            search = search with { MaxLength = needed };
-        }
-
-        var started = Stopwatch.GetTimestamp();
-        var firstTokenAt = 0L;
-        var reused = 0;
-
-        // A caller with a synchronization context (a UI) must not run the model on its thread.
-        await ThreadPoolSwitch.IfNeeded();
-
-        var generated = new List<int>(Math.Min(maxNew, 1024));
-        var text = new StringBuilder();
-        var stops = new StopSequenceMatcher(settings.StopSequences);
-        var eos = info.EosTokenIds;
-
-        RequestTelemetry? telemetry = null;
-        GenerationResult BuildResult(FinishReason reason)
-        {
-            var now = Stopwatch.GetTimestamp();
-            var timeToFirstToken = firstTokenAt == 0 ? Stopwatch.GetElapsedTime(started, now) : Stopwatch.GetElapsedTime(started, firstTokenAt);
-            var total = Stopwatch.GetElapsedTime(started, now);
-
-            // The one place this backend finalizes a request, as SequenceState does for OnnxGpt's.
-            telemetry?.Finished(SequenceState.FinishReasonName(reason), promptIds.Length, generated.Count, timeToFirstToken, total);
-            return new GenerationResult
-            {
-                Text = text.ToString(),
-                PromptTokenIds = promptIds,
-                TokenIds = generated.ToArray(),
-                FinishReason = reason,
-                ExecutionProvider = ExecutionProvider,
-                TimeToFirstToken = timeToFirstToken,
-                TotalTime = total,
-                ReusedPromptTokenCount = reused,
-            };
-        }
-
-        void ThrowIfCancelled()
-        {
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw new GenerationCanceledException(BuildResult(FinishReason.Cancelled), cancellationToken);
-            }
-        }
-
-        telemetry = RequestTelemetry.Start(info.ModelPath, maxNew, settings.Temperature, settings.TopP, settings.TopK, settings.ConversationId);
-        EnterRequest();
-        GenAISequence? sequence = null;
-        CancellationTokenRegistration stopRun = default;
-        var keep = false;
-        try
-        {
-            if (conversation is not null && ResumeConversation(conversation, promptIds, search, adapter) is { } resumed)
-            {
-                (sequence, reused) = resumed;
-            }
-            else
-            {
-                sequence = new GenAISequence(_model, search, guidance, _adapters, adapter);
-            }
-
-            var generator = sequence.Generator;
-            using var textStream = _codec?.CreateStream();
-
-            // Cancellation also stops a model run in progress (a long prompt), through onnxruntime-genai's terminate_session.
-            stopRun = cancellationToken.Register(static state => ((Generator)state!).SetRuntimeOption("terminate_session", "1"), generator);
-
-            ThrowIfCancelled();
-            var appended = reused == 0 ? promptIds : promptIds[reused..];
-            Run(() => generator.AppendTokens(appended), BuildResult, cancellationToken);
-            for (var index = 0; ; index++)
-            {
-                ThrowIfCancelled();
-                Run(generator.GenerateNextToken, BuildResult, cancellationToken);
-                var token = generator.GetNextTokens()[0];
-                if (firstTokenAt == 0)
-                {
-                    firstTokenAt = Stopwatch.GetTimestamp();
-                    telemetry.Prefilled(promptIds.Length, reused);
-                }
-
-                generated.Add(token);
-
-                FinishReason? finish = null;
-                string released;
-                if (eos.Contains(token))
-                {
-                    finish = FinishReason.Eos;
-                    released = stops.Push(textStream?.Flush() ?? string.Empty).Released + stops.Flush();
-                }
-                else
-                {
-                    var (fragment, stopped) = stops.Push(textStream?.Append(token) ?? string.Empty);
-                    released = fragment;
-                    if (stopped)
-                    {
-                        finish = FinishReason.Stop;
-                    }
-                    else if (generated.Count >= maxNew || generator.IsDone())
-                    {
-                        // onnxruntime-genai also ends a sequence on its own (a constraint completed, max_length reached).
-                        finish = generated.Count >= maxNew ? FinishReason.Length : FinishReason.Eos;
-                        released += stops.Push(textStream?.Flush() ?? string.Empty).Released + stops.Flush();
-                    }
-                }
-
-                text.Append(released);
-                if (finish is { } reason)
-                {
-                    var result = BuildResult(reason);
-                    if (_logger.IsEnabled(LogLevel.Debug))
-                    {
-                        Log.GenerationFinished(_logger, reason.ToString(), result.PromptTokenCount, result.GeneratedTokenCount, result.TokensPerSecond);
-                    }
-
-                    // A finished turn of a conversation keeps its generator for the next one.
-                    keep = conversation is not null;
-                    yield return new GeneratedToken(token, released, index, result);
-                    yield break;
-                }
-
-                yield return new GeneratedToken(token, released, index);
-                await ThreadPoolSwitch.IfNeeded();
-            }
-        }
-        finally
-        {
-            // The registration's callback has run or never will once it is disposed. A generator that may have been
-            // told to terminate, or whose request failed or was cancelled, is in no state to keep: it is disposed.
-            stopRun.Dispose();
-            if (cancellationToken.IsCancellationRequested)
-            {
-                BuildResult(FinishReason.Cancelled);   // a no-op for the telemetry once the request has its result
-            }
-
-            telemetry.Exited();
-            if (sequence is not null)
-            {
-                if (keep && !cancellationToken.IsCancellationRequested)
-                {
-                    sequence.SequenceIds = [.. promptIds, .. generated];
-                    _conversations.Put(conversation!, sequence);
-                }
-                else
-                {
-                    sequence.Dispose();
-                }
-            }
-
-            ExitRequest();
-        }
-    }
+    public IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options, GenAIRequestOptions? genAIOptions, CancellationToken cancellationToken = default) =>
+        _loop.StreamAsync(prompt, options, genAIOptions, cancellationToken);
 
     /// <summary>Generates the whole result at once, with onnxruntime-genai's per-request features.</summary>
     /// <param name="prompt">The prompt: text (a string converts implicitly) or token ids.</param>
@@ -412,178 +212,14 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    public object? GetService(Type serviceType, object? serviceKey = null)
     {
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-
-            // Kept generators are no request's: they go now, before the model (a request still running disposes its
-            // own when it ends, before it releases the model).
-            _conversations.Dispose();
-            if (_active > 0)
-            {
-                // The last running request releases the model (see ExitRequest).
-                return;
-            }
-        }
-
-        ReleaseNative();
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : _loop.GetService(serviceType, serviceKey);
     }
 
-    private void EnterRequest()
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _active++;
-        }
-    }
-
-    private void ExitRequest()
-    {
-        bool release;
-        lock (_gate)
-        {
-            release = --_active == 0 && _disposed;
-        }
-
-        if (release)
-        {
-            ReleaseNative();
-        }
-    }
-
-    private void ThrowIfDisposed()
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-        }
-    }
-
-    private void ReleaseNative()
-    {
-        _codec?.Dispose();
-        _adapters?.Dispose();
-        _model.Dispose();
-        _config.Dispose();
-    }
-
-    private void Run(Action run, Func<FinishReason, GenerationResult> partial, CancellationToken cancellationToken)
-    {
-        ThrowIfDisposed();
-        try
-        {
-            run();
-        }
-        catch (OnnxRuntimeGenAIException) when (cancellationToken.IsCancellationRequested)
-        {
-            // terminate_session stopped the run.
-            throw new GenerationCanceledException(partial(FinishReason.Cancelled), cancellationToken);
-        }
-    }
-
-    /// <summary>
-    /// The conversation whose generator the request uses and keeps, or null: none named, none kept
-    /// (<see cref="GptOptions.MaxKeptConversations"/> 0), a constraint set (its state belongs to one request), or
-    /// onnxruntime-genai cannot rewind this model's generators.
-    /// </summary>
-    private string? ConversationFor(GenerationOptions settings, (string Type, string Data)? guidance) =>
-        settings.ConversationId is { } id && _conversations.Capacity > 0 && guidance is null && _rewindUnsupported == 0 ? id : null;
-
-    /// <summary>
-    /// Continues a kept conversation when the prompt starts with tokens its generator holds and it was created with
-    /// compatible settings: the generator is rewound to the shared prefix (at least one prompt token is always left to
-    /// append, and the rewind stays below the cache's length, which onnxruntime-genai refuses). Null: start afresh
-    /// (the kept generator, if any, is disposed).
-    /// </summary>
-    private (GenAISequence Sequence, int Reused)? ResumeConversation(string conversation, int[] promptIds, GenAISearchSettings search, string? adapter)
-    {
-        if (_conversations.Take(conversation) is not { } kept)
-        {
-            return null;
-        }
-
-        var held = kept.SequenceIds;
-
-        // The cache holds all of the sequence but its last token; rewinding must stay below that length.
-        var limit = Math.Min(held.Length - 2, promptIds.Length - 1);
-        var shared = 0;
-        while (shared < limit && held[shared] == promptIds[shared])
-        {
-            shared++;
-        }
-
-        if (shared == 0 || !string.Equals(kept.Adapter, adapter, StringComparison.Ordinal) || !kept.Search.CanContinueWith(search))
-        {
-            kept.Dispose();
-            return null;
-        }
-
-        try
-        {
-            kept.Generator.RewindTo((ulong)shared);
-        }
-        catch (OnnxRuntimeGenAIException ex)
-        {
-            kept.Dispose();
-            if (Interlocked.Exchange(ref _rewindUnsupported, 1) == 0)
-            {
-                Log.RewindFailed(_logger, ModelInfo.ModelPath, ex.Message.Trim());
-            }
-
-            return null;
-        }
-
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            Log.ConversationResumed(_logger, shared, promptIds.Length);
-        }
-
-        return (kept, shared);
-    }
-
-    private GenerationOptions Resolve(GenerationOptions? request)
-    {
-        request?.Validate();
-        GenAISearchOptions.ThrowIfUnsupported(request, nameof(GenerationOptions));
-        // The model's own settings that onnxruntime-genai lacks (min-p) were logged at load and are left out.
-        var modelDefaults = ModelInfo.Defaults.ToOptions();
-        modelDefaults.MinP = null;
-        return (request ?? new GenerationOptions()).WithDefaults(Options.Generation).WithDefaults(modelDefaults);
-    }
-
-    private int MaxNewTokens(GenerationOptions settings, int promptLength) => GenerationDefaults.MaxNewTokensFor(ModelInfo, settings, promptLength);
-
-    private int[] PreparePrompt(GptPrompt prompt)
-    {
-        int[] ids = prompt.TokenIds is { } given ? [.. given]
-            : _codec is { } codec ? [.. codec.Encode(prompt.Text!, prompt.AddSpecialTokens)]
-            : throw new InvalidOperationException($"The model at '{ModelInfo.ModelPath}' has no tokenizer files (vocab.json + merges.txt, tokenizer.model or tokenizer.json); give the prompt as token ids instead.");
-        if (ids.Length == 0)
-        {
-            ids = ModelInfo.BosTokenId is { } bos
-                ? [bos]
-                : throw new ArgumentException("The prompt is empty and the model has no bos token to start from; give at least one token.", nameof(prompt));
-        }
-
-        var vocabulary = ModelInfo.VocabularySize;
-        foreach (var id in ids)
-        {
-            if ((uint)id >= (uint)vocabulary)
-            {
-                throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Prompt token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
-            }
-        }
-
-        return ids;
-    }
+    /// <inheritdoc />
+    public void Dispose() => _decoder.Dispose();
 
     private static void ValidateAdapters(GenAIOptions options)
     {
@@ -764,34 +400,5 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
             adapters.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// The request's guidance: <see cref="GenerationOptions.JsonSchema"/> (or <see cref="GenerationOptions.AnyJson"/>) maps
-    /// onto onnxruntime-genai's <c>json_schema</c> guidance, else <paramref name="genAIOptions"/>'s own constraint.
-    /// </summary>
-    private static (string Type, string Data)? Guidance(GenerationOptions settings, GenAIRequestOptions? genAIOptions)
-    {
-        var own = genAIOptions?.Guidance();
-        if (settings.JsonOutput() is not { } json)
-        {
-            return own;
-        }
-
-        if (json.Prefix.Length > 0 || json.Suffix.Length > 0)
-        {
-            throw new NotSupportedException("The GenAI backend cannot constrain output to text around a JSON value (GenerationOptions.FramedJson, used for required tool calls); use the OnnxGpt backend.");
-        }
-
-        if (own is not null)
-        {
-            throw new ArgumentException("Set GenerationOptions.JsonSchema (or AnyJson) or a GenAIRequestOptions constraint, not both.", nameof(genAIOptions));
-        }
-
-        // Compact JSON (llguidance's x-guidance), as the OnnxGpt backend's bounded whitespace: a model that knows no JSON
-        // would otherwise fill the budget with newlines.
-        var schema = System.Text.Json.Nodes.JsonNode.Parse(json.Schema ?? "{}") as System.Text.Json.Nodes.JsonObject ?? [];
-        schema["x-guidance"] ??= new System.Text.Json.Nodes.JsonObject { ["whitespace_flexible"] = false, ["item_separator"] = ",", ["key_separator"] = ":" };
-        return ("json_schema", schema.ToJsonString());
     }
 }

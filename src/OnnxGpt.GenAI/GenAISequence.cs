@@ -1,25 +1,37 @@
 using Microsoft.ML.OnnxRuntimeGenAI;
+using OnnxGpt.Generation.Decoding;
 
 namespace OnnxGpt.GenAI;
 
 /// <summary>
-/// One onnxruntime-genai generator (its KV cache) with the parameters it was created from, what it was created for
-/// (search options and adapter), and the token ids its sequence holds. A request owns one while it runs; a finished
-/// turn of a conversation hands it to the conversation store for the next turn.
+/// One onnxruntime-genai generator (its KV cache) as a sequence of OnnxGpt's generation loop, with the parameters it
+/// was created from and what it was created for (search options and adapter). onnxruntime-genai samples natively:
+/// <see cref="GenerateNext"/> runs the last chosen token (or nothing after <see cref="Append"/>) and chooses the next.
+/// Cancellation stops a run in progress through onnxruntime-genai's <c>terminate_session</c>.
 /// </summary>
-internal sealed class GenAISequence : IDisposable
+internal sealed class GenAISequence : DecoderSequence
 {
+    private readonly GenAIDecoder _owner;
     private readonly GeneratorParams _parameters;
+    private readonly bool _keepable;
+    private CancellationToken _cancellationToken;
+    private CancellationTokenRegistration _registration;
+    private int _tokens;
+    private bool _lastUnrun;
     private bool _disposed;
 
     /// <summary>Creates the generator; the parameters are kept alive with it and disposed after it.</summary>
+    /// <param name="owner">The decoder (it learns when this model's generators cannot rewind).</param>
     /// <param name="model">The model.</param>
     /// <param name="search">The search options to create it with.</param>
     /// <param name="guidance">The constraint (guidance type and data), or null.</param>
     /// <param name="adapters">The loaded adapters, when <paramref name="adapter"/> is set.</param>
     /// <param name="adapter">The adapter to activate, or null for the base model.</param>
-    public GenAISequence(Model model, GenAISearchSettings search, (string Type, string Data)? guidance, Adapters? adapters, string? adapter)
+    /// <param name="keepable">Whether a finished turn may keep it for its conversation.</param>
+    public GenAISequence(GenAIDecoder owner, Model model, GenAISearchSettings search, (string Type, string Data)? guidance, Adapters? adapters, string? adapter, bool keepable)
     {
+        _owner = owner;
+        _keepable = keepable;
         _parameters = new GeneratorParams(model);
         Generator? generator = null;
         try
@@ -44,7 +56,6 @@ internal sealed class GenAISequence : IDisposable
         }
 
         Generator = generator;
-
         Search = search;
         Adapter = adapter;
     }
@@ -58,13 +69,86 @@ internal sealed class GenAISequence : IDisposable
     /// <summary>The active adapter, or null for the base model.</summary>
     public string? Adapter { get; }
 
-    /// <summary>
-    /// The token ids of the generator's sequence once a turn has finished: the prompt and every generated token.
-    /// Its KV cache holds all but the last (a generated token is only run with the next one).
-    /// </summary>
-    public int[] SequenceIds { get; set; } = [];
+    /// <summary>The cache holds every token of the sequence but a generated one not yet run with the next.</summary>
+    public override int Length => _lastUnrun ? _tokens - 1 : _tokens;
 
-    public void Dispose()
+    public override bool IsDone => Generator.IsDone();
+
+    public override bool CanKeep => _keepable && !_owner.RewindUnsupported;
+
+    /// <summary>onnxruntime-genai refuses to rewind a cache to its own length: one token less.</summary>
+    protected override int MaxRewindLength => Length - 1;
+
+    public override void Append(ReadOnlySpan<int> tokens)
+    {
+        try
+        {
+            Generator.AppendTokens(tokens);
+        }
+        catch (OnnxRuntimeGenAIException) when (_cancellationToken.IsCancellationRequested)
+        {
+            // terminate_session stopped the run.
+            throw new OperationCanceledException(_cancellationToken);
+        }
+
+        _tokens += tokens.Length;
+        _lastUnrun = false;
+    }
+
+    public override int GenerateNext()
+    {
+        try
+        {
+            Generator.GenerateNextToken();
+        }
+        catch (OnnxRuntimeGenAIException) when (_cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(_cancellationToken);
+        }
+
+        _tokens++;
+        _lastUnrun = true;
+        return Generator.GetNextTokens()[0];
+    }
+
+    public override bool TryRewind(int length)
+    {
+        try
+        {
+            Generator.RewindTo((ulong)length);
+        }
+        catch (OnnxRuntimeGenAIException ex)
+        {
+            _owner.RewindFailed(ex);
+            return false;
+        }
+
+        _tokens = length;
+        _lastUnrun = false;
+        return true;
+    }
+
+    /// <summary>A kept generator serves the next turn only with the same search options and adapter.</summary>
+    protected override bool CanContinue(DecoderRequest request) =>
+        string.Equals(Adapter, _owner.AdapterFor(request), StringComparison.Ordinal) && Search.CanContinueWith(_owner.SearchFor(request));
+
+    /// <summary>Cancellation also stops a model run in progress (a long prompt), through onnxruntime-genai's terminate_session.</summary>
+    protected override void Attach(DecoderRequest request)
+    {
+        _registration.Dispose();
+        _cancellationToken = request.CancellationToken;
+        _registration = request.CancellationToken.Register(static state => ((Generator)state!).SetRuntimeOption("terminate_session", "1"), Generator);
+    }
+
+    protected override void Detach()
+    {
+        // The registration's callback has run or never will once it is disposed.
+        _registration.Dispose();
+        _registration = default;
+        _cancellationToken = CancellationToken.None;
+    }
+
+    protected override void Dispose(bool disposing)
     {
         if (_disposed)
         {
@@ -72,7 +156,9 @@ internal sealed class GenAISequence : IDisposable
         }
 
         _disposed = true;
+        _registration.Dispose();
         Generator.Dispose();
         _parameters.Dispose();
+        base.Dispose(disposing);
     }
 }

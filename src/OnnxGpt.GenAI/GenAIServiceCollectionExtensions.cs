@@ -61,9 +61,5 @@ public static class GenAIServiceCollectionExtensions
         builder.Configure(o => o.Backend = GptBackend.GenAI);
         builder.Services.AddOnnxRuntimeGenAIBackend();
         builder.Services.AddOptions<GenAIOptions>(builder.OptionsName);
-        if (!builder.Services.Any(d => d.ServiceType == typeof(GenAIModelRegistration) && d.ImplementationInstance is GenAIModelRegistration r && r.OptionsName == builder.OptionsName))
-        {
-            builder.Services.AddSingleton(new GenAIModelRegistration(builder.OptionsName));
-        }
     }
 }

@@ -141,7 +141,7 @@ internal static class GenerateCommand
         return text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
     }
 
-    private static GptBackend ParseBackend(string? name) => name?.Trim().ToUpperInvariant() switch
+    private static string ParseBackend(string? name) => name?.Trim().ToUpperInvariant() switch
     {
         null or "" or "ONNXGPT" => GptBackend.OnnxGpt,
         "GENAI" => GptBackend.GenAI,
@@ -341,7 +341,7 @@ internal sealed class SamplingFlags
 /// <summary>A parsed <c>generate</c> command line.</summary>
 internal sealed record GenerateRequest(
     IReadOnlyList<GptPrompt> Prompts,
-    GptBackend Backend,
+    string Backend,
     string? ModelPath,
     IReadOnlyList<string> ExecutionProviders,
     GenerationOptions Options,

@@ -26,11 +26,11 @@ internal static class ModelLoader
         GptModel.Load(Options(modelPath, variant, executionProviders), loggerFactory);
 
     /// <summary>Creates the generator of the backend asked for.</summary>
-    public static LoadedGenerator LoadGenerator(string? modelPath, string? variant, IEnumerable<string>? executionProviders, GptBackend backend, ILoggerFactory loggerFactory, string? draftModelPath = null)
+    public static LoadedGenerator LoadGenerator(string? modelPath, string? variant, IEnumerable<string>? executionProviders, string backend, ILoggerFactory loggerFactory, string? draftModelPath = null)
     {
         var options = Options(modelPath, variant, executionProviders);
         options.DraftModelPath = draftModelPath;
-        if (backend == GptBackend.GenAI)
+        if (GptBackend.Same(backend, GptBackend.GenAI))
         {
 #if ONNXGPT_GENAI
             var genai = OnnxGpt.GenAI.GenAIGenerator.Create(options, loggerFactory);

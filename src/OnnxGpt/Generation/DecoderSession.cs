@@ -55,7 +55,7 @@ internal sealed unsafe class DecoderSession : IDisposable
 
         _rows = batchSize;
         _pads = new int[batchSize];
-        _pool = model.CachePool;
+        _pool = model.Runtime.CachePool;
         _cache = _pool.Rent(capacity, batchSize);
         _cancellationToken = cancellationToken;
         try
@@ -494,7 +494,7 @@ internal sealed unsafe class DecoderSession : IDisposable
         }
 
         // Optimum's split layout runs the prompt through its own graph, which takes no cache inputs.
-        var prefillGraph = firstStep && _model.PrefillNames is not null;
+        var prefillGraph = firstStep && _model.Runtime.PrefillNames is not null;
         if (prefillGraph)
         {
             n = firstOwnedInput;
@@ -515,16 +515,16 @@ internal sealed unsafe class DecoderSession : IDisposable
                 outputs[1 + i] = CreateCacheTensor(i, 1 - _side, total);
             }
 
-            _model.EnterRun();
+            _model.Runtime.EnterRun();
             try
             {
-                var names = prefillGraph ? _model.PrefillNames! : _model.NativeNames;
-                var session = prefillGraph ? _model.PrefillSessionHandle : _model.SessionHandle;
+                var names = prefillGraph ? _model.Runtime.PrefillNames! : _model.Runtime.NativeNames;
+                var session = prefillGraph ? _model.Runtime.PrefillSessionHandle : _model.Runtime.SessionHandle;
                 status = _api.Run(session, _runOptions.DangerousGetHandle(), names.Inputs, inputs, (nuint)n, names.Outputs, (nuint)(1 + cacheCount), outputs);
             }
             finally
             {
-                _model.ExitRun();
+                _model.Runtime.ExitRun();
             }
         }
         finally

@@ -1,3 +1,4 @@
+using OnnxGpt.Generation.Decoding;
 using OnnxGpt.Models;
 
 namespace OnnxGpt.Generation;
@@ -9,14 +10,18 @@ namespace OnnxGpt.Generation;
 /// token. A row that ends leaves at once; the batch is rebuilt without it (its padding shrinks when it was the
 /// longest) and its memory goes back to the pool. Single requests, batches, next-token distributions and concurrent
 /// requests (through <see cref="GenerationScheduler"/>) all run here; each row keeps its own sampler, stops, seed
-/// and finish reason, and a failure in one row's sampling ends only that row.
+/// and finish reason, and a failure in one row's sampling ends only that row. A <see cref="GptDecoder"/> (another
+/// backend) plugs in instead of the model's own sessions: each row then runs its <see cref="DecoderSequence"/>, and
+/// retiring, admitting, sampling, finishing, conversations and publishing are the same.
 /// </summary>
 internal sealed class GenerationEngine : IDisposable
 {
     /// <summary>Prompt tokens run per iteration by default (a longer prompt runs in chunks of this size), so running rows wait at most one chunk.</summary>
     internal const int DefaultPrefillBudget = 512;
 
-    private readonly GptModel _model;
+    private readonly GptModel? _ownModel;
+    private readonly GptDecoder? _decoder;
+    private readonly int[] _one = new int[1];
     private readonly int _maxRows;
     private readonly int _prefillBudget;
     private readonly int _vocabulary;
@@ -36,15 +41,29 @@ internal sealed class GenerationEngine : IDisposable
     private int _budget;
 
     public GenerationEngine(GptModel model, int maxRows, int prefillBudget = DefaultPrefillBudget)
+        : this(model.Info, maxRows, prefillBudget)
     {
-        _model = model;
+        _ownModel = model;
+    }
+
+    /// <summary>An engine whose rows run on another backend's sequences.</summary>
+    public GenerationEngine(GptDecoder decoder, int maxRows, int prefillBudget = DefaultPrefillBudget)
+        : this(decoder.Info, maxRows, prefillBudget)
+    {
+        _decoder = decoder;
+    }
+
+    private GenerationEngine(GptModelInfo info, int maxRows, int prefillBudget)
+    {
         _maxRows = Math.Max(1, maxRows);
         _prefillBudget = Math.Max(1, prefillBudget);
-        _vocabulary = model.Info.VocabularySize;
-        _pad = model.Info.PadTokenId ?? (model.Info.EosTokenIds.Count > 0 ? model.Info.EosTokenIds[0] : 0);
+        _vocabulary = info.VocabularySize;
+        _pad = info.PadTokenId ?? (info.EosTokenIds.Count > 0 ? info.EosTokenIds[0] : 0);
         _sources = new RowSource[_maxRows];
         _next = new int[_maxRows];
     }
+
+    private GptModel Model => _ownModel!;
 
     /// <summary>Rows waiting or running.</summary>
     public int Count => _pending.Count + _running.Count;
@@ -167,6 +186,12 @@ internal sealed class GenerationEngine : IDisposable
             return;
         }
 
+        if (_decoder is not null)
+        {
+            AdmitSequences(_decoder);
+            return;
+        }
+
         var budget = _budget;
         var free = _maxRows - _running.Count;
         var longest = 0;
@@ -243,7 +268,7 @@ internal sealed class GenerationEngine : IDisposable
         var prompt = row.State.PromptIds;
         try
         {
-            row.Session ??= new DecoderSession(_model, SessionCapacity(row), row.CancellationToken);
+            row.Session ??= new DecoderSession(Model, SessionCapacity(row), row.CancellationToken);
             row.Session.PrefillRange(prompt, row.PrefilledTokens, end);
             row.PrefilledTokens = end;
             if (end < prompt.Count)
@@ -283,12 +308,12 @@ internal sealed class GenerationEngine : IDisposable
             if (_group.Count == 1)
             {
                 var row = _group[0];
-                session = new DecoderSession(_model, row.ConversationId is null ? capacity : SessionCapacity(row), row.CancellationToken);
+                session = new DecoderSession(Model, row.ConversationId is null ? capacity : SessionCapacity(row), row.CancellationToken);
                 session.Prefill(row.State.PromptIds);
             }
             else
             {
-                session = new DecoderSession(_model, capacity, CancellationToken.None, _group.Count);
+                session = new DecoderSession(Model, capacity, CancellationToken.None, _group.Count);
                 session.PrefillBatch(_groupPrompts, _pad);
             }
 
@@ -370,6 +395,12 @@ internal sealed class GenerationEngine : IDisposable
 
     private void Step()
     {
+        if (_decoder is not null)
+        {
+            StepSequences(_decoder);
+            return;
+        }
+
         if (_dirty || _batch!.Length + 1 > _batch.Capacity)
         {
             RebuildBatch();
@@ -475,11 +506,15 @@ internal sealed class GenerationEngine : IDisposable
     /// <summary>Ends a row with its result; a conversation keeps a copy of the row's cache (or the whole batch session when it was its only row).</summary>
     private void End(GenerationRow row, GeneratedToken last)
     {
-        if (row.ConversationId is { } conversation && _model.Conversations.Capacity > 0)
+        if (_decoder is not null)
+        {
+            Keep(_decoder, row);
+        }
+        else if (row.ConversationId is { } conversation && Model.Runtime.Conversations.Capacity > 0)
         {
             try
             {
-                _model.Conversations.Put(conversation, Export(row));
+                Model.Runtime.Conversations.Put(conversation, Export(row));
             }
             catch (Exception ex) when (ex is GptException or InvalidOperationException or OutOfMemoryException)
             {
@@ -511,7 +546,7 @@ internal sealed class GenerationEngine : IDisposable
         }
 
         var length = home.RowLength(row.Slot);
-        var kept = new DecoderSession(_model, ConversationCapacity(length + 1), CancellationToken.None);
+        var kept = new DecoderSession(Model, ConversationCapacity(length + 1), CancellationToken.None);
         try
         {
             kept.Rebuild([new RowSource(home, row.Slot, length)], length);
@@ -538,7 +573,7 @@ internal sealed class GenerationEngine : IDisposable
             longest = Math.Max(longest, length);
         }
 
-        var batch = _batch ?? new DecoderSession(_model, longest + 1, CancellationToken.None, count);
+        var batch = _batch ?? new DecoderSession(Model, longest + 1, CancellationToken.None, count);
         try
         {
             batch.Rebuild(_sources.AsSpan(0, count), longest + 1);
@@ -620,10 +655,207 @@ internal sealed class GenerationEngine : IDisposable
             row.Session?.Dispose();
             row.Session = null;
             row.Speculation?.Dispose();
+            if (row.Sequence is { } sequence)
+            {
+                row.Sequence = null;
+                sequence.Dispose();
+                _decoder!.ExitSequence();
+            }
+
             row.Publish();
         }
 
         _ended.Clear();
+    }
+
+    /// <summary>
+    /// Runs waiting prompts on their decoder sequences, first come first served, within the prefill budget: a prompt
+    /// longer than what is left of it runs one chunk per iteration. Each finished prompt's first token is chosen, and
+    /// its row joins the running rows.
+    /// </summary>
+    private void AdmitSequences(GptDecoder decoder)
+    {
+        var budget = _budget;
+        var taken = 0;
+        while (taken < _pending.Count && budget > 0 && _running.Count + _ready.Count < _maxRows)
+        {
+            var row = _pending[taken];
+            var prompt = row.Request!.Prompt;
+            try
+            {
+                if (row.Sequence is null)
+                {
+                    OpenSequence(decoder, row);
+                }
+
+                decoder.ThrowIfDisposed();
+                var end = row.PrefilledTokens + Math.Min(prompt.Length - row.PrefilledTokens, budget);
+                row.Sequence!.Append(prompt.AsSpan(row.PrefilledTokens, end - row.PrefilledTokens));
+                budget -= end - row.PrefilledTokens;
+                row.PrefilledTokens = end;
+                if (end < prompt.Length)
+                {
+                    break;
+                }
+
+                _ready.Add(row);
+            }
+            catch (Exception ex)
+            {
+                Fail(row, ex);
+                _ended.Add(row);
+            }
+
+            taken++;
+        }
+
+        _pending.RemoveRange(0, taken);
+        _budget = budget;
+        foreach (var row in _ready)
+        {
+            FirstOfSequence(decoder, row);
+        }
+
+        _ready.Clear();
+    }
+
+    /// <summary>
+    /// Gives a row its sequence: its conversation's kept one, rewound to the prefix its prompt shares with it (at
+    /// least one prompt token is always run, for the next token's scores), when the decoder can continue it; else a
+    /// fresh one (the kept one, if any, is disposed).
+    /// </summary>
+    private static void OpenSequence(GptDecoder decoder, GenerationRow row)
+    {
+        decoder.ThrowIfDisposed();
+        var request = row.Request!;
+        var prompt = request.Prompt;
+        DecoderSequence? sequence = null;
+        if (request.ConversationId is { } conversation && decoder.Conversations.Take(conversation) is { } kept)
+        {
+            var shared = ConversationPrefix.Shared<int>(kept.HeldIds, prompt, kept.MaxRewindLength);
+
+            if (shared > 0 && kept.CanContinue(request) && kept.TryRewind(shared))
+            {
+                sequence = kept;
+                row.PrefilledTokens = shared;
+                row.State.ReusedPromptTokens = shared;
+            }
+            else
+            {
+                kept.Dispose();
+            }
+        }
+
+        sequence ??= decoder.Open(request);
+        try
+        {
+            decoder.EnterSequence();
+        }
+        catch
+        {
+            sequence.Dispose();
+            throw;
+        }
+
+        row.Sequence = sequence;
+        sequence.Attach(request);
+    }
+
+    /// <summary>Chooses a decoder row's first token after its prompt; the row then runs or ends.</summary>
+    private void FirstOfSequence(GptDecoder decoder, GenerationRow row)
+    {
+        GeneratedToken token;
+        try
+        {
+            token = Next(decoder, row, first: true);
+        }
+        catch (Exception ex)
+        {
+            Fail(row, ex);
+            _ended.Add(row);
+            return;
+        }
+
+        if (token.Result is not null)
+        {
+            End(row, token);
+            return;
+        }
+
+        row.Emit(token);
+        _running.Add(row);
+    }
+
+    /// <summary>One step of every running decoder row, each on its own sequence; a failure ends only its row.</summary>
+    private void StepSequences(GptDecoder decoder)
+    {
+        var count = _running.Count;
+        PeakRows = Math.Max(PeakRows, count);
+        var kept = 0;
+        for (var j = 0; j < count; j++)
+        {
+            var row = _running[j];
+            try
+            {
+                var token = Next(decoder, row, first: false);
+                if (token.Result is null)
+                {
+                    row.Emit(token);
+                }
+                else
+                {
+                    End(row, token);
+                }
+            }
+            catch (Exception ex)
+            {
+                Fail(row, ex);
+                _ended.Add(row);
+            }
+
+            if (!row.Ended)
+            {
+                _running[kept++] = row;
+            }
+        }
+
+        _running.RemoveRange(kept, count - kept);
+    }
+
+    /// <summary>A decoder row's next token: the backend's choice, or OnnxGpt's sampler over the scores after the last token (the prompt's, for the first).</summary>
+    private GeneratedToken Next(GptDecoder decoder, GenerationRow row, bool first)
+    {
+        // A disposed decoder ends its running requests before their next run.
+        decoder.ThrowIfDisposed();
+        var sequence = row.Sequence!;
+        if (decoder.SamplesNatively)
+        {
+            var id = sequence.GenerateNext();
+            return row.State.Accept(id, sequence.IsDone);
+        }
+
+        if (!first)
+        {
+            _one[0] = row.State.LastToken;
+            sequence.Append(_one);
+        }
+
+        return row.State.Advance(sequence.Logits);
+    }
+
+    /// <summary>A finished decoder row's sequence is kept for its conversation's next turn, when the decoder allows it and the request was not cancelled.</summary>
+    private static void Keep(GptDecoder decoder, GenerationRow row)
+    {
+        if (row.Sequence is not { } sequence || row.ConversationId is not { } conversation || !sequence.CanKeep || row.CancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        sequence.Detach();
+        sequence.HeldIds = row.State.Sequence.ToArray();
+        row.Sequence = null;
+        decoder.ExitSequence();
+        decoder.Conversations.Put(conversation, sequence);
     }
 
     /// <summary>A row's own session holds its prompt and generated tokens; a conversation's holds the whole context, so that later turns fit.</summary>
@@ -634,5 +866,5 @@ internal sealed class GenerationEngine : IDisposable
     }
 
     private int ConversationCapacity(int needed) =>
-        _model.Info.ContextLength == int.MaxValue ? needed : Math.Max(needed, _model.Info.ContextLength);
+        Model.Info.ContextLength == int.MaxValue ? needed : Math.Max(needed, Model.Info.ContextLength);
 }

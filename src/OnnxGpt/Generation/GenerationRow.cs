@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using OnnxGpt.Generation.Decoding;
 
 namespace OnnxGpt.Generation;
 
@@ -40,6 +41,12 @@ internal sealed class GenerationRow
 
     /// <summary>The scores after the prompt, for a <see cref="DistributionOnly"/> row.</summary>
     public float[]? DistributionLogits { get; set; }
+
+    /// <summary>For a row of a <see cref="GptDecoder"/>: the request as the decoder sees it.</summary>
+    public DecoderRequest? Request { get; init; }
+
+    /// <summary>For a row of a <see cref="GptDecoder"/>: its sequence (its cache), opened when the row is admitted.</summary>
+    public DecoderSequence? Sequence { get; set; }
 
     /// <summary>The row's own session for its prompt before it joins the batch (a kept conversation's, or a fresh one for a chunked prompt).</summary>
     public DecoderSession? Session { get; set; }

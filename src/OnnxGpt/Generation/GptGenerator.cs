@@ -61,7 +61,7 @@ public sealed class GptGenerator : IGptGenerator
         // A caller with a synchronization context (a UI) must not run the model on its thread.
         await ThreadPoolSwitch.IfNeeded();
         ResumeConversation(row);
-        if (!_model.Batches)
+        if (!_model.Runtime.Batches)
         {
             // Alone: the request drives its own engine on its own thread.
             using var engine = new GenerationEngine(_model, 1);
@@ -89,7 +89,7 @@ public sealed class GptGenerator : IGptGenerator
 
         try
         {
-            _model.Scheduler.Submit(row);
+            _model.Runtime.Scheduler.Submit(row);
         }
         catch
         {
@@ -275,7 +275,7 @@ public sealed class GptGenerator : IGptGenerator
         var settings = Resolve(options);
         var promptIds = PreparePrompt(prompt);
         var maxNew = MaxNewTokens(settings, promptIds.Count);
-        var conversation = _model.Conversations.Capacity > 0 ? settings.ConversationId : null;
+        var conversation = _model.Runtime.Conversations.Capacity > 0 ? settings.ConversationId : null;
         return new GenerationRow(new SequenceState(_model, settings, promptIds, maxNew, Stopwatch.GetTimestamp()), conversation, cancellationToken)
         {
             Speculation = Speculation.SpeculativeDecoder.Create(_model, settings, promptIds.Count + maxNew),
@@ -289,19 +289,13 @@ public sealed class GptGenerator : IGptGenerator
     /// </summary>
     private void ResumeConversation(GenerationRow row)
     {
-        if (row.ConversationId is not { } conversation || _model.Conversations.Take(conversation) is not { } kept)
+        if (row.ConversationId is not { } conversation || _model.Runtime.Conversations.Take(conversation) is not { } kept)
         {
             return;
         }
 
         var promptIds = row.State.PromptIds;
-        var processed = kept.ProcessedIds;
-        var shared = 0;
-        var limit = Math.Min(processed.Length, promptIds.Count - 1);
-        while (shared < limit && processed[shared] == promptIds[shared])
-        {
-            shared++;
-        }
+        var shared = ConversationPrefix.Shared(kept.ProcessedIds, promptIds, kept.ProcessedIds.Length);
 
         if (shared > 0 && kept.Capacity >= promptIds.Count + row.State.MaxNewTokens && kept.TryRewind(shared))
         {
@@ -356,69 +350,12 @@ public sealed class GptGenerator : IGptGenerator
         }
     }
 
-    private GenerationOptions Resolve(GenerationOptions? request)
-    {
-        request?.Validate();
-        var settings = (request ?? new GenerationOptions()).WithDefaults(_model.Options.Generation).WithDefaults(_model.Info.Defaults.ToOptions());
-        CheckVocabulary(settings);
-        return settings;
-    }
-
-    /// <summary>Token ids in the settings must be in the model's vocabulary.</summary>
-    private void CheckVocabulary(GenerationOptions settings)
-    {
-        var vocabulary = _model.Info.VocabularySize;
-        string setting;
-        if (settings.LogitBias is { } bias)
-        {
-            foreach (var id in bias.Keys)
-            {
-                if (id >= vocabulary)
-                {
-                    setting = nameof(GenerationOptions.LogitBias);
-                    throw new ArgumentOutOfRangeException(setting, id, $"LogitBias token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
-                }
-            }
-        }
-
-        if (settings.BannedTokenSequences is { } banned)
-        {
-            foreach (var sequence in banned)
-            {
-                foreach (var id in sequence)
-                {
-                    if (id >= vocabulary)
-                    {
-                        setting = nameof(GenerationOptions.BannedTokenSequences);
-                        throw new ArgumentOutOfRangeException(setting, id, $"BannedTokenSequences token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
-                    }
-                }
-            }
-        }
-    }
+    private GenerationOptions Resolve(GenerationOptions? request) =>
+        GenerationRequests.Resolve(request, _model.Options.Generation, _model.Info.Defaults.ToOptions(), _model.Info.VocabularySize);
 
     private int MaxNewTokens(GenerationOptions settings, int promptLength) => GenerationDefaults.MaxNewTokensFor(_model.Info, settings, promptLength);
 
     /// <summary>The prompt's ids, checked against the vocabulary and the context (one position must stay free).</summary>
-    private IReadOnlyList<int> PreparePrompt(GptPrompt prompt)
-    {
-        var ids = prompt.TokenIds ?? _model.RequireTokenizer().Encode(prompt.Text!, prompt.AddSpecialTokens);
-        if (ids.Count == 0)
-        {
-            ids = _model.Info.BosTokenId is { } bos
-                ? [bos]
-                : throw new ArgumentException("The prompt is empty and the model has no bos token to start from; give at least one token.", nameof(prompt));
-        }
-
-        var vocabulary = _model.Info.VocabularySize;
-        foreach (var id in ids)
-        {
-            if ((uint)id >= (uint)vocabulary)
-            {
-                throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Prompt token id {id} is outside the model's vocabulary (0..{vocabulary - 1}).");
-            }
-        }
-
-        return ids.Count < _model.Info.ContextLength ? ids : throw new PromptTooLongException(ids.Count, _model.Info.ContextLength);
-    }
+    private IReadOnlyList<int> PreparePrompt(GptPrompt prompt) =>
+        GenerationRequests.PreparePrompt(prompt, _model.Info, (text, special) => _model.RequireTokenizer().Encode(text, special));
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using OnnxGpt.Constraints;
-using OnnxGpt.Models;
+using OnnxGpt.Generation.Decoding;
 using OnnxGpt.Sampling;
 using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
@@ -10,16 +10,18 @@ namespace OnnxGpt.Generation;
 
 /// <summary>
 /// One sequence being generated: its ids, sampler, streaming decoder and stop matching, and the result it builds.
-/// The generation loops (one request, or a batch of rows) feed it the next-token scores and stream what it returns.
+/// The generation loop feeds it the next-token scores (<see cref="Advance(Span{float})"/>), or the token a natively sampling
+/// backend chose (<see cref="Accept"/>), and streams what it returns.
 /// </summary>
 internal sealed class SequenceState
 {
-    private readonly GptModel _model;
+    private readonly IGenerationModel _model;
     private readonly int[] _sequence;
     private readonly List<int> _generated;
     private readonly StringBuilder _text = new();
-    private readonly TokenSampler _sampler;
+    private readonly TokenSampler? _sampler;
     private readonly StreamingDetokenizer? _detokenizer;
+    private readonly ITokenTextStream? _textStream;
     private readonly StopSequenceMatcher _stops;
     private readonly int[]? _topIds;
     private readonly int? _topLogprobs;
@@ -30,7 +32,13 @@ internal sealed class SequenceState
     private readonly GenerationOptions _settings;
     private long _firstTokenAt;
 
-    public SequenceState(GptModel model, GenerationOptions settings, IReadOnlyList<int> promptIds, int maxNewTokens, long started)
+    /// <param name="model">The model behind the sequence.</param>
+    /// <param name="settings">The resolved settings.</param>
+    /// <param name="promptIds">The prompt.</param>
+    /// <param name="maxNewTokens">The most tokens to generate.</param>
+    /// <param name="started">When the request started (<see cref="Stopwatch.GetTimestamp"/>).</param>
+    /// <param name="samplesNatively">The backend chooses the tokens (<see cref="Accept"/>): no sampler and no constraint of OnnxGpt's.</param>
+    public SequenceState(IGenerationModel model, GenerationOptions settings, IReadOnlyList<int> promptIds, int maxNewTokens, long started, bool samplesNatively = false)
     {
         _model = model;
         PromptIds = promptIds;
@@ -44,13 +52,14 @@ internal sealed class SequenceState
 
         _generated = new List<int>(Math.Min(maxNewTokens, 1024));
         _eos = model.Info.EosTokenIds;
-        _sampler = TokenSampler.Create(settings, promptIds.Count, _eos);
+        _sampler = samplesNatively ? null : TokenSampler.Create(settings, promptIds.Count, _eos);
         _detokenizer = model.Tokenizer is { } tokenizer ? new StreamingDetokenizer(tokenizer) : null;
+        _textStream = _detokenizer is null ? model.CreateTextStream() : null;
         _stops = new StopSequenceMatcher(settings.StopSequences);
         _topLogprobs = settings.TopLogprobs;
         _topIds = _topLogprobs is > 0 ? new int[_topLogprobs.Value] : null;
-        _constraint = settings.JsonOutput() is { } json
-            ? FramedTokenConstraint.Start(json, nameof(GenerationOptions.JsonSchema), model.RequireTokenizer(), model.Info.VocabularySize, _eos)
+        _constraint = !samplesNatively && settings.JsonOutput() is { } json
+            ? FramedTokenConstraint.Start(json, nameof(GenerationOptions.JsonSchema), RequireTokenizer(model), model.Info.VocabularySize, _eos)
             : null;
         _settings = settings;
     }
@@ -105,15 +114,26 @@ internal sealed class SequenceState
 
         // Constrained output: the tokens that cannot come next are removed before the sampler sees the scores.
         _constraint?.Mask(logits, MaxNewTokens - index);
-        var token = _sampler.Next(logits, _sequence.AsSpan(0, PromptIds.Count + index), draft, out var logprob);
+        var sampler = _sampler ?? throw new InvalidOperationException("This sequence's backend samples natively: use Accept.");
+        var token = sampler.Next(logits, _sequence.AsSpan(0, PromptIds.Count + index), draft, out var logprob);
+
+        // Only when asked: the sampler left the final scores in logits.
+        var alternatives = _topLogprobs is { } wanted ? TopLogprobs(logits, wanted) : null;
+        return Record(token, logprob, alternatives, backendDone: false);
+    }
+
+    /// <summary>Takes the token a natively sampling backend chose and returns it as streamed; <paramref name="backendDone"/>: the backend ended the sequence.</summary>
+    public GeneratedToken Accept(int token, bool backendDone) => Record(token, null, null, backendDone);
+
+    private GeneratedToken Record(int token, float? logprob, TokenLogprob[]? alternatives, bool backendDone)
+    {
+        var index = _generated.Count;
         if (_firstTokenAt == 0)
         {
             _firstTokenAt = Stopwatch.GetTimestamp();
             _telemetry?.Prefilled(PromptIds.Count, ReusedPromptTokens);
         }
 
-        // Only when asked: the sampler left the final scores in logits.
-        var alternatives = _topLogprobs is { } wanted ? TopLogprobs(logits, wanted) : null;
         _sequence[PromptIds.Count + index] = token;
         _generated.Add(token);
         LastToken = token;
@@ -124,12 +144,12 @@ internal sealed class SequenceState
         {
             // A constrained output ends with eos only once its value is whole: that is the stop it asked for.
             finish = _constraint is null ? FinishReason.Eos : FinishReason.Stop;
-            released = _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
+            released = _stops.Push(FlushText()).Released + _stops.Flush();
         }
         else
         {
             _constraint?.Accept(token);
-            var (fragment, stopped) = _stops.Push(_detokenizer?.Append(token) ?? string.Empty);
+            var (fragment, stopped) = _stops.Push(AppendText(token));
             released = fragment;
             if (stopped)
             {
@@ -138,12 +158,13 @@ internal sealed class SequenceState
             else if (_constraint is { IsComplete: true })
             {
                 finish = FinishReason.Stop;
-                released += _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
+                released += _stops.Push(FlushText()).Released + _stops.Flush();
             }
-            else if (_generated.Count >= MaxNewTokens)
+            else if (_generated.Count >= MaxNewTokens || backendDone)
             {
-                finish = FinishReason.Length;
-                released += _stops.Push(_detokenizer?.Flush() ?? string.Empty).Released + _stops.Flush();
+                // A backend that ends the sequence itself (its constraint completed, its length limit) ends it as eos.
+                finish = _generated.Count >= MaxNewTokens ? FinishReason.Length : FinishReason.Eos;
+                released += _stops.Push(FlushText()).Released + _stops.Flush();
             }
         }
 
@@ -186,6 +207,7 @@ internal sealed class SequenceState
     /// </summary>
     public void Exited(CancellationToken cancellationToken)
     {
+        _textStream?.Dispose();
         if (_telemetry is not { HasEnded: false } telemetry)
         {
             return;
@@ -200,6 +222,13 @@ internal sealed class SequenceState
             telemetry.Exited();
         }
     }
+
+    private static Tokenization.GptTokenizer RequireTokenizer(IGenerationModel model) => model.Tokenizer
+        ?? throw new InvalidOperationException($"The model at '{model.Info.ModelPath}' has no tokenizer files; constrained output needs one.");
+
+    private string AppendText(int token) => _detokenizer?.Append(token) ?? _textStream?.Append(token) ?? string.Empty;
+
+    private string FlushText() => _detokenizer?.Flush() ?? _textStream?.Flush() ?? string.Empty;
 
     /// <summary>The finish reason as OpenTelemetry's <c>gen_ai.response.finish_reasons</c> spell them.</summary>
     internal static string FinishReasonName(FinishReason reason) => reason switch
@@ -222,7 +251,7 @@ internal sealed class SequenceState
         for (var i = 0; i < n; i++)
         {
             var id = _topIds[i];
-            top[i] = new TokenLogprob(id, NextTokenDistribution.Decode(_model.Tokenizer, id), (float)(finalLogits[id] - _sampler.LastLogSumExp));
+            top[i] = new TokenLogprob(id, NextTokenDistribution.Decode(_model.Tokenizer, id), (float)(finalLogits[id] - _sampler!.LastLogSumExp));
         }
 
         return top;

@@ -41,8 +41,11 @@ public sealed class GptOptions
     /// </summary>
     public int? IntraOpNumThreads { get; set; }
 
-    /// <summary>The engine that runs the model: OnnxGpt's own loop (default) or onnxruntime-genai (needs OnnxGpt.GenAI).</summary>
-    public GptBackend Backend { get; set; } = GptBackend.OnnxGpt;
+    /// <summary>
+    /// The engine that runs the model, by name (ignoring case): <see cref="GptBackend.OnnxGpt"/> (default), or a
+    /// registered backend's <see cref="IGptBackendFactory.Name"/> such as <see cref="GptBackend.GenAI"/> (needs OnnxGpt.GenAI).
+    /// </summary>
+    public string Backend { get; set; } = GptBackend.OnnxGpt;
 
     /// <summary>
     /// The most generations of this model that run at once; further requests wait (see <see cref="MaxQueuedRequests"/>).

@@ -69,9 +69,9 @@ public sealed class GptOptionsValidator : IValidateOptions<GptOptions>
             errors.Add($"{prefix}: MaxQueuedRequests must be 0 or more (or unset for no limit), but was {options.MaxQueuedRequests}.");
         }
 
-        if (!Enum.IsDefined(options.Backend))
+        if (string.IsNullOrWhiteSpace(options.Backend))
         {
-            errors.Add($"{prefix}: Backend '{options.Backend}' is not known; use {GptBackend.OnnxGpt} or {GptBackend.GenAI}.");
+            errors.Add($"{prefix}: Backend must name a backend; use {GptBackend.OnnxGpt} (the default) or a registered one such as {GptBackend.GenAI}.");
         }
 
         if (options.Generation is not null)

@@ -75,33 +75,50 @@ public static class GptServiceCollectionExtensions
         services.AddOptions<GptOptions>(name).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GptOptions>, GptOptionsValidator>());
 
+        // Every AddGpt call for one model shares its layers and chat client builder.
+        var registration = services.Select(d => d.IsKeyedService ? null : d.ImplementationInstance).OfType<GptRegistration>().FirstOrDefault(r => r.OptionsName == name);
+        if (registration is not null)
+        {
+            return new GptBuilder(services, key, name, registration);
+        }
+
+        registration = new GptRegistration(name);
+        services.AddSingleton(registration);
         if (key is null)
         {
             services.TryAddSingleton(sp => LoadModel(sp, name));
-            services.TryAddSingleton(sp => CreateGenerator(sp, name, () => sp.GetRequiredService<GptModel>()));
-            services.TryAddSingleton<IChatClient>(sp => CreateChatClient(sp, name, sp.GetRequiredService<IGptGenerator>()));
+            services.TryAddSingleton(sp => CreateGenerator(sp, registration, () => sp.GetRequiredService<GptModel>()));
+            if (!services.Any(d => d.ServiceType == typeof(IChatClient) && !d.IsKeyedService))
+            {
+                registration.ChatClient = services.AddChatClient(sp => CreateChatClient(sp, name, sp.GetRequiredService<IGptGenerator>()));
+            }
         }
         else
         {
             services.TryAddKeyedSingleton(key, (sp, _) => LoadModel(sp, name));
-            services.TryAddKeyedSingleton(key, (sp, k) => CreateGenerator(sp, name, () => sp.GetRequiredKeyedService<GptModel>(k)));
-            services.TryAddKeyedSingleton<IChatClient>(key, (sp, k) => CreateChatClient(sp, name, sp.GetRequiredKeyedService<IGptGenerator>(k)));
+            services.TryAddKeyedSingleton(key, (sp, k) => CreateGenerator(sp, registration, () => sp.GetRequiredKeyedService<GptModel>(k)));
+            if (!services.Any(d => d.ServiceType == typeof(IChatClient) && d.IsKeyedService && Equals(d.ServiceKey, key)))
+            {
+                registration.ChatClient = services.AddKeyedChatClient(key, sp => CreateChatClient(sp, name, sp.GetRequiredKeyedService<IGptGenerator>(key)));
+            }
         }
 
-        return new GptBuilder(services, key, name);
+        return new GptBuilder(services, key, name, registration);
     }
 
-    private static IGptGenerator CreateGenerator(IServiceProvider services, string name, Func<GptModel> model)
+    private static IGptGenerator CreateGenerator(IServiceProvider services, GptRegistration registration, Func<GptModel> model)
     {
+        var name = registration.OptionsName;
         var options = services.GetRequiredService<IOptionsMonitor<GptOptions>>().Get(name);
-        var generator = options.Backend == GptBackend.OnnxGpt
+        var generator = GptBackend.IsOnnxGpt(options.Backend)
             ? GptGenerator.Create(model(), services.GetService<ILoggerFactory>())
-            : services.GetServices<IGptBackendFactory>().LastOrDefault(f => f.Backend == options.Backend)?.Create(services, options)
-                ?? throw new InvalidOperationException($"GptOptions.Backend is {options.Backend}, but no backend of that kind is registered: reference the OnnxGpt.GenAI package and call .UseOnnxRuntimeGenAI() on AddGpt's builder.");
+            : services.GetServices<IGptBackendFactory>().LastOrDefault(f => GptBackend.Same(f.Name, options.Backend))?.Create(services, name, options)
+                ?? throw new InvalidOperationException($"GptOptions.Backend is '{options.Backend}', but no backend of that name is registered: for {GptBackend.GenAI}, reference the OnnxGpt.GenAI package and call .UseOnnxRuntimeGenAI() on AddGpt's builder.");
 
-        return options.MaxConcurrentRequests is { } limit
+        generator = options.MaxConcurrentRequests is { } limit
             ? new ConcurrencyLimitedGenerator(generator, limit, options.MaxQueuedRequests)
             : generator;
+        return registration.Apply(generator, services);
     }
 
     private static GptChatClient CreateChatClient(IServiceProvider services, string name, IGptGenerator generator)

@@ -6,7 +6,7 @@ using OnnxGpt.Caching;
 using OnnxGpt.Generation;
 using OnnxGpt.Generation.Speculation;
 using OnnxGpt.Hosting;
-using OnnxGpt.Native;
+using OnnxGpt.Runtime;
 using OnnxGpt.Providers;
 using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
@@ -19,35 +19,16 @@ namespace OnnxGpt.Models;
 /// generation keeps its own cache. Dispose it to release the native session; generations still running finish
 /// their current step and then end with <see cref="ObjectDisposedException"/>.
 /// </summary>
-public sealed class GptModel : IDisposable
+public sealed class GptModel : IGenerationModel, IDisposable
 {
     private const int Gpt2VocabularySize = 50257;
 
-    private readonly Lock _gate = new();
-    private int _activeRuns;
-    private bool _disposed;
-    private GenerationScheduler? _scheduler;
-
-    private GptModel(InferenceSession session, string provider, GraphLayout layout, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options, InferenceSession? prefillSession, CacheMemory cacheMemory)
+    private GptModel(string provider, GptModelInfo info, GptTokenizer? tokenizer, GptOptions options)
     {
-        PrefillSession = prefillSession;
-        if (prefillSession is not null)
-        {
-            PrefillSessionHandle = OrtNative.SessionHandle(prefillSession);
-            PrefillNames = new NativeNames(layout.InputNames[..layout.FirstPastInput], layout.OutputNames);
-        }
-
-        Session = session;
         ExecutionProvider = provider;
-        Layout = layout;
         Info = info;
         Tokenizer = tokenizer;
         Options = options;
-        SessionHandle = OrtNative.SessionHandle(session);
-        NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
-        Conversations = new ConversationStore<DecoderSession>(options.MaxKeptConversations);
-        CachePool = new KvCachePool(layout, info.ContextLength, info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(options), cacheMemory);
-        GenAIInstruments.TrackCachePool(this, info.ModelPath, () => CachePool.RentedBytes + CachePool.IdleBytes);
     }
 
     /// <summary>What the loader found in the graph and the files beside it.</summary>
@@ -64,7 +45,7 @@ public sealed class GptModel : IDisposable
     /// <c>present</c> becomes the next <c>past</c> without a copy. Host on CUDA means the device cache failed its check
     /// at load (a warning says why).
     /// </summary>
-    public string CacheLocation => CachePool.Memory.Description;
+    public string CacheLocation => Runtime.CachePool.Memory.Description;
 
     /// <summary>The model's tokenizer, or null when its folder has none (prompts must then be token ids).</summary>
     public GptTokenizer? Tokenizer { get; }
@@ -72,55 +53,14 @@ public sealed class GptModel : IDisposable
     /// <summary>The options the model was loaded with (their <see cref="GptOptions.Generation"/> defaults apply to every request).</summary>
     public GptOptions Options { get; }
 
-    internal InferenceSession Session { get; }
+    /// <summary>What the model runs on: sessions, native names, the cache pool, conversations and the scheduler.</summary>
+    internal ModelRuntime Runtime { get; private set; } = null!;
 
-    internal GraphLayout Layout { get; }
-
-    /// <summary>The native OrtSession behind <see cref="Session"/>, for the per-token loop.</summary>
-    internal IntPtr SessionHandle { get; }
-
-    /// <summary>The graph's input and output names in native memory, in <see cref="GraphLayout"/>'s order.</summary>
-    internal NativeNames NativeNames { get; }
-
-    /// <summary>
-    /// The first-step graph of Optimum's split layout (<c>decoder_model.onnx</c>: no past inputs), which runs the
-    /// prompt; later steps run <see cref="Session"/> (<c>decoder_with_past_model.onnx</c>). Null for single graphs.
-    /// </summary>
-    internal InferenceSession? PrefillSession { get; }
-
-    /// <summary>The native OrtSession behind <see cref="PrefillSession"/>.</summary>
-    internal IntPtr PrefillSessionHandle { get; }
-
-    /// <summary>The names <see cref="PrefillSession"/> takes (no cache inputs) and gives (logits and the cache).</summary>
-    internal NativeNames? PrefillNames { get; }
-
-    /// <summary>The caches of recent conversations, for prefix reuse.</summary>
-    internal ConversationStore<DecoderSession> Conversations { get; }
+    /// <summary>The graph's layout (inputs, outputs, cache convention).</summary>
+    internal GraphLayout Layout => Runtime.Layout;
 
     /// <summary>The draft model for speculative decoding (<see cref="GptOptions.DraftModelPath"/>), or null.</summary>
     internal GptModel? DraftModel { get; private set; }
-
-    /// <summary>Request buffers and caches kept for reuse.</summary>
-    internal KvCachePool CachePool { get; private set; }
-
-    /// <summary>
-    /// Whether concurrent requests run in one batch (<see cref="GptOptions.EnableBatching"/>): a graph with a KV cache
-    /// in host memory, which OnnxGpt copies when rows join and leave.
-    /// </summary>
-    internal bool Batches => Options.EnableBatching && Layout.Convention != KvCacheConvention.None && CachePool.Memory.IsHost;
-
-    /// <summary>The continuous-batching loop of this model's requests, started by the first one.</summary>
-    internal GenerationScheduler Scheduler
-    {
-        get
-        {
-            lock (_gate)
-            {
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                return _scheduler ??= new GenerationScheduler(this, Options.MaxBatchSize);
-            }
-        }
-    }
 
     /// <summary>Loads a model folder (or <c>.onnx</c> file) on the CPU.</summary>
     /// <param name="modelPath">The model folder (the graph in it or in its <c>onnx/</c> subfolder), or the graph itself.</param>
@@ -223,13 +163,15 @@ public sealed class GptModel : IDisposable
             {
                 Log.ModelLoaded(logger, modelPath, layout.Convention.ToString(), info.LayerCount, info.KeyValueHeads, info.HeadSize, info.ContextLength, info.VocabularySize, provider);
             }
-            var model = new GptModel(session, provider, layout, info, tokenizer, options, prefillSession, CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath))
+            var model = new GptModel(provider, info, tokenizer, options)
             {
                 Threading = SessionFactory.Threading(options.ExecutionProviders.FirstOrDefault(p => ExecutionProviderOptions.Normalize(p.Name) == provider) ?? new ExecutionProviderOptions(provider), options.IntraOpNumThreads),
             };
+            model.Runtime = new ModelRuntime(model, session, layout, prefillSession, ModelRuntime.CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath));
+            GenAIInstruments.TrackCachePool(model, modelPath, () => model.Runtime.CachePool.RentedBytes + model.Runtime.CachePool.IdleBytes);
             try
             {
-                model.VerifyDeviceCache(logger);
+                model.Runtime.VerifyDeviceCache(logger);
                 if (options.DraftModelPath is { } draftPath)
                 {
                     model.DraftModel = DraftModels.Load(model, draftPath, loggerFactory);
@@ -255,7 +197,7 @@ public sealed class GptModel : IDisposable
     /// How many request caches are handed out now and how many are kept idle for reuse. When no generation runs,
     /// <see cref="KvCacheStatistics.Rented"/> is 0: every request returns its cache, however it ended.
     /// </summary>
-    public KvCacheStatistics CacheStatistics => new(CachePool.Rented, CachePool.Idle, Conversations.Count, CachePool.RentedBytes, CachePool.IdleBytes);
+    public KvCacheStatistics CacheStatistics => new(Runtime.CachePool.Rented, Runtime.CachePool.Idle, Runtime.Conversations.Count, Runtime.CachePool.RentedBytes, Runtime.CachePool.IdleBytes);
 
     /// <summary>Turns text into the token ids this model reads (with bos when the model adds it).</summary>
     /// <param name="text">The text to encode.</param>
@@ -274,117 +216,11 @@ public sealed class GptModel : IDisposable
     {
         DraftModel?.Dispose();
         GenAIInstruments.UntrackCachePool(this);
-        Conversations.Dispose();
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _scheduler?.Dispose();
-            if (_activeRuns > 0)
-            {
-                // The last running step releases the session (see ExitRun).
-                return;
-            }
-        }
-
-        ReleaseNative();
+        Runtime.Dispose();
     }
 
-    /// <summary>Marks a session run as started; throws if the model is disposed.</summary>
-    internal void EnterRun()
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _activeRuns++;
-        }
-    }
-
-    /// <summary>Marks a session run as finished, releasing the session if the model was disposed meanwhile.</summary>
-    internal void ExitRun()
-    {
-        bool release;
-        lock (_gate)
-        {
-            release = --_activeRuns == 0 && _disposed;
-        }
-
-        if (release)
-        {
-            ReleaseNative();
-        }
-    }
-
-    /// <summary>
-    /// As many idle caches per size as requests can run at once, so a steady load reuses its caches instead of
-    /// freeing and allocating megabytes per request (which fragments the native heap and grows the working set).
-    /// </summary>
-    private static int IdleCachesPerCapacity(GptOptions options) => options.MaxConcurrentRequests ?? Math.Max(16, Environment.ProcessorCount * 2);
-
-    private static CacheMemory CreateCacheMemory(InferenceSession session, string provider, GptOptions options, Func<InferenceSession, CacheMemory>? deviceCacheMemory, ILogger logger, string modelPath)
-    {
-        if (deviceCacheMemory is null && provider != ExecutionProviderOptions.Cuda)
-        {
-            return CacheMemory.Host();
-        }
-
-        try
-        {
-            if (deviceCacheMemory is not null)
-            {
-                return deviceCacheMemory(session);
-            }
-
-            var entry = options.ExecutionProviders.First(p => ExecutionProviderOptions.Normalize(p.Name) == ExecutionProviderOptions.Cuda);
-            return CacheMemory.Cuda(session, entry.DeviceId);
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            Log.DeviceCacheUnavailable(logger, modelPath, provider, ex.Message.Trim());
-            return CacheMemory.Host();
-        }
-    }
-
-    /// <summary>
-    /// Runs two positions through a device-resident cache once, at load: where this ONNX Runtime build or driver will
-    /// not take device-bound cache tensors, the cache moves to host memory with a warning (ONNX Runtime then copies
-    /// it every step) instead of every request failing.
-    /// </summary>
-    private void VerifyDeviceCache(ILogger logger)
-    {
-        if (CachePool.Memory.IsHost || Layout.Convention == KvCacheConvention.None)
-        {
-            return;
-        }
-
-        var token = Info.BosTokenId ?? 0;
-        try
-        {
-            using var decoder = new DecoderSession(this, 2, CancellationToken.None);
-            decoder.Prefill([token]);
-            decoder.Step(token);
-        }
-        catch (Exception ex) when (ex is GptException or OnnxRuntimeException)
-        {
-            Log.DeviceCacheUnavailable(logger, Info.ModelPath, ExecutionProvider, ex.Message.Trim());
-            var device = CachePool;
-            CachePool = new KvCachePool(Layout, Info.ContextLength, Info.VocabularySize, IdleCachesPerCapacity(Options), CacheMemory.Host());
-            device.Dispose();
-        }
-    }
-
-    private void ReleaseNative()
-    {
-        Session.Dispose();
-        PrefillSession?.Dispose();
-        NativeNames.Dispose();
-        PrefillNames?.Dispose();
-        CachePool.Dispose();
-    }
+    /// <inheritdoc />
+    Generation.Decoding.ITokenTextStream? IGenerationModel.CreateTextStream() => null;
 
     internal GptTokenizer RequireTokenizer() => Tokenizer
         ?? throw new InvalidOperationException($"The model at '{Info.ModelPath}' has no tokenizer files (vocab.json + merges.txt, or tokenizer.model); give the prompt as token ids instead.");

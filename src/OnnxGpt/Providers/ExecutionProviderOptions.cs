@@ -102,8 +102,9 @@ public sealed class ExecutionProviderOptions
         }
     }
 
-    /// <summary>The CUDA provider options ONNX Runtime takes, as key/value pairs.</summary>
-    internal Dictionary<string, string> CudaProviderOptions()
+    /// <summary>The CUDA provider options ONNX Runtime (and onnxruntime-genai) take, as key/value pairs (<c>device_id</c>, <c>gpu_mem_limit</c>...).</summary>
+    /// <returns>A new dictionary of the options this entry sets.</returns>
+    public Dictionary<string, string> CudaProviderOptions()
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -132,8 +133,10 @@ public sealed class ExecutionProviderOptions
         return result;
     }
 
-    /// <summary>The canonical spelling of a provider name, or null when it is unknown.</summary>
-    internal static string? Normalize(string? name) => name?.Trim().ToUpperInvariant() switch
+    /// <summary>The canonical spelling of a provider name (<see cref="Cpu"/>, <see cref="Cuda"/>, <see cref="DirectML"/>, from any case or ONNX Runtime's own names), or null when it is unknown.</summary>
+    /// <param name="name">The name as configured.</param>
+    /// <returns>The canonical name, or null.</returns>
+    public static string? Normalize(string? name) => name?.Trim().ToUpperInvariant() switch
     {
         "CPU" or "CPUEXECUTIONPROVIDER" => Cpu,
         "CUDA" or "CUDAEXECUTIONPROVIDER" => Cuda,

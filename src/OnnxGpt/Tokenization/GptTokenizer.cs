@@ -164,7 +164,7 @@ public sealed partial class GptTokenizer
     /// <param name="settings">What the model configuration says about tokenization.</param>
     /// <returns>The tokenizer.</returns>
     /// <exception cref="ModelLoadException">No tokenizer can be found, or a tokenizer file cannot be read.</exception>
-    internal static GptTokenizer Load(string modelDirectory, TokenizerSettings settings)
+    public static GptTokenizer Load(string modelDirectory, TokenizerSettings settings)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
         ArgumentNullException.ThrowIfNull(settings);

@@ -33,7 +33,7 @@ public sealed class DeviceCacheTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(model.CachePool.Memory.IsHost, Is.False);
+            Assert.That(model.Runtime.CachePool.Memory.IsHost, Is.False);
             Assert.That(model.CacheLocation, Is.EqualTo("Cpu device 0"));
             Assert.That(logs.Warnings, Is.Empty);
             Assert.That(result.TokenIds, Is.EqualTo(reference.GreedyIds));
@@ -78,7 +78,7 @@ public sealed class DeviceCacheTests
         var warnings = logs.Messages.Where(m => m.Level == LogLevel.Warning).ToList();
         Assert.Multiple(() =>
         {
-            Assert.That(model.CachePool.Memory.IsHost, Is.True);
+            Assert.That(model.Runtime.CachePool.Memory.IsHost, Is.True);
             Assert.That(model.CacheLocation, Is.EqualTo("host"));
             Assert.That(warnings, Has.Count.EqualTo(1));
             Assert.That(warnings[0].EventId.Id, Is.EqualTo(DeviceCacheUnavailableEvent));

@@ -60,7 +60,7 @@ public sealed class GptChatClientModelTests : TinyShakespeareFixture
         {
             Assert.That(ex, Is.InstanceOf<GenerationCanceledException>());
             Assert.That(received, Is.EqualTo(3));
-            Assert.That(Model.CachePool.Rented, Is.Zero);
+            Assert.That(Model.Runtime.CachePool.Rented, Is.Zero);
         });
         await Task.CompletedTask;
     }

@@ -126,7 +126,7 @@ public sealed class ContinuousBatchingTests
         Assert.Multiple(() =>
         {
             Assert.That(batch!.Message, Does.Contain("no KV cache"));
-            Assert.That(model.Batches, Is.False);
+            Assert.That(model.Runtime.Batches, Is.False);
             for (var i = 0; i < cases.Count; i++)
             {
                 Assert.That(results[i].TokenIds, Is.EqualTo(cases[i].GreedyIds));
@@ -231,8 +231,8 @@ public sealed class ContinuousBatchingTests
                 Assert.That(results[i].Text, Is.EqualTo(expected[i].Text), prompts[i]);
             }
 
-            Assert.That(model.Scheduler.PeakRows, Is.GreaterThan(1), "the requests ran together");
-            Assert.That(alone.Batches, Is.False);
+            Assert.That(model.Runtime.Scheduler.PeakRows, Is.GreaterThan(1), "the requests ran together");
+            Assert.That(alone.Runtime.Batches, Is.False);
             Assert.That(model.CacheStatistics.Rented, Is.Zero);
         });
     }

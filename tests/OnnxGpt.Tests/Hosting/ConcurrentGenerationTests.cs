@@ -51,7 +51,7 @@ public sealed class ConcurrentGenerationTests : TinyShakespeareFixture
             Assert.That(peak, Is.InRange(1, 2));
             Assert.That(limited.Running, Is.Zero);
             Assert.That(limited.Queued, Is.Zero);
-            Assert.That(Model.CachePool.Rented, Is.Zero);
+            Assert.That(Model.Runtime.CachePool.Rented, Is.Zero);
         });
     }
 
@@ -94,7 +94,7 @@ public sealed class ConcurrentGenerationTests : TinyShakespeareFixture
             Assert.That(tokensAfterCancel, Is.Zero);
             Assert.That(otherResult.TokenIds, Is.EqualTo(expectedOther.TokenIds));
             Assert.That(limited.Running, Is.Zero);
-            Assert.That(Model.CachePool.Rented, Is.Zero, "every request returned its cache");
+            Assert.That(Model.Runtime.CachePool.Rented, Is.Zero, "every request returned its cache");
         });
     }
 
@@ -128,7 +128,7 @@ public sealed class ConcurrentGenerationTests : TinyShakespeareFixture
         }
 
         Assert.That(limited.Queued, Is.EqualTo(1));
-        Assert.That(Model.CachePool.Rented, Is.EqualTo(1), "only the running request holds a cache");
+        Assert.That(Model.Runtime.CachePool.Rented, Is.EqualTo(1), "only the running request holds a cache");
         await cts.CancelAsync();
         Assert.CatchAsync<OperationCanceledException>(() => queued);
         hold.Release();
@@ -137,7 +137,7 @@ public sealed class ConcurrentGenerationTests : TinyShakespeareFixture
         Assert.Multiple(() =>
         {
             Assert.That(limited.Queued, Is.Zero);
-            Assert.That(Model.CachePool.Rented, Is.Zero);
+            Assert.That(Model.Runtime.CachePool.Rented, Is.Zero);
         });
     }
 

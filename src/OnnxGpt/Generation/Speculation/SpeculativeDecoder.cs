@@ -47,7 +47,7 @@ internal sealed class SpeculativeDecoder : IDisposable
     public static SpeculativeDecoder? Create(GptModel model, GenerationOptions settings, int capacity)
     {
         // Rolling a cache back means compacting it, which OnnxGpt does in host memory only; without a cache there is nothing to verify on.
-        if (model.Layout.Convention == KvCacheConvention.None || !model.CachePool.Memory.IsHost)
+        if (model.Layout.Convention == KvCacheConvention.None || !model.Runtime.CachePool.Memory.IsHost)
         {
             return null;
         }

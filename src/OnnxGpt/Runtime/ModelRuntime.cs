@@ -1,0 +1,207 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using OnnxGpt.Caching;
+using OnnxGpt.Generation;
+using OnnxGpt.Hosting;
+using OnnxGpt.Models;
+using OnnxGpt.Native;
+using OnnxGpt.Providers;
+
+namespace OnnxGpt.Runtime;
+
+/// <summary>
+/// What a loaded <see cref="GptModel"/> runs on: its ONNX Runtime sessions (and the split layout's prefill graph),
+/// their native handles and names, the graph layout, the request cache pool, the kept conversations and the
+/// continuous-batching scheduler. <see cref="GptModel"/> is the public facade over it. Disposing it while runs are in
+/// progress defers the native release to the last run's end.
+/// </summary>
+internal sealed class ModelRuntime
+{
+    private readonly Lock _gate = new();
+    private readonly GptModel _model;
+    private int _activeRuns;
+    private bool _disposed;
+    private GenerationScheduler? _scheduler;
+
+    public ModelRuntime(GptModel model, InferenceSession session, GraphLayout layout, InferenceSession? prefillSession, CacheMemory cacheMemory)
+    {
+        _model = model;
+        PrefillSession = prefillSession;
+        if (prefillSession is not null)
+        {
+            PrefillSessionHandle = OrtNative.SessionHandle(prefillSession);
+            PrefillNames = new NativeNames(layout.InputNames[..layout.FirstPastInput], layout.OutputNames);
+        }
+
+        Session = session;
+        Layout = layout;
+        SessionHandle = OrtNative.SessionHandle(session);
+        NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
+        Conversations = new ConversationStore<DecoderSession>(model.Options.MaxKeptConversations);
+        CachePool = new KvCachePool(layout, model.Info.ContextLength, model.Info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(model.Options), cacheMemory);
+    }
+
+    public InferenceSession Session { get; }
+
+    public GraphLayout Layout { get; }
+
+    /// <summary>The native OrtSession behind <see cref="Session"/>, for the per-token loop.</summary>
+    public IntPtr SessionHandle { get; }
+
+    /// <summary>The graph's input and output names in native memory, in <see cref="GraphLayout"/>'s order.</summary>
+    public NativeNames NativeNames { get; }
+
+    /// <summary>
+    /// The first-step graph of Optimum's split layout (<c>decoder_model.onnx</c>: no past inputs), which runs the
+    /// prompt; later steps run <see cref="Session"/> (<c>decoder_with_past_model.onnx</c>). Null for single graphs.
+    /// </summary>
+    public InferenceSession? PrefillSession { get; }
+
+    /// <summary>The native OrtSession behind <see cref="PrefillSession"/>.</summary>
+    public IntPtr PrefillSessionHandle { get; }
+
+    /// <summary>The names <see cref="PrefillSession"/> takes (no cache inputs) and gives (logits and the cache).</summary>
+    public NativeNames? PrefillNames { get; }
+
+    /// <summary>The caches of recent conversations, for prefix reuse.</summary>
+    public ConversationStore<DecoderSession> Conversations { get; }
+
+    /// <summary>Request buffers and caches kept for reuse.</summary>
+    public KvCachePool CachePool { get; private set; }
+
+    /// <summary>
+    /// Whether concurrent requests run in one batch (<see cref="GptOptions.EnableBatching"/>): a graph with a KV cache
+    /// in host memory, which OnnxGpt copies when rows join and leave.
+    /// </summary>
+    public bool Batches => _model.Options.EnableBatching && Layout.Convention != KvCacheConvention.None && CachePool.Memory.IsHost;
+
+    /// <summary>The continuous-batching loop of this model's requests, started by the first one.</summary>
+    public GenerationScheduler Scheduler
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, _model);
+                return _scheduler ??= new GenerationScheduler(_model, _model.Options.MaxBatchSize);
+            }
+        }
+    }
+
+    /// <summary>The cache memory for a session on <paramref name="provider"/>: the device's on CUDA (host when ONNX Runtime cannot give it, with a warning).</summary>
+    public static CacheMemory CreateCacheMemory(InferenceSession session, string provider, GptOptions options, Func<InferenceSession, CacheMemory>? deviceCacheMemory, ILogger logger, string modelPath)
+    {
+        if (deviceCacheMemory is null && provider != ExecutionProviderOptions.Cuda)
+        {
+            return CacheMemory.Host();
+        }
+
+        try
+        {
+            if (deviceCacheMemory is not null)
+            {
+                return deviceCacheMemory(session);
+            }
+
+            var entry = options.ExecutionProviders.First(p => ExecutionProviderOptions.Normalize(p.Name) == ExecutionProviderOptions.Cuda);
+            return CacheMemory.Cuda(session, entry.DeviceId);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            Log.DeviceCacheUnavailable(logger, modelPath, provider, ex.Message.Trim());
+            return CacheMemory.Host();
+        }
+    }
+
+    /// <summary>Marks a session run as started; throws if the model is disposed.</summary>
+    public void EnterRun()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, _model);
+            _activeRuns++;
+        }
+    }
+
+    /// <summary>Marks a session run as finished, releasing the sessions if the model was disposed meanwhile.</summary>
+    public void ExitRun()
+    {
+        bool release;
+        lock (_gate)
+        {
+            release = --_activeRuns == 0 && _disposed;
+        }
+
+        if (release)
+        {
+            ReleaseNative();
+        }
+    }
+
+    /// <summary>
+    /// Runs two positions through a device-resident cache once, at load: where this ONNX Runtime build or driver will
+    /// not take device-bound cache tensors, the cache moves to host memory with a warning (ONNX Runtime then copies
+    /// it every step) instead of every request failing.
+    /// </summary>
+    public void VerifyDeviceCache(ILogger logger)
+    {
+        if (CachePool.Memory.IsHost || Layout.Convention == KvCacheConvention.None)
+        {
+            return;
+        }
+
+        var info = _model.Info;
+        var token = info.BosTokenId ?? 0;
+        try
+        {
+            using var decoder = new DecoderSession(_model, 2, CancellationToken.None);
+            decoder.Prefill([token]);
+            decoder.Step(token);
+        }
+        catch (Exception ex) when (ex is GptException or OnnxRuntimeException)
+        {
+            Log.DeviceCacheUnavailable(logger, info.ModelPath, _model.ExecutionProvider, ex.Message.Trim());
+            var device = CachePool;
+            CachePool = new KvCachePool(Layout, info.ContextLength, info.VocabularySize, IdleCachesPerCapacity(_model.Options), CacheMemory.Host());
+            device.Dispose();
+        }
+    }
+
+    /// <summary>Ends the scheduler's rows and the kept conversations; the sessions go now, or when the last run in progress ends.</summary>
+    public void Dispose()
+    {
+        Conversations.Dispose();
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _scheduler?.Dispose();
+            if (_activeRuns > 0)
+            {
+                // The last running step releases the session (see ExitRun).
+                return;
+            }
+        }
+
+        ReleaseNative();
+    }
+
+    /// <summary>
+    /// As many idle caches per size as requests can run at once, so a steady load reuses its caches instead of
+    /// freeing and allocating megabytes per request (which fragments the native heap and grows the working set).
+    /// </summary>
+    private static int IdleCachesPerCapacity(GptOptions options) => options.MaxConcurrentRequests ?? Math.Max(16, Environment.ProcessorCount * 2);
+
+    private void ReleaseNative()
+    {
+        Session.Dispose();
+        PrefillSession?.Dispose();
+        NativeNames.Dispose();
+        PrefillNames?.Dispose();
+        CachePool.Dispose();
+    }
+}
