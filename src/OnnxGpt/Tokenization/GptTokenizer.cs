@@ -22,10 +22,17 @@ public sealed partial class GptTokenizer
     private const string MergesFileName = "merges.txt";
     private const string SentencePieceFileName = "tokenizer.model";
 
-    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken, byte[]?[]? tokenBytes = null, TokenizerJsonPipeline? pipeline = null)
+    private readonly Lazy<Tokenizer> _innerTokenizer;
+
+    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken)
+        : this(new Lazy<Tokenizer>(() => innerTokenizer), kind, bosTokenId, addsBosToken)
+    {
+    }
+
+    private GptTokenizer(Lazy<Tokenizer> innerTokenizer, string kind, int? bosTokenId, bool addsBosToken, byte[]?[]? tokenBytes = null, TokenizerJsonPipeline? pipeline = null)
     {
         TokenBytes = tokenBytes;
-        InnerTokenizer = innerTokenizer;
+        _innerTokenizer = innerTokenizer;
         Kind = kind;
         BosTokenId = bosTokenId;
         AddsBosToken = addsBosToken;
@@ -76,11 +83,13 @@ public sealed partial class GptTokenizer
     internal byte[]?[]? TokenBytes { get; }
 
     /// <summary>
-    /// The Microsoft.ML.Tokenizers tokenizer that does the work; for a tokenizer.json, its BPE model alone (the added
-    /// tokens, normalizer, pre-tokenizer, post-processor and decoder run around it in <see cref="Encode(string, bool)"/>
-    /// and <see cref="Decode"/>).
+    /// The Microsoft.ML.Tokenizers tokenizer that does the work; for a tokenizer.json, a <see cref="BpeTokenizer"/> of its
+    /// BPE model alone (the added tokens, normalizer, pre-tokenizer, post-processor and decoder run around it in
+    /// <see cref="Encode(string, bool)"/> and <see cref="Decode"/>). For a SentencePiece-style tokenizer.json (not
+    /// byte-level, as Gemma and Mistral) OnnxGpt merges with its own BPE, and this one is built on first use, without
+    /// byte fallback; use <see cref="Encode(string, bool)"/> for the model's ids.
     /// </summary>
-    public Tokenizer InnerTokenizer { get; }
+    public Tokenizer InnerTokenizer => _innerTokenizer.Value;
 
     /// <summary>
     /// A short human-readable description of the tokenizer, for example
@@ -245,7 +254,7 @@ public sealed partial class GptTokenizer
         var bos = Id(config.BosToken, "bos_token") ?? settings.BosTokenId;
         var withSpecials = pipeline.Encode(string.Empty, addSpecialTokens: true);
         var addsBos = bos is int b && withSpecials.Count > 0 && withSpecials[0] == b;
-        return new GptTokenizer(pipeline.Model.Inner, $"tokenizer.json ({pipeline.Description.Model})", bos, addsBos, pipeline.TokenBytes, pipeline)
+        return new GptTokenizer(new Lazy<Tokenizer>(() => pipeline.Model.Inner), $"tokenizer.json ({pipeline.Description.Model})", bos, addsBos, pipeline.TokenBytes, pipeline)
         {
             EosTokenId = Id(config.EosToken, "eos_token"),
             PadTokenId = Id(config.PadToken, "pad_token"),
@@ -315,7 +324,7 @@ public sealed partial class GptTokenizer
                 ex);
         }
 
-        return new GptTokenizer(tokenizer, $"byte-level BPE ({VocabFileName} + {MergesFileName})", settings.BosTokenId, AddsBos(settings, settings.BosTokenId), ByteLevelTokenBytes(vocabulary, specialTokens));
+        return new GptTokenizer(new Lazy<Tokenizer>(tokenizer), $"byte-level BPE ({VocabFileName} + {MergesFileName})", settings.BosTokenId, AddsBos(settings, settings.BosTokenId), ByteLevelTokenBytes(vocabulary, specialTokens));
     }
 
     private static GptTokenizer LoadSentencePiece(string modelDirectory, string sentencePiecePath, TokenizerSettings settings)

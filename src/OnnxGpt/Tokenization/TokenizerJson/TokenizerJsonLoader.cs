@@ -256,24 +256,41 @@ internal static class TokenizerJsonLoader
         var fuseUnk = OptionalBool(model, "fuse_unk", "model") ?? false;
         var byteFallback = OptionalBool(model, "byte_fallback", "model") ?? false;
         var ignoreMerges = OptionalBool(model, "ignore_merges", "model") ?? false;
-        var merges = ReadMerges(model);
+        BpeTokenizer CreateLibraryBpe(IEnumerable<string> merges) => BpeTokenizer.Create(new BpeOptions(vocabulary)
+        {
+            Merges = merges,
+            ByteLevel = byteLevel,
+            UnknownToken = unk,
+            FuseUnknownTokens = fuseUnk && !byteFallback,
+            ContinuingSubwordPrefix = string.IsNullOrEmpty(prefix) ? null : prefix,
+            EndOfWordSuffix = string.IsNullOrEmpty(suffix) ? null : suffix,
+        });
 
-        BpeTokenizer bpe;
-        try
+        BpeModel result;
+        int mergeCount;
+        if (byteLevel)
         {
-            bpe = BpeTokenizer.Create(new BpeOptions(vocabulary)
+            var merges = ReadMerges(model);
+            mergeCount = merges.Count;
+            BpeTokenizer bpe;
+            try
             {
-                Merges = merges,
-                ByteLevel = byteLevel,
-                UnknownToken = unk,
-                FuseUnknownTokens = fuseUnk && !byteFallback,
-                ContinuingSubwordPrefix = string.IsNullOrEmpty(prefix) ? null : prefix,
-                EndOfWordSuffix = string.IsNullOrEmpty(suffix) ? null : suffix,
-            });
+                bpe = CreateLibraryBpe(merges);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new TokenizerJsonException($"model.merges do not fit model.vocab: {ex.Message}");
+            }
+
+            result = new BpeModel(bpe, vocabulary, byteLevel, ignoreMerges, byteFallback, unk, fuseUnk);
         }
-        catch (InvalidOperationException ex)
+        else
         {
-            throw new TokenizerJsonException($"model.merges do not fit model.vocab: {ex.Message}");
+            // SentencePiece-style: OnnxGpt's merge (see SentencePieceBpe for why); the library's BPE only if asked for.
+            var table = ReadMergeTable(model, vocabulary, prefix, out var pairs);
+            mergeCount = pairs.Count;
+            var merge = new SentencePieceBpe(vocabulary, table, ignoreMerges, byteFallback, unk, fuseUnk, prefix, suffix);
+            result = new BpeModel(merge, () => CreateLibraryBpe(pairs.Where(p => !p.Left.Contains(' ', StringComparison.Ordinal) && !p.Right.Contains(' ', StringComparison.Ordinal)).Select(p => string.Concat(p.Left, " ", p.Right))), vocabulary, ignoreMerges, byteFallback, unk, fuseUnk);
         }
 
         var traits = new List<string>();
@@ -307,8 +324,85 @@ internal static class TokenizerJsonLoader
             traits.Add($"suffix '{suffix}'");
         }
 
-        description = $"BPE ({vocabulary.Count} tokens, {merges.Count} merges{(traits.Count > 0 ? ", " + string.Join(", ", traits) : string.Empty)})";
-        return new BpeModel(bpe, vocabulary, byteLevel, ignoreMerges, byteFallback, unk, fuseUnk);
+        description = $"BPE ({vocabulary.Count} tokens, {mergeCount} merges{(traits.Count > 0 ? ", " + string.Join(", ", traits) : string.Empty)})";
+        return result;
+    }
+
+    /// <summary>
+    /// model.merges as (left id, right id) -> (rank, merged id), as the Rust library builds its merge map: the rank is the
+    /// index in the file (a pair given twice keeps its last rank), the merged token is left + right less
+    /// <paramref name="prefix"/>, and every token must be in the vocabulary.
+    /// </summary>
+    private static MergeTable ReadMergeTable(JsonElement model, Dictionary<string, int> vocabulary, string? prefix, out List<(string Left, string Right)> pairs)
+    {
+        pairs = [];
+        if (!model.TryGetProperty("merges", out var array) || array.ValueKind == JsonValueKind.Null)
+        {
+            return new MergeTable(0);
+        }
+
+        if (array.ValueKind != JsonValueKind.Array)
+        {
+            throw new TokenizerJsonException("model.merges is not an array");
+        }
+
+        var count = array.GetArrayLength();
+        pairs.Capacity = count;
+        var table = new MergeTable(count);
+        var lookup = vocabulary.GetAlternateLookup<ReadOnlySpan<char>>();
+        var prefixLength = prefix?.Length ?? 0;
+        var buffer = new char[256];
+        var index = 0;
+        foreach (var merge in array.EnumerateArray())
+        {
+            string left, right;
+            if (merge.ValueKind == JsonValueKind.String)
+            {
+                var text = merge.GetString()!;
+                var space = text.IndexOf(' ', StringComparison.Ordinal);
+                if (space <= 0 || space == text.Length - 1 || text.IndexOf(' ', space + 1) >= 0)
+                {
+                    throw new TokenizerJsonException($"model.merges[{index}] is \"{text}\", not \"left right\"");
+                }
+
+                left = text[..space];
+                right = text[(space + 1)..];
+            }
+            else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2 && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
+            {
+                left = merge[0].GetString()!;
+                right = merge[1].GetString()!;
+            }
+            else
+            {
+                throw new TokenizerJsonException($"model.merges[{index}] is neither \"left right\" nor [\"left\", \"right\"]");
+            }
+
+            if (!lookup.TryGetValue(left, out var leftId) || !lookup.TryGetValue(right, out var rightId))
+            {
+                throw new TokenizerJsonException($"model.merges[{index}] merges '{left}' and '{right}', but '{(lookup.TryGetValue(left, out _) ? right : left)}' is not in model.vocab");
+            }
+
+            var skip = Math.Min(prefixLength, right.Length);
+            var length = left.Length + right.Length - skip;
+            if (length > buffer.Length)
+            {
+                buffer = new char[length * 2];
+            }
+
+            left.CopyTo(buffer);
+            right.AsSpan(skip).CopyTo(buffer.AsSpan(left.Length));
+            if (!lookup.TryGetValue(buffer.AsSpan(0, length), out var mergedId))
+            {
+                throw new TokenizerJsonException($"model.merges[{index}] merges '{left}' and '{right}', but '{new string(buffer, 0, length)}' is not in model.vocab");
+            }
+
+            table.Set(leftId, rightId, index, mergedId);
+            pairs.Add((left, right));
+            index++;
+        }
+
+        return table;
     }
 
     private static List<string> ReadMerges(JsonElement model)

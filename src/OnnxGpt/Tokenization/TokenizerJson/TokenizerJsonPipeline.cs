@@ -97,7 +97,7 @@ internal sealed class TokenizerJsonPipeline
             }
         }
 
-        return Model.Inner.Vocabulary.TryGetValue(token, out var id) ? id : null;
+        return Model.Vocabulary.TryGetValue(token, out var id) ? id : null;
     }
 
     /// <summary>Encodes as Hugging Face's <c>tokenizer(text, add_special_tokens=...)</c>.</summary>
