@@ -23,6 +23,7 @@ public sealed partial class GptTokenizer
     private const string SentencePieceFileName = "tokenizer.model";
 
     private readonly Lazy<Tokenizer> _innerTokenizer;
+    private string?[]? _pieces;
 
     private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken)
         : this(new Lazy<Tokenizer>(() => innerTokenizer), kind, bosTokenId, addsBosToken)
@@ -162,6 +163,43 @@ public sealed partial class GptTokenizer
     {
         ArgumentNullException.ThrowIfNull(ids);
         return Pipeline?.Decode(ids) ?? InnerTokenizer.Decode(ids);
+    }
+
+    /// <summary>
+    /// The vocabulary piece of a token id, as Hugging Face's <c>convert_ids_to_tokens</c> gives it: for example
+    /// <c>Ġworld</c> (byte-level BPE), <c>▁the</c> (SentencePiece) or <c>&lt;|im_start|&gt;</c> (an added token), not the
+    /// text the id decodes to (use <see cref="Decode"/> for that).
+    /// </summary>
+    /// <param name="id">The token id.</param>
+    /// <returns>The piece, or null when the id is no token of the vocabulary (or the tokenizer is GPT-2's built-in tiktoken data, which keeps no pieces).</returns>
+    public string? IdToToken(int id)
+    {
+        if (Pipeline is not null)
+        {
+            return Pipeline.TokenOf(id);
+        }
+
+        var pieces = _pieces ??= InnerTokenizer switch
+        {
+            BpeTokenizer bpe => Reverse(bpe.Vocabulary),
+            SentencePieceTokenizer sentencePiece => Reverse(sentencePiece.Vocabulary),
+            _ => [],
+        };
+        return (uint)id < (uint)pieces.Length ? pieces[id] : null;
+    }
+
+    private static string?[] Reverse(IReadOnlyDictionary<string, int> vocabulary)
+    {
+        var pieces = new string?[vocabulary.Count == 0 ? 0 : vocabulary.Values.Max() + 1];
+        foreach (var (piece, id) in vocabulary)
+        {
+            if (id >= 0)
+            {
+                pieces[id] = piece;
+            }
+        }
+
+        return pieces;
     }
 
     /// <summary>

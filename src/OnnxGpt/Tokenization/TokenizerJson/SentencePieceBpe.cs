@@ -37,6 +37,10 @@ internal sealed class SentencePieceBpe
     private readonly string? _suffix;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
 
+    /// <summary>This thread's buffers for <see cref="Merge"/>, so that merging a word allocates nothing.</summary>
+    [ThreadStatic]
+    private static Scratch? _threadScratch;
+
     /// <summary>Creates the merge.</summary>
     /// <param name="vocabulary">token -> id.</param>
     /// <param name="merges">The merges by pair of ids.</param>
@@ -107,7 +111,8 @@ internal sealed class SentencePieceBpe
     private void Merge(string word, List<int> output)
     {
         // The symbols, as a linked list over arrays: id (-1 once merged into its left neighbour), previous, next.
-        var symbols = new int[word.Length];
+        var scratch = _threadScratch ??= new Scratch();
+        var symbols = scratch.Symbols.Length >= word.Length ? scratch.Symbols : new int[word.Length];
         var count = 0;
         var pendingUnknown = false;
         Span<byte> utf8 = stackalloc byte[4];
@@ -154,9 +159,17 @@ internal sealed class SentencePieceBpe
             return;
         }
 
-        var previous = new int[count];
-        var next = new int[count];
-        var queue = new PriorityQueue<int, long>(count);
+        scratch.Symbols = symbols;
+        if (scratch.Previous.Length < count)
+        {
+            scratch.Previous = new int[symbols.Length];
+            scratch.Next = new int[symbols.Length];
+        }
+
+        var previous = scratch.Previous;
+        var next = scratch.Next;
+        var queue = scratch.Queue;
+        queue.Clear();
         for (var i = 0; i < count; i++)
         {
             previous[i] = i - 1;
@@ -270,5 +283,14 @@ internal sealed class SentencePieceBpe
         }
 
         symbols[count++] = id;
+    }
+
+    /// <summary>One thread's merge buffers.</summary>
+    private sealed class Scratch
+    {
+        public int[] Symbols = new int[64];
+        public int[] Previous = new int[64];
+        public int[] Next = new int[64];
+        public readonly PriorityQueue<int, long> Queue = new(64);
     }
 }

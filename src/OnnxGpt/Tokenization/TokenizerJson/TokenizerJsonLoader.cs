@@ -387,10 +387,21 @@ internal static class TokenizerJsonLoader
             "Punctuation" => new PunctuationPreTokenizer(Behavior(e, path, SplitBehavior.Isolated)),
             "Whitespace" => new WhitespacePreTokenizer(),
             "WhitespaceSplit" => new WhitespaceSplitPreTokenizer(),
-            "Sequence" => new SequencePreTokenizer(Array(e, "pretokenizers", path).Select((item, i) => PreTokenizer(item, $"{path}.pretokenizers[{i}]")).OfType<JsonPreTokenizer>().ToList()),
+            // A Sequence inside a Sequence runs its steps in the same order: flattened.
+            "Sequence" => new SequencePreTokenizer(Array(e, "pretokenizers", path)
+                .Select((item, i) => PreTokenizer(item, $"{path}.pretokenizers[{i}]"))
+                .SelectMany(Flatten)
+                .ToList()),
             _ => throw Unsupported(path, type, "supported: Split, ByteLevel, Metaspace, Digits, Punctuation, Whitespace, WhitespaceSplit, Sequence"),
         };
     }
+
+    private static IEnumerable<JsonPreTokenizer> Flatten(JsonPreTokenizer? step) => step switch
+    {
+        SequencePreTokenizer inner => inner.Steps,
+        null => [],
+        _ => [step],
+    };
 
     /// <summary>ByteLevel's byte mapping happens in the model, so it must come last; returns whether there is one.</summary>
     private static bool CheckByteLevelPlacement(JsonPreTokenizer? preTokenizer)
@@ -402,11 +413,7 @@ internal static class TokenizerJsonLoader
             case SequencePreTokenizer sequence:
                 for (var i = 0; i < sequence.Steps.Count; i++)
                 {
-                    if (sequence.Steps[i] is SequencePreTokenizer)
-                    {
-                        throw Unsupported($"pre_tokenizer.pretokenizers[{i}]", "Sequence", "a Sequence inside a Sequence is not supported");
-                    }
-
+                    // Nested sequences are flattened, so i counts the steps of the flattened sequence.
                     if (sequence.Steps[i] is ByteLevelPreTokenizer && i != sequence.Steps.Count - 1)
                     {
                         throw Unsupported($"pre_tokenizer.pretokenizers[{i}]", "ByteLevel", "ByteLevel is supported only as the last pre-tokenizer");
