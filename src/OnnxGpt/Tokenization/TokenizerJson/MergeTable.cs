@@ -2,29 +2,21 @@ namespace OnnxGpt.Tokenization.TokenizerJson;
 
 /// <summary>
 /// BPE merges by pair of ids: (left id, right id) -> (rank, merged id), in an open-addressing table (linear probing,
-/// Fibonacci hashing). Written once while loading, then only read, so it is safe to read from several threads.
+/// Fibonacci hashing, key and value side by side so that a lookup touches one cache line). Written once while loading,
+/// then only read, so it is safe to read from several threads.
 /// </summary>
 internal sealed class MergeTable
 {
     private const long Empty = -1;
 
-    private long[] _keys;
-    private long[] _values;
+    private Entry[] _entries;
     private int _mask;
 
     /// <summary>Creates a table sized for <paramref name="capacity"/> merges.</summary>
     public MergeTable(int capacity)
     {
-        var size = 16;
-        while (size < capacity * 2)
-        {
-            size *= 2;
-        }
-
-        _keys = new long[size];
-        _values = new long[size];
-        _mask = size - 1;
-        System.Array.Fill(_keys, Empty);
+        _entries = NewEntries(SizeFor(capacity));
+        _mask = _entries.Length - 1;
     }
 
     /// <summary>The number of pairs.</summary>
@@ -33,12 +25,12 @@ internal sealed class MergeTable
     /// <summary>Sets the merge of (<paramref name="left"/>, <paramref name="right"/>); a pair set twice keeps the last.</summary>
     public void Set(int left, int right, int rank, int mergedId)
     {
-        if ((Count + 1) * 2 > _keys.Length)
+        if (SizeFor(Count + 1) > _entries.Length)
         {
             Grow();
         }
 
-        if (Insert(_keys, _values, _mask, Key(left, right), ((long)rank << 32) | (uint)mergedId))
+        if (Insert(_entries, _mask, Key(left, right), ((long)rank << 32) | (uint)mergedId))
         {
             Count++;
         }
@@ -52,61 +44,88 @@ internal sealed class MergeTable
     public bool TryGet(int left, int right, out long merge)
     {
         var key = Key(left, right);
-        var keys = _keys;
-        var slot = Hash(key) & _mask;
+        var entries = _entries;
+        var mask = _mask;
+        var slot = Hash(key) & mask;
         while (true)
         {
-            var found = keys[slot];
-            if (found == key)
+            ref var entry = ref entries[slot];
+            if (entry.Key == key)
             {
-                merge = _values[slot];
+                merge = entry.Value;
                 return true;
             }
 
-            if (found == Empty)
+            if (entry.Key == Empty)
             {
                 merge = 0;
                 return false;
             }
 
-            slot = (slot + 1) & _mask;
+            slot = (slot + 1) & mask;
         }
+    }
+
+    /// <summary>A power of two at least 1.5 times the number of pairs (a load factor of at most two thirds).</summary>
+    private static int SizeFor(int count)
+    {
+        var size = 16;
+        while (size < count + (count / 2))
+        {
+            size *= 2;
+        }
+
+        return size;
+    }
+
+    private static Entry[] NewEntries(int size)
+    {
+        var entries = new Entry[size];
+        foreach (ref var entry in entries.AsSpan())
+        {
+            entry.Key = Empty;
+        }
+
+        return entries;
     }
 
     private static long Key(int left, int right) => ((long)(uint)left << 32) | (uint)right;
 
     private static int Hash(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
 
-    private static bool Insert(long[] keys, long[] values, int mask, long key, long value)
+    private static bool Insert(Entry[] entries, int mask, long key, long value)
     {
         var slot = Hash(key) & mask;
-        while (keys[slot] != Empty && keys[slot] != key)
+        while (entries[slot].Key != Empty && entries[slot].Key != key)
         {
             slot = (slot + 1) & mask;
         }
 
-        var added = keys[slot] == Empty;
-        keys[slot] = key;
-        values[slot] = value;
+        var added = entries[slot].Key == Empty;
+        entries[slot].Key = key;
+        entries[slot].Value = value;
         return added;
     }
 
     private void Grow()
     {
-        var keys = new long[_keys.Length * 2];
-        var values = new long[keys.Length];
-        System.Array.Fill(keys, Empty);
-        var mask = keys.Length - 1;
-        for (var i = 0; i < _keys.Length; i++)
+        var entries = NewEntries(_entries.Length * 2);
+        var mask = entries.Length - 1;
+        foreach (var entry in _entries)
         {
-            if (_keys[i] != Empty)
+            if (entry.Key != Empty)
             {
-                Insert(keys, values, mask, _keys[i], _values[i]);
+                Insert(entries, mask, entry.Key, entry.Value);
             }
         }
 
-        _keys = keys;
-        _values = values;
+        _entries = entries;
         _mask = mask;
+    }
+
+    private struct Entry
+    {
+        public long Key;
+        public long Value;
     }
 }

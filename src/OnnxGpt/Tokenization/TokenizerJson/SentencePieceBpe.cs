@@ -23,6 +23,9 @@ internal sealed class SentencePieceBpe
     /// <summary>Longest word kept in the cache, in UTF-16 units (the Rust library keeps up to 256 characters).</summary>
     private const int MaxCachedLength = 256;
 
+    /// <summary>Words of at most this many symbols merge by scanning (<see cref="MergeShort"/>), longer ones with a queue.</summary>
+    private const int ShortWordLength = 64;
+
     /// <summary>Most words kept in the cache (the Rust library's default capacity).</summary>
     private const int CacheCapacity = 10_000;
 
@@ -164,11 +167,86 @@ internal sealed class SentencePieceBpe
         {
             scratch.Previous = new int[symbols.Length];
             scratch.Next = new int[symbols.Length];
+            scratch.Pairs = new long[symbols.Length];
         }
 
         var previous = scratch.Previous;
         var next = scratch.Next;
-        var queue = scratch.Queue;
+        if (count <= ShortWordLength)
+        {
+            MergeShort(symbols, count, previous, next, scratch.Pairs);
+        }
+        else
+        {
+            MergeLong(symbols, count, previous, next, scratch.Queue);
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            if (symbols[i] >= 0)
+            {
+                output.Add(symbols[i]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Short words: each live pair's merge kept beside it, and the best pair found by a scan (lowest rank, then leftmost,
+    /// the order of the Rust library's heap), which needs no queue and looks up only the two pairs a merge changes.
+    /// </summary>
+    private void MergeShort(int[] symbols, int count, int[] previous, int[] next, long[] pairs)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            previous[i] = i - 1;
+            next[i] = i + 1 < count ? i + 1 : -1;
+            pairs[i] = i + 1 < count && _merges.TryGet(symbols[i], symbols[i + 1], out var merge) ? merge : -1;
+        }
+
+        while (true)
+        {
+            // The first symbol is never merged away (a merge removes the right one), so the list starts at 0.
+            var best = -1;
+            var bestMerge = long.MaxValue;
+            for (var i = 0; i >= 0; i = next[i])
+            {
+                // Rank in the high bits: the lowest value is the lowest rank; a tie is the same pair, and '<' keeps the leftmost.
+                var merge = pairs[i];
+                if (merge >= 0 && merge < bestMerge)
+                {
+                    bestMerge = merge;
+                    best = i;
+                }
+            }
+
+            if (best < 0)
+            {
+                return;
+            }
+
+            var right = next[best];
+            var mergedId = (int)bestMerge;
+            symbols[best] = mergedId;
+            symbols[right] = -1;
+            var after = next[right];
+            next[best] = after;
+            if (after >= 0)
+            {
+                previous[after] = best;
+            }
+
+            pairs[best] = after >= 0 && _merges.TryGet(mergedId, symbols[after], out var withAfter) ? withAfter : -1;
+            var before = previous[best];
+            if (before >= 0)
+            {
+                pairs[before] = _merges.TryGet(symbols[before], mergedId, out var withBefore) ? withBefore : -1;
+            }
+        }
+    }
+
+    /// <summary>Long words: a priority queue of pairs by (rank, position), as the Rust library's <c>Word::merge_all</c>.</summary>
+    private void MergeLong(int[] symbols, int count, int[] previous, int[] next, PriorityQueue<int, long> queue)
+    {
         queue.Clear();
         for (var i = 0; i < count; i++)
         {
@@ -213,14 +291,6 @@ internal sealed class SentencePieceBpe
             if (after >= 0 && _merges.TryGet(mergedId, symbols[after], out var withAfter))
             {
                 queue.Enqueue((int)withAfter, Priority(withAfter, position));
-            }
-        }
-
-        for (var i = 0; i < count; i++)
-        {
-            if (symbols[i] >= 0)
-            {
-                output.Add(symbols[i]);
             }
         }
     }
@@ -291,6 +361,7 @@ internal sealed class SentencePieceBpe
         public int[] Symbols = new int[64];
         public int[] Previous = new int[64];
         public int[] Next = new int[64];
+        public long[] Pairs = new long[64];
         public readonly PriorityQueue<int, long> Queue = new(64);
     }
 }
