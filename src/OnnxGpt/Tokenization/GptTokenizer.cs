@@ -23,6 +23,7 @@ public sealed partial class GptTokenizer
     private const string SentencePieceFileName = "tokenizer.model";
 
     private readonly Lazy<Tokenizer> _innerTokenizer;
+    private readonly byte[]?[]? _tokenBytes;
     private string?[]? _pieces;
 
     private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken)
@@ -32,7 +33,7 @@ public sealed partial class GptTokenizer
 
     private GptTokenizer(Lazy<Tokenizer> innerTokenizer, string kind, int? bosTokenId, bool addsBosToken, byte[]?[]? tokenBytes = null, TokenizerJsonPipeline? pipeline = null)
     {
-        TokenBytes = tokenBytes;
+        _tokenBytes = tokenBytes;
         _innerTokenizer = innerTokenizer;
         Kind = kind;
         BosTokenId = bosTokenId;
@@ -81,7 +82,7 @@ public sealed partial class GptTokenizer
     /// concatenation of these bytes, which lets streaming decode one token at a time without decoding any window.
     /// Null for other tokenizers.
     /// </summary>
-    internal byte[]?[]? TokenBytes { get; }
+    internal byte[]?[]? TokenBytes => Pipeline?.TokenBytes ?? _tokenBytes;
 
     /// <summary>
     /// The Microsoft.ML.Tokenizers tokenizer that does the work; for a tokenizer.json, a <see cref="BpeTokenizer"/> of its
@@ -292,7 +293,7 @@ public sealed partial class GptTokenizer
         var bos = Id(config.BosToken, "bos_token") ?? settings.BosTokenId;
         var withSpecials = pipeline.Encode(string.Empty, addSpecialTokens: true);
         var addsBos = bos is int b && withSpecials.Count > 0 && withSpecials[0] == b;
-        return new GptTokenizer(new Lazy<Tokenizer>(() => pipeline.Model.Inner), $"tokenizer.json ({pipeline.Description.Model})", bos, addsBos, pipeline.TokenBytes, pipeline)
+        return new GptTokenizer(new Lazy<Tokenizer>(() => pipeline.Model.Inner), $"tokenizer.json ({pipeline.Description.Model})", bos, addsBos, null, pipeline)
         {
             EosTokenId = Id(config.EosToken, "eos_token"),
             PadTokenId = Id(config.PadToken, "pad_token"),
