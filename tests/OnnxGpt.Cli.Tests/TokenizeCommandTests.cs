@@ -10,7 +10,7 @@ public sealed class TokenizeCommandTests
         Assert.Multiple(() =>
         {
             Assert.That(run.ExitCode, Is.Zero, run.ToString());
-            Assert.That(run.Stdout.Trim(), Is.EqualTo("""{"ids":[859,26],"tokens":["ROMEO",":"]}"""));
+            Assert.That(run.Stdout.Trim(), Is.EqualTo("""{"ids":[859,26],"tokens":["ROMEO",":"],"texts":["ROMEO",":"]}"""));
         });
     }
 

@@ -106,7 +106,25 @@ public sealed class VariantTests
         Assert.Multiple(() =>
         {
             Assert.That(json.GetProperty("ids").Ints(), Is.EqualTo(hello.GetProperty("ids").Ints()));
-            Assert.That(string.Concat(json.GetProperty("tokens").EnumerateArray().Select(t => t.GetString())), Is.EqualTo(hello.GetProperty("decoded").GetString()));
+            Assert.That(json.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()), Is.EqualTo(new[] { "Hello", "Ġworld" }), "vocabulary pieces, as convert_ids_to_tokens");
+            Assert.That(string.Concat(json.GetProperty("texts").EnumerateArray().Select(t => t.GetString())), Is.EqualTo(hello.GetProperty("decoded").GetString()));
+        });
+    }
+
+    [Test]
+    public async Task Tokenize_json_gives_sentencepiece_pieces_with_the_bos_token()
+    {
+        // Mistral-style SentencePiece BPE: reference.json's ids for "Hello world" are [1, 22557, 1526].
+        var mistral = Path.Combine(AppContext.BaseDirectory, "hub", "mistral");
+        var json = (await CliRunner.RunAsync("tokenize", "Hello world", "--model", mistral, "--json")).Json();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(json.GetProperty("ids").Ints(), Is.EqualTo(new[] { 1, 22557, 1526 }));
+            Assert.That(json.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()), Is.EqualTo(new[] { "<s>", "▁Hello", "▁world" }));
+
+            // Each id decoded alone: the decoder's Strip removes the leading space of a first token.
+            Assert.That(json.GetProperty("texts").EnumerateArray().Select(t => t.GetString()), Is.EqualTo(new[] { "<s>", "Hello", "world" }));
         });
     }
 

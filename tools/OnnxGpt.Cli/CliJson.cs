@@ -68,7 +68,10 @@ internal sealed record NextTokenTopJson(int Id, string Text, float Prob, float L
 internal sealed record TimingsJson(double TimeToFirstTokenMs, double TokensPerSecond);
 
 /// <summary>What <c>tokenize --json</c> prints.</summary>
-internal sealed record TokenizeJson(IReadOnlyList<int> Ids, IReadOnlyList<string> Tokens);
+/// <param name="Ids">The token ids.</param>
+/// <param name="Tokens">Each id's vocabulary piece, as Hugging Face's <c>convert_ids_to_tokens</c> (for example <c>Ġworld</c>, <c>▁the</c>); null where the tokenizer keeps none.</param>
+/// <param name="Texts">The text each id decodes to on its own.</param>
+internal sealed record TokenizeJson(IReadOnlyList<int> Ids, IReadOnlyList<string?> Tokens, IReadOnlyList<string> Texts);
 
 /// <summary>What <c>chat-template --json</c> prints: the rendered prompt and the ids the model receives.</summary>
 internal sealed record ChatTemplateJson(string Text, IReadOnlyList<int> Ids);

@@ -18,7 +18,7 @@ internal static class TokenizeCommand
         };
         var json = new Option<bool>("--json")
         {
-            Description = "Print {\"ids\": [...], \"tokens\": [...]}: the ids and the text each id decodes to on its own.",
+            Description = "Print {\"ids\": [...], \"tokens\": [...], \"texts\": [...]}: the ids, their vocabulary pieces (as Hugging Face's convert_ids_to_tokens, for example Ġworld or ▁the) and the text each id decodes to on its own.",
         };
         var command = new Command("tokenize", "Print the token ids of a text, as Hugging Face's tokenizer(text) gives them (special tokens included).")
         {
@@ -34,7 +34,7 @@ internal static class TokenizeCommand
             var ids = tokenizer.Encode(GenerateCommand.FromStdinIfDash(r.GetValue(text), stdin)!, addSpecialTokens: !r.GetValue(noSpecial));
             var stdout = r.InvocationConfiguration.Output;
             await stdout.WriteLineAsync(r.GetValue(json)
-                ? JsonSerializer.Serialize(new TokenizeJson(ids, [.. ids.Select(id => tokenizer.Decode([id]))]), CliJsonContext.Output.TokenizeJson)
+                ? JsonSerializer.Serialize(new TokenizeJson(ids, [.. ids.Select(tokenizer.IdToToken)], [.. ids.Select(id => tokenizer.Decode([id]))]), CliJsonContext.Output.TokenizeJson)
                 : string.Join(',', ids));
             await stdout.FlushAsync(ct);
             return ExitCodes.Success;

@@ -35,7 +35,7 @@ public sealed class ModelFolder
     /// <summary>The full path of the folder holding <c>config.json</c>, <c>generation_config.json</c> and the tokenizer files.</summary>
     public string Directory { get; }
 
-    /// <summary>The full path of the folder holding the graphs: <see cref="Directory"/> or its <c>onnx/</c> subfolder.</summary>
+    /// <summary>The full path of the folder holding the loaded graph: <see cref="Directory"/> or its <c>onnx/</c> subfolder.</summary>
     public string GraphDirectory { get; }
 
     /// <summary>The full path of the graph that runs (in the split layout, <c>decoder_with_past_model.onnx</c>).</summary>
@@ -47,7 +47,7 @@ public sealed class ModelFolder
     /// <summary>The variant that is loaded: <see cref="DefaultVariant"/> for <c>model.onnx</c>, <c>q4</c> for <c>model_q4.onnx</c>.</summary>
     public string Variant { get; }
 
-    /// <summary>Every variant found beside the graph, <see cref="DefaultVariant"/> first, then by name.</summary>
+    /// <summary>Every variant found in the folder and in its <c>onnx/</c> subfolder, <see cref="DefaultVariant"/> first, then by name.</summary>
     public IReadOnlyList<string> Variants { get; }
 
     /// <summary>The full paths of the external data files the loaded graphs name (all present), in the order they are named.</summary>
@@ -74,27 +74,32 @@ public sealed class ModelFolder
             throw new ModelLoadException(modelPath, $"no such folder or file (looked at '{full}'). Check GptOptions.ModelPath.");
         }
 
-        var graphDirectory = full;
-        var graphs = Graphs(modelPath, full);
+        // The root first, then onnx/: both are searched, and a variant found in both is ambiguous.
+        var rootGraphs = Graphs(modelPath, full);
         var subfolder = Path.Combine(full, OnnxSubfolder);
-        if (graphs.Count == 0 && System.IO.Directory.Exists(subfolder))
-        {
-            graphDirectory = subfolder;
-            graphs = Graphs(modelPath, subfolder);
-        }
-
+        var subGraphs = System.IO.Directory.Exists(subfolder) ? Graphs(modelPath, subfolder) : [];
+        var graphs = rootGraphs.Concat(subGraphs).ToList();
         if (graphs.Count == 0)
         {
             throw new ModelLoadException(modelPath, $"the folder holds no .onnx graph, nor does its {OnnxSubfolder}/ subfolder (expected model.onnx).");
         }
 
         var variants = VariantsOf(graphs);
-        var (graph, prefill) = Pick(graphs, variant);
+        var inRoot = Pick(rootGraphs, variant);
+        var inSubfolder = Pick(subGraphs, variant);
+        if (inRoot.Graph is not null && inSubfolder.Graph is not null)
+        {
+            var name = variant ?? DefaultVariant;
+            throw new ModelLoadException(modelPath, $"the variant '{name}' is there twice: '{inRoot.Graph}' and '{inSubfolder.Graph}'. Remove or rename one of them, or give the path of the .onnx file to load.");
+        }
+
+        var (graph, prefill) = inRoot.Graph is not null ? inRoot : inSubfolder;
+        var graphDirectory = graph is null ? (rootGraphs.Count > 0 ? full : subfolder) : Path.GetDirectoryName(graph)!;
         if (graph is null)
         {
             if (variant is not null)
             {
-                throw new ModelLoadException(modelPath, $"there is no variant '{variant}' (model_{variant}.onnx) in '{graphDirectory}'; the variants there are: {Describe(variants)}. Set GptOptions.Variant (--variant) to one of them.");
+                throw new ModelLoadException(modelPath, $"there is no variant '{variant}' (model_{variant}.onnx) in '{(subGraphs.Count > 0 && rootGraphs.Count > 0 ? $"{full}' or '{subfolder}" : graphDirectory)}'; the variants there are: {Describe(variants)}. Set GptOptions.Variant (--variant) to one of them.");
             }
 
             if (graphs.Count > 1)
@@ -103,6 +108,7 @@ public sealed class ModelFolder
             }
 
             graph = graphs[0];
+            graphDirectory = Path.GetDirectoryName(graph)!;
         }
 
         var loaded = VariantOf(Path.GetFileNameWithoutExtension(graph));

@@ -22,10 +22,19 @@ public sealed partial class GptTokenizer
     private const string MergesFileName = "merges.txt";
     private const string SentencePieceFileName = "tokenizer.model";
 
-    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken, byte[]?[]? tokenBytes = null, TokenizerJsonPipeline? pipeline = null)
+    private readonly Lazy<Tokenizer> _innerTokenizer;
+    private readonly byte[]?[]? _tokenBytes;
+    private string?[]? _pieces;
+
+    private GptTokenizer(Tokenizer innerTokenizer, string kind, int? bosTokenId, bool addsBosToken)
+        : this(new Lazy<Tokenizer>(() => innerTokenizer), kind, bosTokenId, addsBosToken)
     {
-        TokenBytes = tokenBytes;
-        InnerTokenizer = innerTokenizer;
+    }
+
+    private GptTokenizer(Lazy<Tokenizer> innerTokenizer, string kind, int? bosTokenId, bool addsBosToken, byte[]?[]? tokenBytes = null, TokenizerJsonPipeline? pipeline = null)
+    {
+        _tokenBytes = tokenBytes;
+        _innerTokenizer = innerTokenizer;
         Kind = kind;
         BosTokenId = bosTokenId;
         AddsBosToken = addsBosToken;
@@ -73,14 +82,16 @@ public sealed partial class GptTokenizer
     /// concatenation of these bytes, which lets streaming decode one token at a time without decoding any window.
     /// Null for other tokenizers.
     /// </summary>
-    internal byte[]?[]? TokenBytes { get; }
+    internal byte[]?[]? TokenBytes => Pipeline?.TokenBytes ?? _tokenBytes;
 
     /// <summary>
-    /// The Microsoft.ML.Tokenizers tokenizer that does the work; for a tokenizer.json, its BPE model alone (the added
-    /// tokens, normalizer, pre-tokenizer, post-processor and decoder run around it in <see cref="Encode(string, bool)"/>
-    /// and <see cref="Decode"/>).
+    /// The Microsoft.ML.Tokenizers tokenizer that does the work; for a tokenizer.json, a <see cref="BpeTokenizer"/> of its
+    /// BPE model alone (the added tokens, normalizer, pre-tokenizer, post-processor and decoder run around it in
+    /// <see cref="Encode(string, bool)"/> and <see cref="Decode"/>). For a SentencePiece-style tokenizer.json (not
+    /// byte-level, as Gemma and Mistral) OnnxGpt merges with its own BPE, and this one is built on first use, without
+    /// byte fallback; use <see cref="Encode(string, bool)"/> for the model's ids.
     /// </summary>
-    public Tokenizer InnerTokenizer { get; }
+    public Tokenizer InnerTokenizer => _innerTokenizer.Value;
 
     /// <summary>
     /// A short human-readable description of the tokenizer, for example
@@ -153,6 +164,43 @@ public sealed partial class GptTokenizer
     {
         ArgumentNullException.ThrowIfNull(ids);
         return Pipeline?.Decode(ids) ?? InnerTokenizer.Decode(ids);
+    }
+
+    /// <summary>
+    /// The vocabulary piece of a token id, as Hugging Face's <c>convert_ids_to_tokens</c> gives it: for example
+    /// <c>Ġworld</c> (byte-level BPE), <c>▁the</c> (SentencePiece) or <c>&lt;|im_start|&gt;</c> (an added token), not the
+    /// text the id decodes to (use <see cref="Decode"/> for that).
+    /// </summary>
+    /// <param name="id">The token id.</param>
+    /// <returns>The piece, or null when the id is no token of the vocabulary (or the tokenizer is GPT-2's built-in tiktoken data, which keeps no pieces).</returns>
+    public string? IdToToken(int id)
+    {
+        if (Pipeline is not null)
+        {
+            return Pipeline.TokenOf(id);
+        }
+
+        var pieces = _pieces ??= InnerTokenizer switch
+        {
+            BpeTokenizer bpe => Reverse(bpe.Vocabulary),
+            SentencePieceTokenizer sentencePiece => Reverse(sentencePiece.Vocabulary),
+            _ => [],
+        };
+        return (uint)id < (uint)pieces.Length ? pieces[id] : null;
+    }
+
+    private static string?[] Reverse(IReadOnlyDictionary<string, int> vocabulary)
+    {
+        var pieces = new string?[vocabulary.Count == 0 ? 0 : vocabulary.Values.Max() + 1];
+        foreach (var (piece, id) in vocabulary)
+        {
+            if (id >= 0)
+            {
+                pieces[id] = piece;
+            }
+        }
+
+        return pieces;
     }
 
     /// <summary>
@@ -245,7 +293,7 @@ public sealed partial class GptTokenizer
         var bos = Id(config.BosToken, "bos_token") ?? settings.BosTokenId;
         var withSpecials = pipeline.Encode(string.Empty, addSpecialTokens: true);
         var addsBos = bos is int b && withSpecials.Count > 0 && withSpecials[0] == b;
-        return new GptTokenizer(pipeline.Model.Inner, $"tokenizer.json ({pipeline.Description.Model})", bos, addsBos, pipeline.TokenBytes, pipeline)
+        return new GptTokenizer(new Lazy<Tokenizer>(() => pipeline.Model.Inner), $"tokenizer.json ({pipeline.Description.Model})", bos, addsBos, null, pipeline)
         {
             EosTokenId = Id(config.EosToken, "eos_token"),
             PadTokenId = Id(config.PadToken, "pad_token"),
@@ -315,7 +363,7 @@ public sealed partial class GptTokenizer
                 ex);
         }
 
-        return new GptTokenizer(tokenizer, $"byte-level BPE ({VocabFileName} + {MergesFileName})", settings.BosTokenId, AddsBos(settings, settings.BosTokenId), ByteLevelTokenBytes(vocabulary, specialTokens));
+        return new GptTokenizer(new Lazy<Tokenizer>(tokenizer), $"byte-level BPE ({VocabFileName} + {MergesFileName})", settings.BosTokenId, AddsBos(settings, settings.BosTokenId), ByteLevelTokenBytes(vocabulary, specialTokens));
     }
 
     private static GptTokenizer LoadSentencePiece(string modelDirectory, string sentencePiecePath, TokenizerSettings settings)

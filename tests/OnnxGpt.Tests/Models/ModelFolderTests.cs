@@ -177,6 +177,43 @@ public sealed class ModelFolderTests
         Assert.That(result.FailureMessage, Does.Contain("Gpt: Variant").And.Contain(expected));
     }
 
+    [Test]
+    public void Graphs_in_the_root_and_in_onnx_are_all_variants()
+    {
+        using var dir = HubCopy(Qwen3, "model_q4.onnx");
+        File.CreateSymbolicLink(dir.File("model.onnx"), Path.Combine(Qwen3Onnx, "model.onnx"));
+
+        var root = ModelFolder.Resolve(dir.Path);
+        var q4 = ModelFolder.Resolve(dir.Path, "q4");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(root.GraphPath, Is.EqualTo(dir.File("model.onnx")));
+            Assert.That(root.GraphDirectory, Is.EqualTo(dir.Path));
+            Assert.That(root.Variants, Is.EqualTo(new[] { "fp32", "q4" }));
+            Assert.That(q4.GraphPath, Is.EqualTo(Path.Combine(dir.File("onnx"), "model_q4.onnx")));
+            Assert.That(q4.GraphDirectory, Is.EqualTo(dir.File("onnx")));
+            Assert.That(q4.Directory, Is.EqualTo(dir.Path));
+        });
+    }
+
+    [Test]
+    public void A_variant_in_both_the_root_and_onnx_is_an_error_naming_both()
+    {
+        using var dir = HubCopy(Qwen3, "model.onnx", "model_fp16.onnx");
+        File.CreateSymbolicLink(dir.File("model_fp16.onnx"), Path.Combine(Qwen3Onnx, "model_fp16.onnx"));
+
+        var ex = Assert.Throws<ModelLoadException>(() => ModelFolder.Resolve(dir.Path, "fp16"));
+        var folder = ModelFolder.Resolve(dir.Path);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Message, Does.Contain($"the variant 'fp16' is there twice: '{dir.File("model_fp16.onnx")}' and '{Path.Combine(dir.File("onnx"), "model_fp16.onnx")}'"));
+            Assert.That(folder.GraphPath, Is.EqualTo(Path.Combine(dir.File("onnx"), "model.onnx")), "the default variant is only in onnx/");
+            Assert.That(folder.Variants, Is.EqualTo(new[] { "fp32", "fp16" }));
+        });
+    }
+
     /// <summary>A copy of a hub folder's configuration files with only the given graphs in its onnx/ subfolder.</summary>
     private static TempDirectory HubCopy(string hub, params string[] graphs)
     {

@@ -4,24 +4,40 @@ using Microsoft.ML.Tokenizers;
 namespace OnnxGpt.Tokenization.TokenizerJson;
 
 /// <summary>
-/// tokenizer.json's <c>BPE</c> model on Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>, which merges each
-/// pre-tokenized piece exactly as the Rust library does (merge ranks, <c>unk_token</c>, <c>fuse_unk</c>,
-/// <c>continuing_subword_prefix</c>, <c>end_of_word_suffix</c>, byte-level mapping). What it lacks is added here:
-/// <c>ignore_merges</c> (a piece that is a vocabulary entry is that one token) and <c>byte_fallback</c>
-/// (a character outside the vocabulary becomes its UTF-8 bytes as <c>&lt;0xNN&gt;</c> tokens).
+/// tokenizer.json's <c>BPE</c> model. Byte-level vocabularies (GPT-2 style) merge on Microsoft.ML.Tokenizers'
+/// <see cref="BpeTokenizer"/>, which merges each pre-tokenized piece exactly as the Rust library does (merge ranks,
+/// <c>unk_token</c>, <c>fuse_unk</c>, <c>continuing_subword_prefix</c>, <c>end_of_word_suffix</c>, byte-level
+/// mapping); what it lacks is added here: <c>ignore_merges</c> (a piece that is a vocabulary entry is that one token)
+/// and <c>byte_fallback</c> (a character outside the vocabulary becomes its UTF-8 bytes as <c>&lt;0xNN&gt;</c> tokens).
+/// SentencePiece-style vocabularies (not byte-level) merge on <see cref="SentencePieceBpe"/>, for the reasons given there.
 /// </summary>
 internal sealed class BpeModel
 {
-    private readonly BpeTokenizer _bpe;
+    private readonly Lazy<BpeTokenizer> _bpe;
+    private readonly SentencePieceBpe? _merge;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabulary;
     private readonly int[]? _byteIds;
     private readonly int _unknownId;
     private readonly bool _fuseUnknown;
     private readonly bool _ignoreMerges;
 
+    /// <summary>A model that merges with the library's <paramref name="bpe"/> (byte-level vocabularies).</summary>
     public BpeModel(BpeTokenizer bpe, Dictionary<string, int> vocabulary, bool byteLevel, bool ignoreMerges, bool byteFallback, string? unknownToken, bool fuseUnknown)
+        : this(new Lazy<BpeTokenizer>(() => bpe), null, vocabulary, byteLevel, ignoreMerges, byteFallback, unknownToken, fuseUnknown)
+    {
+    }
+
+    /// <summary>A model that merges with <paramref name="merge"/>; the library's tokenizer is built only if <see cref="Inner"/> is read.</summary>
+    public BpeModel(SentencePieceBpe merge, Func<BpeTokenizer> createInner, Dictionary<string, int> vocabulary, bool ignoreMerges, bool byteFallback, string? unknownToken, bool fuseUnknown)
+        : this(new Lazy<BpeTokenizer>(createInner, LazyThreadSafetyMode.ExecutionAndPublication), merge, vocabulary, byteLevel: false, ignoreMerges, byteFallback, unknownToken, fuseUnknown)
+    {
+    }
+
+    private BpeModel(Lazy<BpeTokenizer> bpe, SentencePieceBpe? merge, Dictionary<string, int> vocabulary, bool byteLevel, bool ignoreMerges, bool byteFallback, string? unknownToken, bool fuseUnknown)
     {
         _bpe = bpe;
+        _merge = merge;
+        Vocabulary = vocabulary;
         _vocabulary = vocabulary.GetAlternateLookup<ReadOnlySpan<char>>();
         ByteLevel = byteLevel;
         _ignoreMerges = ignoreMerges;
@@ -40,8 +56,14 @@ internal sealed class BpeModel
     /// <summary>Whether pieces are mapped to GPT-2's byte characters before merging.</summary>
     public bool ByteLevel { get; }
 
-    /// <summary>The Microsoft.ML.Tokenizers tokenizer that merges the pieces.</summary>
-    public BpeTokenizer Inner => _bpe;
+    /// <summary>model.vocab: token -> id.</summary>
+    public Dictionary<string, int> Vocabulary { get; }
+
+    /// <summary>
+    /// The Microsoft.ML.Tokenizers tokenizer of the vocabulary and merges. For SentencePiece-style vocabularies it is
+    /// built on first use and does not merge for <see cref="Encode"/> (it lacks byte fallback).
+    /// </summary>
+    public BpeTokenizer Inner => _bpe.Value;
 
     /// <summary>The byte-fallback token of byte <paramref name="b"/>, for example "&lt;0x0A&gt;".</summary>
     public static string ByteToken(byte b) => $"<0x{b:X2}>";
@@ -54,13 +76,20 @@ internal sealed class BpeModel
             return;
         }
 
+        if (_merge is not null)
+        {
+            _merge.Encode(piece, ids);
+            return;
+        }
+
+        var bpe = _bpe.Value;
         if (_ignoreMerges && TryWholePiece(piece, out var whole))
         {
             ids.Add(whole);
             return;
         }
 
-        var merged = _bpe.EncodeToIds(piece, considerPreTokenization: false, considerNormalization: false);
+        var merged = bpe.EncodeToIds(piece, considerPreTokenization: false, considerNormalization: false);
         if (_byteIds is null || _unknownId < 0 || !Contains(merged, _unknownId))
         {
             foreach (var id in merged)
@@ -73,7 +102,7 @@ internal sealed class BpeModel
 
         // Byte fallback: each unknown character (the library gives it the unknown token) becomes its bytes' tokens;
         // only where one of those is missing does it stay unknown (fused with an unknown before it under fuse_unk).
-        var tokens = _bpe.EncodeToTokens(piece, out _, considerPreTokenization: false, considerNormalization: false);
+        var tokens = bpe.EncodeToTokens(piece, out _, considerPreTokenization: false, considerNormalization: false);
         var previousUnknown = false;
         Span<byte> utf8 = stackalloc byte[4];
         foreach (var token in tokens)

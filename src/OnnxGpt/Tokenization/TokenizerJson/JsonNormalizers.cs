@@ -21,10 +21,33 @@ internal sealed class UnicodeNormalizer(NormalizationForm form, string name) : J
     public override string Describe() => name;
 }
 
-/// <summary>Lowercases the text (Unicode, culture-invariant).</summary>
+/// <summary>
+/// Lowercases the text as the Rust library does, with Rust's <c>char::to_lowercase</c>: Unicode's full, context-free
+/// lowercase mapping. It differs from .NET's simple mapping (<see cref="string.ToLowerInvariant"/>) only where one
+/// character lowercases to several, which Unicode (SpecialCasing.txt) has for U+0130 'İ' alone: "i" + U+0307 COMBINING
+/// DOT ABOVE. No final-sigma rule: the Rust library maps each character on its own, so 'Σ' is always 'σ'.
+/// </summary>
 internal sealed class LowercaseJsonNormalizer : JsonNormalizer
 {
-    public override string Normalize(string original) => original.ToLowerInvariant();
+    private const char CapitalIWithDotAbove = '\u0130';
+
+    public override string Normalize(string original)
+    {
+        if (!original.Contains(CapitalIWithDotAbove, StringComparison.Ordinal))
+        {
+            return original.ToLowerInvariant();
+        }
+
+        var builder = new System.Text.StringBuilder(original.Length + 8);
+        var start = 0;
+        for (var i = original.IndexOf(CapitalIWithDotAbove); i >= 0; i = original.IndexOf(CapitalIWithDotAbove, start))
+        {
+            builder.Append(original.AsSpan(start, i - start).ToString().ToLowerInvariant()).Append("i\u0307");
+            start = i + 1;
+        }
+
+        return builder.Append(original[start..].ToLowerInvariant()).ToString();
+    }
 
     public override string Describe() => "Lowercase";
 }

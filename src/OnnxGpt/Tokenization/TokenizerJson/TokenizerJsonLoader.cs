@@ -37,23 +37,30 @@ internal static class TokenizerJsonLoader
     /// <exception cref="ModelLoadException">The JSON is not valid or uses an unsupported component.</exception>
     public static TokenizerJsonPipeline Parse(ReadOnlyMemory<byte> json, string modelPath)
     {
+        LargeParts parts;
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, MaxDepth = 256 });
+            // model.vocab and model.merges are read from the bytes; the rest of the file as a document.
+            parts = LargeParts.Find(json);
+            document = JsonDocument.Parse(parts.Rest, new JsonDocumentOptions { AllowTrailingCommas = true, MaxDepth = 256 });
         }
         catch (JsonException ex)
         {
             throw new ModelLoadException(modelPath, $"{FileName} is not valid JSON ({ex.Message}). Download the file again.", ex);
+        }
+        catch (TokenizerJsonFormatException ex)
+        {
+            throw new ModelLoadException(modelPath, $"{FileName}: {ex.Message}", ex);
         }
 
         using (document)
         {
             try
             {
-                return Build(document.RootElement);
+                return Build(document.RootElement, parts);
             }
-            catch (TokenizerJsonException ex)
+            catch (TokenizerJsonFormatException ex)
             {
                 throw new ModelLoadException(modelPath, $"{FileName}: {ex.Message}", ex);
             }
@@ -65,16 +72,16 @@ internal static class TokenizerJsonLoader
         }
     }
 
-    private static TokenizerJsonPipeline Build(JsonElement root)
+    private static TokenizerJsonPipeline Build(JsonElement root, LargeParts parts)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
-            throw new TokenizerJsonException("the file is not a JSON object");
+            throw new TokenizerJsonFormatException("the file is not a JSON object");
         }
 
         if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
         {
-            throw new TokenizerJsonException("'model' is missing or not an object");
+            throw new TokenizerJsonFormatException("'model' is missing or not an object");
         }
 
         var modelType = OptionalString(model, "type", "model");
@@ -85,18 +92,23 @@ internal static class TokenizerJsonLoader
 
         if (modelType is null && !model.TryGetProperty("merges", out _))
         {
-            throw new TokenizerJsonException("model has no 'type' and no 'merges'; only BPE models are supported");
+            throw new TokenizerJsonFormatException("model has no 'type' and no 'merges'; only BPE models are supported");
+        }
+
+        if (parts.Vocab is null)
+        {
+            throw new TokenizerJsonFormatException("model.vocab is missing or not an object of token -> id");
+        }
+
+        if (parts.Merges is null && model.TryGetProperty("merges", out var merges) && merges.ValueKind != JsonValueKind.Null)
+        {
+            throw new TokenizerJsonFormatException("model.merges is not an array");
         }
 
         // Added tokens are needed by the post-processor.
-        var vocabulary = ReadVocabulary(model);
-        var addedTokens = ReadAddedTokens(root, vocabulary);
-        var maxId = -1;
-        foreach (var id in vocabulary.Values)
-        {
-            maxId = Math.Max(maxId, id);
-        }
-
+        var (vocabulary, vocabularyTokens) = parts.ReadVocabulary();
+        var addedTokens = ReadAddedTokens(root, vocabulary, vocabularyTokens);
+        var maxId = vocabularyTokens.Length - 1;
         foreach (var token in addedTokens)
         {
             maxId = Math.Max(maxId, token.Id);
@@ -104,15 +116,11 @@ internal static class TokenizerJsonLoader
 
         if (maxId >= 16_777_216)
         {
-            throw new TokenizerJsonException($"the largest token id, {maxId}, is implausibly large (more than 2^24 ids)");
+            throw new TokenizerJsonFormatException($"the largest token id, {maxId}, is implausibly large (more than 2^24 ids)");
         }
 
-        var tokens = new string?[maxId + 1];
-        foreach (var (token, id) in vocabulary)
-        {
-            tokens[id] = token;
-        }
-
+        var tokens = vocabularyTokens;
+        System.Array.Resize(ref tokens, maxId + 1);
         foreach (var token in addedTokens)
         {
             tokens[token.Id] = token.Content;
@@ -128,7 +136,7 @@ internal static class TokenizerJsonLoader
                 }
             }
 
-            return vocabulary.TryGetValue(content, out var id) ? id : throw new TokenizerJsonException($"{path}: the token '{content}' is neither in model.vocab nor in added_tokens");
+            return vocabulary.TryGetValue(content, out var id) ? id : throw new TokenizerJsonFormatException($"{path}: the token '{content}' is neither in model.vocab nor in added_tokens");
         }
 
         var normalizer = root.TryGetProperty("normalizer", out var norm) ? Normalizer(norm, "normalizer") : null;
@@ -137,46 +145,11 @@ internal static class TokenizerJsonLoader
         var postProcessor = root.TryGetProperty("post_processor", out var post) ? PostProcessor(post, "post_processor", ResolveToken, tokens.Length) : null;
         var decoder = root.TryGetProperty("decoder", out var dec) ? Decoder(dec, "decoder") : null;
 
-        var bpe = BuildModel(model, vocabulary, byteLevel, out var description);
+        var bpe = BuildModel(model, parts, vocabulary, vocabularyTokens, byteLevel, out var description);
         return new TokenizerJsonPipeline(bpe, tokens, addedTokens, normalizer, preTokenizer, postProcessor, decoder, description);
     }
 
-    private static Dictionary<string, int> ReadVocabulary(JsonElement model)
-    {
-        if (!model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
-        {
-            throw new TokenizerJsonException("model.vocab is missing or not an object of token -> id");
-        }
-
-        var vocabulary = new Dictionary<string, int>(1024, StringComparer.Ordinal);
-        var seen = new Dictionary<int, string>(1024);
-        foreach (var entry in vocab.EnumerateObject())
-        {
-            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0)
-            {
-                throw new TokenizerJsonException($"model.vocab[\"{entry.Name}\"] is {entry.Value.GetRawText()}, not a non-negative integer id");
-            }
-
-            if (!seen.TryAdd(id, entry.Name))
-            {
-                throw new TokenizerJsonException($"model.vocab: the id {id} is given to both '{seen[id]}' and '{entry.Name}'");
-            }
-
-            if (!vocabulary.TryAdd(entry.Name, id))
-            {
-                throw new TokenizerJsonException($"model.vocab: the token '{entry.Name}' appears twice");
-            }
-        }
-
-        if (vocabulary.Count == 0)
-        {
-            throw new TokenizerJsonException("model.vocab is empty");
-        }
-
-        return vocabulary;
-    }
-
-    private static List<AddedToken> ReadAddedTokens(JsonElement root, Dictionary<string, int> vocabulary)
+    private static List<AddedToken> ReadAddedTokens(JsonElement root, Dictionary<string, int> vocabulary, string?[] vocabularyTokens)
     {
         var result = new List<AddedToken>();
         if (!root.TryGetProperty("added_tokens", out var added) || added.ValueKind == JsonValueKind.Null)
@@ -186,10 +159,10 @@ internal static class TokenizerJsonLoader
 
         if (added.ValueKind != JsonValueKind.Array)
         {
-            throw new TokenizerJsonException("added_tokens is not an array");
+            throw new TokenizerJsonFormatException("added_tokens is not an array");
         }
 
-        Dictionary<int, string>? byId = null;
+        var byId = new Dictionary<int, string>();
         var byContent = new Dictionary<string, int>(StringComparer.Ordinal);
         var index = 0;
         foreach (var item in added.EnumerateArray())
@@ -197,30 +170,30 @@ internal static class TokenizerJsonLoader
             var path = $"added_tokens[{index++}]";
             if (item.ValueKind != JsonValueKind.Object)
             {
-                throw new TokenizerJsonException($"{path} is not an object");
+                throw new TokenizerJsonFormatException($"{path} is not an object");
             }
 
             var id = RequiredInt(item, "id", path);
             if (id < 0)
             {
-                throw new TokenizerJsonException($"{path}.id is {id}, not a non-negative id");
+                throw new TokenizerJsonFormatException($"{path}.id is {id}, not a non-negative id");
             }
 
-            var content = OptionalString(item, "content", path) ?? throw new TokenizerJsonException($"{path}.content is missing");
+            var content = OptionalString(item, "content", path) ?? throw new TokenizerJsonFormatException($"{path}.content is missing");
             if (content.Length == 0)
             {
-                throw new TokenizerJsonException($"{path}.content is empty");
+                throw new TokenizerJsonFormatException($"{path}.content is empty");
             }
 
-            byId ??= vocabulary.ToDictionary(kv => kv.Value, kv => kv.Key);
-            if (byId.TryGetValue(id, out var existing) && existing != content)
+            var existing = byId.TryGetValue(id, out var earlier) ? earlier : id < vocabularyTokens.Length ? vocabularyTokens[id] : null;
+            if (existing is not null && existing != content)
             {
-                throw new TokenizerJsonException($"{path} gives the id {id} to '{content}', but that id is '{existing}' in model.vocab or an earlier added token");
+                throw new TokenizerJsonFormatException($"{path} gives the id {id} to '{content}', but that id is '{existing}' in model.vocab or an earlier added token");
             }
 
             if ((vocabulary.TryGetValue(content, out var vocabId) && vocabId != id) || (byContent.TryGetValue(content, out var addedId) && addedId != id))
             {
-                throw new TokenizerJsonException($"{path} gives '{content}' the id {id}, but it already has the id {(vocabulary.TryGetValue(content, out var v) ? v : byContent[content])}");
+                throw new TokenizerJsonFormatException($"{path} gives '{content}' the id {id}, but it already has the id {(vocabulary.TryGetValue(content, out var v) ? v : byContent[content])}");
             }
 
             byId[id] = content;
@@ -238,7 +211,7 @@ internal static class TokenizerJsonLoader
         return result;
     }
 
-    private static BpeModel BuildModel(JsonElement model, Dictionary<string, int> vocabulary, bool byteLevel, out string description)
+    private static BpeModel BuildModel(JsonElement model, LargeParts parts, Dictionary<string, int> vocabulary, string?[] vocabularyTokens, bool byteLevel, out string description)
     {
         if (model.TryGetProperty("dropout", out var dropout) && dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() > 0)
         {
@@ -248,7 +221,7 @@ internal static class TokenizerJsonLoader
         var unk = OptionalString(model, "unk_token", "model");
         if (unk is not null && !vocabulary.ContainsKey(unk))
         {
-            throw new TokenizerJsonException($"model.unk_token '{unk}' is not in model.vocab");
+            throw new TokenizerJsonFormatException($"model.unk_token '{unk}' is not in model.vocab");
         }
 
         var prefix = OptionalString(model, "continuing_subword_prefix", "model");
@@ -256,24 +229,46 @@ internal static class TokenizerJsonLoader
         var fuseUnk = OptionalBool(model, "fuse_unk", "model") ?? false;
         var byteFallback = OptionalBool(model, "byte_fallback", "model") ?? false;
         var ignoreMerges = OptionalBool(model, "ignore_merges", "model") ?? false;
-        var merges = ReadMerges(model);
+        BpeTokenizer CreateLibraryBpe(IEnumerable<string> merges) => BpeTokenizer.Create(new BpeOptions(vocabulary)
+        {
+            Merges = merges,
+            ByteLevel = byteLevel,
+            UnknownToken = unk,
+            FuseUnknownTokens = fuseUnk && !byteFallback,
+            ContinuingSubwordPrefix = string.IsNullOrEmpty(prefix) ? null : prefix,
+            EndOfWordSuffix = string.IsNullOrEmpty(suffix) ? null : suffix,
+        });
 
-        BpeTokenizer bpe;
-        try
+        BpeModel result;
+        int mergeCount;
+        if (byteLevel)
         {
-            bpe = BpeTokenizer.Create(new BpeOptions(vocabulary)
+            var merges = new List<string>();
+            mergeCount = parts.ReadMerges((left, right, _) => merges.Add(string.Concat(left, " ", right)), allowSpaces: false);
+            BpeTokenizer bpe;
+            try
             {
-                Merges = merges,
-                ByteLevel = byteLevel,
-                UnknownToken = unk,
-                FuseUnknownTokens = fuseUnk && !byteFallback,
-                ContinuingSubwordPrefix = string.IsNullOrEmpty(prefix) ? null : prefix,
-                EndOfWordSuffix = string.IsNullOrEmpty(suffix) ? null : suffix,
-            });
+                bpe = CreateLibraryBpe(merges);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new TokenizerJsonFormatException($"model.merges do not fit model.vocab: {ex.Message}");
+            }
+
+            result = new BpeModel(bpe, vocabulary, byteLevel, ignoreMerges, byteFallback, unk, fuseUnk);
         }
-        catch (InvalidOperationException ex)
+        else
         {
-            throw new TokenizerJsonException($"model.merges do not fit model.vocab: {ex.Message}");
+            // SentencePiece-style: OnnxGpt's merge (see SentencePieceBpe for why); the library's BPE only if asked for.
+            var pairs = new List<(int Left, int Right)>();
+            var table = ReadMergeTable(parts, vocabulary, prefix, pairs);
+            mergeCount = pairs.Count;
+            var merge = new SentencePieceBpe(vocabulary, table, ignoreMerges, byteFallback, unk, fuseUnk, prefix, suffix);
+            IEnumerable<string> LibraryMerges() => pairs
+                .Select(p => (Left: vocabularyTokens[p.Left]!, Right: vocabularyTokens[p.Right]!))
+                .Where(p => !p.Left.Contains(' ', StringComparison.Ordinal) && !p.Right.Contains(' ', StringComparison.Ordinal))
+                .Select(p => string.Concat(p.Left, " ", p.Right));
+            result = new BpeModel(merge, () => CreateLibraryBpe(LibraryMerges()), vocabulary, ignoreMerges, byteFallback, unk, fuseUnk);
         }
 
         var traits = new List<string>();
@@ -307,59 +302,49 @@ internal static class TokenizerJsonLoader
             traits.Add($"suffix '{suffix}'");
         }
 
-        description = $"BPE ({vocabulary.Count} tokens, {merges.Count} merges{(traits.Count > 0 ? ", " + string.Join(", ", traits) : string.Empty)})";
-        return new BpeModel(bpe, vocabulary, byteLevel, ignoreMerges, byteFallback, unk, fuseUnk);
+        description = $"BPE ({vocabulary.Count} tokens, {mergeCount} merges{(traits.Count > 0 ? ", " + string.Join(", ", traits) : string.Empty)})";
+        return result;
     }
 
-    private static List<string> ReadMerges(JsonElement model)
+    /// <summary>
+    /// model.merges as (left id, right id) -> (rank, merged id), as the Rust library builds its merge map: the rank is the
+    /// index in the file (a pair given twice keeps its last rank), the merged token is left + right less
+    /// <paramref name="prefix"/>, and every token must be in the vocabulary. <paramref name="pairs"/> gets each merge's ids.
+    /// </summary>
+    private static MergeTable ReadMergeTable(LargeParts parts, Dictionary<string, int> vocabulary, string? prefix, List<(int Left, int Right)> pairs)
     {
-        var merges = new List<string>();
-        if (!model.TryGetProperty("merges", out var array) || array.ValueKind == JsonValueKind.Null)
-        {
-            return merges;
-        }
-
-        if (array.ValueKind != JsonValueKind.Array)
-        {
-            throw new TokenizerJsonException("model.merges is not an array");
-        }
-
-        merges.Capacity = array.GetArrayLength();
-        var index = 0;
-        foreach (var merge in array.EnumerateArray())
-        {
-            string left, right;
-            if (merge.ValueKind == JsonValueKind.String)
+        var table = new MergeTable(parts.Merges is { } range ? (range.End.Value - range.Start.Value) / 16 : 0);
+        var lookup = vocabulary.GetAlternateLookup<ReadOnlySpan<char>>();
+        var prefixLength = prefix?.Length ?? 0;
+        var buffer = new char[256];
+        parts.ReadMerges(
+            (left, right, index) =>
             {
-                var text = merge.GetString()!;
-                var space = text.IndexOf(' ', StringComparison.Ordinal);
-                if (space <= 0 || space == text.Length - 1 || text.IndexOf(' ', space + 1) >= 0)
+                if (!lookup.TryGetValue(left, out var leftId) || !lookup.TryGetValue(right, out var rightId))
                 {
-                    throw new TokenizerJsonException($"model.merges[{index}] is \"{text}\", not \"left right\"");
+                    var missing = lookup.TryGetValue(left, out _) ? right.ToString() : left.ToString();
+                    throw new TokenizerJsonFormatException($"model.merges do not fit model.vocab: model.merges[{index}] merges '{left.ToString()}' and '{right.ToString()}', but '{missing}' is not in model.vocab");
                 }
 
-                merges.Add(text);
-                index++;
-                continue;
-            }
+                var skip = Math.Min(prefixLength, right.Length);
+                var length = left.Length + right.Length - skip;
+                if (length > buffer.Length)
+                {
+                    buffer = new char[length * 2];
+                }
 
-            if (merge.ValueKind != JsonValueKind.Array || merge.GetArrayLength() != 2 || merge[0].ValueKind != JsonValueKind.String || merge[1].ValueKind != JsonValueKind.String)
-            {
-                throw new TokenizerJsonException($"model.merges[{index}] is neither \"left right\" nor [\"left\", \"right\"]");
-            }
+                left.CopyTo(buffer);
+                right[skip..].CopyTo(buffer.AsSpan(left.Length));
+                if (!lookup.TryGetValue(buffer.AsSpan(0, length), out var mergedId))
+                {
+                    throw new TokenizerJsonFormatException($"model.merges do not fit model.vocab: model.merges[{index}] merges '{left.ToString()}' and '{right.ToString()}', but '{new string(buffer, 0, length)}' is not in model.vocab");
+                }
 
-            left = merge[0].GetString()!;
-            right = merge[1].GetString()!;
-            if (left.Length == 0 || right.Length == 0 || left.Contains(' ', StringComparison.Ordinal) || right.Contains(' ', StringComparison.Ordinal))
-            {
-                throw new TokenizerJsonException($"model.merges[{index}] merges tokens that are empty or hold a space, which Microsoft.ML.Tokenizers' BPE cannot represent");
-            }
-
-            merges.Add(string.Concat(left, " ", right));
-            index++;
-        }
-
-        return merges;
+                table.Set(leftId, rightId, index, mergedId);
+                pairs.Add((leftId, rightId));
+            },
+            allowSpaces: true);
+        return table;
     }
 
     private static JsonNormalizer? Normalizer(JsonElement e, string path)
@@ -402,10 +387,21 @@ internal static class TokenizerJsonLoader
             "Punctuation" => new PunctuationPreTokenizer(Behavior(e, path, SplitBehavior.Isolated)),
             "Whitespace" => new WhitespacePreTokenizer(),
             "WhitespaceSplit" => new WhitespaceSplitPreTokenizer(),
-            "Sequence" => new SequencePreTokenizer(Array(e, "pretokenizers", path).Select((item, i) => PreTokenizer(item, $"{path}.pretokenizers[{i}]")).OfType<JsonPreTokenizer>().ToList()),
+            // A Sequence inside a Sequence runs its steps in the same order: flattened.
+            "Sequence" => new SequencePreTokenizer(Array(e, "pretokenizers", path)
+                .Select((item, i) => PreTokenizer(item, $"{path}.pretokenizers[{i}]"))
+                .SelectMany(Flatten)
+                .ToList()),
             _ => throw Unsupported(path, type, "supported: Split, ByteLevel, Metaspace, Digits, Punctuation, Whitespace, WhitespaceSplit, Sequence"),
         };
     }
+
+    private static IEnumerable<JsonPreTokenizer> Flatten(JsonPreTokenizer? step) => step switch
+    {
+        SequencePreTokenizer inner => inner.Steps,
+        null => [],
+        _ => [step],
+    };
 
     /// <summary>ByteLevel's byte mapping happens in the model, so it must come last; returns whether there is one.</summary>
     private static bool CheckByteLevelPlacement(JsonPreTokenizer? preTokenizer)
@@ -417,11 +413,7 @@ internal static class TokenizerJsonLoader
             case SequencePreTokenizer sequence:
                 for (var i = 0; i < sequence.Steps.Count; i++)
                 {
-                    if (sequence.Steps[i] is SequencePreTokenizer)
-                    {
-                        throw Unsupported($"pre_tokenizer.pretokenizers[{i}]", "Sequence", "a Sequence inside a Sequence is not supported");
-                    }
-
+                    // Nested sequences are flattened, so i counts the steps of the flattened sequence.
                     if (sequence.Steps[i] is ByteLevelPreTokenizer && i != sequence.Steps.Count - 1)
                     {
                         throw Unsupported($"pre_tokenizer.pretokenizers[{i}]", "ByteLevel", "ByteLevel is supported only as the last pre-tokenizer");
@@ -464,7 +456,7 @@ internal static class TokenizerJsonLoader
                         {
                             var ids = Array(special.Value, "ids", $"{path}.special_tokens.{special.Name}")
                                 .Select(id => id.ValueKind == JsonValueKind.Number && id.TryGetInt32(out var v) && v >= 0 && v < vocabularySize ? v
-                                    : throw new TokenizerJsonException($"{path}.special_tokens.{special.Name}.ids holds {id.GetRawText()}, which is not an id of this vocabulary"))
+                                    : throw new TokenizerJsonFormatException($"{path}.special_tokens.{special.Name}.ids holds {id.GetRawText()}, which is not an id of this vocabulary"))
                                 .ToArray();
                             specials[special.Name] = ids;
                         }
@@ -483,7 +475,7 @@ internal static class TokenizerJsonLoader
                             var id = sequence.ValueKind == JsonValueKind.Object ? OptionalString(sequence, "id", piecePath) : null;
                             if (id != "A")
                             {
-                                throw new TokenizerJsonException($"{piecePath}: a single-sequence template may only hold the sequence 'A'");
+                                throw new TokenizerJsonFormatException($"{piecePath}: a single-sequence template may only hold the sequence 'A'");
                             }
 
                             seenSequence = true;
@@ -495,7 +487,7 @@ internal static class TokenizerJsonLoader
                             if (name is null || !specials.TryGetValue(name, out var ids))
                             {
                                 var resolved = name is null ? null : resolve(name, piecePath);
-                                ids = resolved is int r ? [r] : throw new TokenizerJsonException($"{piecePath}: the special token '{name}' is not in {path}.special_tokens");
+                                ids = resolved is int r ? [r] : throw new TokenizerJsonFormatException($"{piecePath}: the special token '{name}' is not in {path}.special_tokens");
                             }
 
                             (seenSequence ? after : before).AddRange(ids);
@@ -503,7 +495,7 @@ internal static class TokenizerJsonLoader
                         }
                         else
                         {
-                            throw new TokenizerJsonException($"{piecePath} is neither {{\"Sequence\": ...}} nor {{\"SpecialToken\": ...}}");
+                            throw new TokenizerJsonFormatException($"{piecePath} is neither {{\"Sequence\": ...}} nor {{\"SpecialToken\": ...}}");
                         }
                     }
 
@@ -520,7 +512,7 @@ internal static class TokenizerJsonLoader
         if (!e.TryGetProperty(name, out var pair) || pair.ValueKind != JsonValueKind.Array || pair.GetArrayLength() != 2
             || pair[0].ValueKind != JsonValueKind.String || !pair[1].TryGetInt32(out var id) || id < 0 || id >= vocabularySize)
         {
-            throw new TokenizerJsonException($"{path}.{name} is not [token, id] with an id of this vocabulary");
+            throw new TokenizerJsonFormatException($"{path}.{name} is not [token, id] with an id of this vocabulary");
         }
 
         return (pair[0].GetString()!, id);
@@ -568,11 +560,11 @@ internal static class TokenizerJsonLoader
             }
             catch (Exception ex) when (ex is NotSupportedException or ArgumentException)
             {
-                throw new TokenizerJsonException($"{path}.pattern.Regex cannot be run with Oniguruma's meaning: {ex.Message}");
+                throw new TokenizerJsonFormatException($"{path}.pattern.Regex cannot be run with Oniguruma's meaning: {ex.Message}");
             }
         }
 
-        throw new TokenizerJsonException($"{path}.pattern is neither {{\"String\": ...}} nor {{\"Regex\": ...}}");
+        throw new TokenizerJsonFormatException($"{path}.pattern is neither {{\"String\": ...}} nor {{\"Regex\": ...}}");
     }
 
     private static SplitBehavior Behavior(JsonElement e, string path, SplitBehavior fallback)
@@ -609,14 +601,14 @@ internal static class TokenizerJsonLoader
     private static char SingleChar(JsonElement e, string name, string path)
     {
         var value = OptionalString(e, name, path) ?? throw Missing(path, name);
-        return value.Length == 1 ? value[0] : throw new TokenizerJsonException($"{path}.{name} is \"{value}\", not one character");
+        return value.Length == 1 ? value[0] : throw new TokenizerJsonFormatException($"{path}.{name} is \"{value}\", not one character");
     }
 
     private static string Type(JsonElement e, string path)
     {
         if (e.ValueKind != JsonValueKind.Object)
         {
-            throw new TokenizerJsonException($"{path} is not an object");
+            throw new TokenizerJsonFormatException($"{path} is not an object");
         }
 
         return OptionalString(e, "type", path) ?? throw Missing(path, "type");
@@ -626,7 +618,7 @@ internal static class TokenizerJsonLoader
     {
         if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array)
         {
-            throw new TokenizerJsonException($"{path}.{name} is missing or not an array");
+            throw new TokenizerJsonFormatException($"{path}.{name} is missing or not an array");
         }
 
         return array.EnumerateArray().ToList();
@@ -639,7 +631,7 @@ internal static class TokenizerJsonLoader
             return null;
         }
 
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new TokenizerJsonException($"{path}.{name} is {value.GetRawText()}, not a string");
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new TokenizerJsonFormatException($"{path}.{name} is {value.GetRawText()}, not a string");
     }
 
     private static bool? OptionalBool(JsonElement e, string name, string path)
@@ -653,7 +645,7 @@ internal static class TokenizerJsonLoader
         {
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            _ => throw new TokenizerJsonException($"{path}.{name} is {value.GetRawText()}, not true or false"),
+            _ => throw new TokenizerJsonFormatException($"{path}.{name} is {value.GetRawText()}, not true or false"),
         };
     }
 
@@ -664,19 +656,16 @@ internal static class TokenizerJsonLoader
             return null;
         }
 
-        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var i) ? i : throw new TokenizerJsonException($"{path}.{name} is {value.GetRawText()}, not an integer");
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var i) ? i : throw new TokenizerJsonFormatException($"{path}.{name} is {value.GetRawText()}, not an integer");
     }
 
     private static int RequiredInt(JsonElement e, string name, string path) => OptionalInt(e, name, path) ?? throw Missing(path, name);
 
-    private static TokenizerJsonException Missing(string path, string name) => new($"{path}.{name} is missing");
+    private static TokenizerJsonFormatException Missing(string path, string name) => new($"{path}.{name} is missing");
 
-    private static TokenizerJsonException Unsupported(string path, string type, string hint) =>
+    private static TokenizerJsonFormatException Unsupported(string path, string type, string hint) =>
         new($"{path}.type = \"{type}\" is not supported by OnnxGpt ({hint})");
 
-    private static TokenizerJsonException UnsupportedValue(string path, string value, string hint) =>
+    private static TokenizerJsonFormatException UnsupportedValue(string path, string value, string hint) =>
         new($"{path} = \"{value}\" is not supported by OnnxGpt ({hint})");
-
-    /// <summary>A problem in the file, with its JSON path; turned into a <see cref="ModelLoadException"/> by <see cref="Parse"/>.</summary>
-    private sealed class TokenizerJsonException(string message) : Exception(message);
 }

@@ -21,6 +21,7 @@ internal sealed class TokenizerJsonPipeline
     private readonly JsonDecoder? _decoder;
     private readonly string?[] _tokens;
     private readonly bool[] _special;
+    private readonly Lazy<(byte[]?[] TokenBytes, StreamPiece[]? Pieces)> _tokenBytes;
 
     internal TokenizerJsonPipeline(
         BpeModel model,
@@ -59,7 +60,8 @@ internal sealed class TokenizerJsonPipeline
             AddedTokenCount = addedTokens.Count,
             VocabularySize = tokens.Length,
         };
-        (TokenBytes, StreamPieces) = BuildTokenBytes();
+        // Built on first use (constraints, streaming): for Gemma 3, 262,144 arrays that loading need not wait for.
+        _tokenBytes = new Lazy<(byte[]?[] TokenBytes, StreamPiece[]? Pieces)>(BuildTokenBytes, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The BPE model.</summary>
@@ -75,10 +77,10 @@ internal sealed class TokenizerJsonPipeline
     public int VocabularySize => _tokens.Length;
 
     /// <summary>Each id's bytes as they appear in decoded text; null for special tokens and ids that are no token.</summary>
-    public byte[]?[] TokenBytes { get; }
+    public byte[]?[] TokenBytes => _tokenBytes.Value.TokenBytes;
 
     /// <summary>What each id adds to streamed text, when the decoder can be streamed token by token; else null.</summary>
-    public StreamPiece[]? StreamPieces { get; }
+    public StreamPiece[]? StreamPieces => _tokenBytes.Value.Pieces;
 
     /// <summary>The token string of <paramref name="id"/>, or null.</summary>
     public string? TokenOf(int id) => (uint)id < (uint)_tokens.Length ? _tokens[id] : null;
@@ -97,7 +99,7 @@ internal sealed class TokenizerJsonPipeline
             }
         }
 
-        return Model.Inner.Vocabulary.TryGetValue(token, out var id) ? id : null;
+        return Model.Vocabulary.TryGetValue(token, out var id) ? id : null;
     }
 
     /// <summary>Encodes as Hugging Face's <c>tokenizer(text, add_special_tokens=...)</c>.</summary>

@@ -41,6 +41,12 @@ public sealed class ComponentOracleTests
             ["added_tokens"] = """[{"id": 0, "content": "<|endoftext|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}, {"id": 2048, "content": "<mask>", "single_word": false, "lstrip": true, "rstrip": false, "normalized": false, "special": true}, {"id": 2049, "content": "[end]", "single_word": false, "lstrip": false, "rstrip": true, "normalized": false, "special": false}, {"id": 2050, "content": "qzq", "single_word": true, "lstrip": false, "rstrip": false, "normalized": false, "special": false}, {"id": 2051, "content": "romeo", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false}]""",
         });
 
+        yield return Variant("nested sequences, lowercase with full case mapping", "models/tiny-shakespeare", new()
+        {
+            ["normalizer"] = """{"type": "Lowercase"}""",
+            ["pre_tokenizer"] = """{"type": "Sequence", "pretokenizers": [{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, {"type": "Sequence", "pretokenizers": []}]}, {"type": "Sequence", "pretokenizers": [{"type": "Punctuation", "behavior": "Isolated"}, """ + ByteLevelLast + "]}]}",
+        });
+
         // SentencePiece-style vocabulary (Mistral's, with byte fallback).
         yield return Variant("metaspace first, split", "hub/mistral", new()
         {
@@ -85,7 +91,8 @@ public sealed class ComponentOracleTests
         using var rawOracle = new OracleTokenizer(Path.Combine(temp.Path, "raw", "tokenizer.json"));
         var failures = new List<string>();
         var texts = HubTokenizers.HardCases.Concat(HubTokenizers.CorpusTexts(400))
-            .Concat(["qzq romeo AND Romeo <mask>  <mask>x [end]   y bqzq qzq_ qzq", "ROMEO [end]\n\nnext  <mask>"]);
+            .Concat(["qzq romeo AND Romeo <mask>  <mask>x [end]   y bqzq qzq_ qzq", "ROMEO [end]\n\nnext  <mask>"])
+            .Concat(["İSTANBUL İi İ ΣΑΣ ΌΣΟΣ ǅ ẞ Ω K Å ᾈ 𐐀 ＡＢ"]);
         foreach (var text in texts)
         {
             var expected = oracle.Encode(text).Select(i => (int)i).ToArray();
