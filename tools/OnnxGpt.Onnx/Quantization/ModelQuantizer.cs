@@ -195,7 +195,7 @@ public static class ModelQuantizer
     }
 
     /// <summary>The folder (for configuration files) and graph a model path names.</summary>
-    private static (string Folder, string Graph) FindGraph(string modelDirectory)
+    internal static (string Folder, string Graph) FindGraph(string modelDirectory)
     {
         if (File.Exists(modelDirectory))
         {
@@ -218,7 +218,7 @@ public static class ModelQuantizer
         throw new QuantizationException($"'{modelDirectory}' has neither model.onnx nor onnx/model.onnx; give the float32 graph's folder or the .onnx file.");
     }
 
-    private static ModelProto ReadModel(string path)
+    internal static ModelProto ReadModel(string path)
     {
         try
         {
