@@ -81,10 +81,10 @@ internal sealed class ModelFolder
         };
     }
 
-    /// <summary>Bytes of weights one token's forward pass reads: the manifest's initializers, else the graph file plus any data file beside it.</summary>
+    /// <summary>Bytes of weights one token's forward pass reads: the manifest's initializers (for model.onnx), else the graph file plus any data file beside it (a variant's quantized weights).</summary>
     public long WeightBytes()
     {
-        if (HasManifest)
+        if (HasManifest && Variant is null)
         {
             return WeightsManifest.Read(Directory).TensorBytes;
         }
