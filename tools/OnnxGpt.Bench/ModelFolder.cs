@@ -89,8 +89,9 @@ internal sealed class ModelFolder
             return WeightsManifest.Read(Directory).TensorBytes;
         }
 
-        var data = new FileInfo(GraphPath + ".data");
-        return new FileInfo(GraphPath).Length + (data.Exists ? data.Length : 0);
+        // Through symbolic links to the files themselves (a variant linked beside model.onnx).
+        static long Length(string path) => File.Exists(path) ? new FileInfo(File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path).Length : 0;
+        return Length(GraphPath) + Length(GraphPath + ".data");
     }
 
     private static int? Int(JsonElement e, string name) =>
