@@ -184,6 +184,32 @@ public sealed class ModelQuantizerTests
         }
     }
 
+    [Test]
+    public async Task A_variant_quantized_into_its_own_folder_goes_beside_model_onnx_and_loads_by_name()
+    {
+        var folder = Directory.CreateTempSubdirectory("onnxgpt-quantize-same-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(TinyShakespeare))
+            {
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            }
+
+            var result = ModelQuantizer.Quantize(folder, folder, new QuantizeOptions { Variant = "q4" });
+            using var model = GptModel.Load(new OnnxGpt.Hosting.GptOptions { ModelPath = folder, Variant = "q4" });
+            var generated = await GptGenerator.Create(model).GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 4 });
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(result.GraphPath, Is.EqualTo(Path.Combine(folder, "model_q4.onnx")));
+                Assert.That(generated.GeneratedTokenCount, Is.EqualTo(4));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static byte[] Bytes(TensorProto tensor, string folder)
     {
         var entries = tensor.ExternalData.ToDictionary(e => e.Key, e => e.Value);

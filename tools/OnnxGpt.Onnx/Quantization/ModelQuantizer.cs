@@ -37,9 +37,13 @@ public static class ModelQuantizer
         var model = ReadModel(sourceGraph);
         var graph = model.Graph ?? throw new QuantizationException($"'{sourceGraph}' holds no graph.");
 
+        // A variant goes where the folder's graphs are: beside a model.onnx already at the output's top (the library
+        // looks in onnx/ only when the top holds no graph), else in the hub layout's onnx/ subfolder.
         var outputGraph = options.Variant is null
             ? Path.Combine(outputDirectory, "model.onnx")
-            : Path.Combine(outputDirectory, "onnx", $"model_{options.Variant}.onnx");
+            : File.Exists(Path.Combine(outputDirectory, "model.onnx"))
+                ? Path.Combine(outputDirectory, $"model_{options.Variant}.onnx")
+                : Path.Combine(outputDirectory, "onnx", $"model_{options.Variant}.onnx");
         if (Path.GetFullPath(outputGraph) == Path.GetFullPath(sourceGraph))
         {
             throw new QuantizationException($"The output graph '{outputGraph}' would overwrite the source; choose another --output or give a --variant.");

@@ -30,7 +30,8 @@ public sealed class QuantizeOptions
 
     /// <summary>
     /// Null (default): write <c>model.onnx</c> at the top of the output folder. A name such as <c>q4</c>: write
-    /// <c>onnx/model_q4.onnx</c>, the Hugging Face hub layout's variant naming.
+    /// <c>onnx/model_q4.onnx</c>, the Hugging Face hub layout's variant naming, or <c>model_q4.onnx</c> beside a
+    /// <c>model.onnx</c> already at the output's top (quantizing a folder into itself), where the library finds it.
     /// </summary>
     public string? Variant { get; set; }
 
