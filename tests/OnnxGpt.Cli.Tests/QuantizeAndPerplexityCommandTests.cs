@@ -32,6 +32,31 @@ public sealed class QuantizeAndPerplexityCommandTests
     }
 
     [Test]
+    public async Task Quantize_embedding_writes_gatherblockquantized_that_generate_runs()
+    {
+        var output = Path.Combine(Path.GetTempPath(), "onnxgpt-cli-quantize-emb-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var json = (await CliRunner.RunAsync("quantize", "--model", CliRunner.EmbeddedModel, "--output", output, "--quantize-embedding", "--variant", "q4", "--json")).Json();
+            var generated = await CliRunner.RunAsync("generate", "ROMEO:", "--model", output, "--variant", "q4", "--greedy", "--max-new-tokens", "8", "--json");
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(json.GetProperty("quantizedEmbedding").GetString(), Is.EqualTo("wte.weight"));
+                Assert.That(json.GetProperty("graph").GetString(), Is.EqualTo(Path.Combine(output, "onnx", "model_q4.onnx")));
+                Assert.That(generated.Json().GetProperty("tokenIds").GetArrayLength(), Is.EqualTo(8));
+            });
+        }
+        finally
+        {
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        }
+    }
+
+    [Test]
     public async Task Quantize_writes_a_model_the_other_commands_run()
     {
         var output = Path.Combine(Path.GetTempPath(), "onnxgpt-cli-quantize-" + Guid.NewGuid().ToString("N"));
@@ -44,6 +69,7 @@ public sealed class QuantizeAndPerplexityCommandTests
             Assert.Multiple(() =>
             {
                 Assert.That(json.GetProperty("quantized").GetInt32(), Is.EqualTo(17));
+                Assert.That(json.GetProperty("quantizedEmbedding").ValueKind, Is.EqualTo(System.Text.Json.JsonValueKind.Null));
                 Assert.That(json.GetProperty("outputBytes").GetInt64(), Is.LessThan(json.GetProperty("sourceBytes").GetInt64() / 2));
                 Assert.That(generated.Json().GetProperty("tokenIds").GetArrayLength(), Is.EqualTo(8));
             });

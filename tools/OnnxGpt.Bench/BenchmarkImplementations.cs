@@ -19,6 +19,12 @@ public enum BenchmarkImplementations
     /// <summary>ONNX Runtime GenAI (<c>Microsoft.ML.OnnxRuntimeGenAI</c>) on the same folder through its <c>genai_config.json</c>; CPU builds only.</summary>
     GenAI = 8,
 
-    /// <summary>All of them.</summary>
+    /// <summary>
+    /// llama.cpp through LLamaSharp on a GGUF file written from the same ONNX weights (GPT-2 graphs only), in each of
+    /// <see cref="BenchmarkSettings.GgufTypes"/>. An optional peer: not part of <see cref="All"/>.
+    /// </summary>
+    LlamaSharp = 16,
+
+    /// <summary>OnnxGpt, the two ONNX Runtime loops and GenAI (not the optional <see cref="LlamaSharp"/>).</summary>
     All = OnnxGpt | OrtNaive | OrtTight | GenAI,
 }

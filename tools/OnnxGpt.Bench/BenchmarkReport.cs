@@ -135,6 +135,13 @@ public sealed class BenchmarkReport
 
         console.Write(table);
         console.MarkupLine(Markup.Escape($"OnnxGpt / ORT tight (decode tok/s): {Ratio(Ratios.OnnxGptOverOrtTight)}   OnnxGpt / GenAI: {Ratio(Ratios.OnnxGptOverGenAi)}   OnnxGpt / ORT naive: {Ratio(Ratios.OnnxGptOverOrtNaive)}"));
+        foreach (var i in Implementations)
+        {
+            if (i.Peer is { } peer)
+            {
+                console.MarkupLine(Markup.Escape($"OnnxGpt / {i.Name} (decode tok/s): {Ratio(peer.OnnxGptDecodeSpeedup)}   TTFT OnnxGpt / {i.Name}: {Ratio(peer.OnnxGptTimeToFirstTokenRatio)}   greedy ids equal to OnnxGpt's: {peer.IdsEqual} of {peer.IdsCompared} (first {peer.CommonPrefix} in a row)"));
+            }
+        }
         if (Threading is not null)
         {
             console.MarkupLine(Markup.Escape($"CPU threads (every implementation): {Threading}"));
@@ -180,7 +187,7 @@ public enum ImplementationStatus
 }
 
 /// <summary>One implementation's numbers (medians over the measured runs).</summary>
-public sealed class ImplementationReport
+public sealed record ImplementationReport
 {
     /// <summary>"OnnxGpt", "ORT naive", "ORT tight" or "GenAI".</summary>
     public required string Name { get; init; }
@@ -219,6 +226,10 @@ public sealed class ImplementationReport
     /// <summary>The generated ids of the first measured run (when asked for).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<int>? TokenIds { get; init; }
+
+    /// <summary>For a peer (LLamaSharp): its greedy ids and speed against OnnxGpt's in the same run; null otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public PeerComparison? Peer { get; init; }
 }
 
 /// <summary>Ratios between implementations (null when one side did not run).</summary>

@@ -146,9 +146,10 @@ public static class BenchmarkRunner
         {
             // The machine's speed drifts over seconds, so the implementations take turns: each round loads, warms and
             // measures every implementation once, and the medians are taken over the rounds.
-            var candidates = Candidates(folder, threading.IntraOpThreads, settings.ExecutionProvider).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
-            var measured = candidates.ToDictionary(c => c.Name, _ => new List<Measurement>());
             var failed = new Dictionary<string, string>();
+            var ggufs = settings.Implementations.HasFlag(BenchmarkImplementations.LlamaSharp) ? PrepareGguf(folder, settings, failed, status, cancellationToken) : [];
+            var candidates = Candidates(folder, threading.IntraOpThreads, settings.ExecutionProvider, ggufs).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
+            var measured = candidates.ToDictionary(c => c.Name, _ => new List<Measurement>());
             for (var round = 0; round < settings.MeasuredRuns; round++)
             {
                 foreach (var (_, name, factory) in candidates)
@@ -208,6 +209,7 @@ public static class BenchmarkRunner
         var tight = Find(OrtTightLoop.DisplayName);
         var naive = Find(OrtNaiveLoop.DisplayName);
         var genAi = Find(GenAiAvailability.DisplayName);
+        results = [.. results.Select(r => ComparePeer(r, onnxGpt, idsByImplementation))];
         static double? Divide(double? a, double? b) => a is { } x && b is { } y && y > 0 ? x / y : null;
         var mask = MeasureJsonMask(folder, status);
 
@@ -240,7 +242,7 @@ public static class BenchmarkRunner
             CeilingTokensPerSecond = ceiling,
             FractionOfCeiling = Divide(onnxGpt?.DecodeTokensPerSecond, ceiling),
             ProcessPeakWorkingSetBytes = processPeak,
-            IdsMatch = IdsMatch(idsByImplementation),
+            IdsMatch = IdsMatch([.. idsByImplementation.Where(i => !IsPeer(i.Name))]),
             JsonMaskMs = mask?.MedianMs,
             JsonMaskWorstMs = mask?.WorstMs,
             JsonMaskVocabulary = mask?.Vocabulary,
@@ -268,7 +270,65 @@ public static class BenchmarkRunner
         }
     }
 
-    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider)
+    private static bool IsPeer(string name) => name.StartsWith(LlamaSharpLoop.DisplayName, StringComparison.Ordinal);
+
+    /// <summary>Writes (or finds) each asked GGUF; a type that cannot be written is a failed row with the reason.</summary>
+    private static List<(OnnxGpt.Onnx.Gguf.GgmlType Type, string? Path)> PrepareGguf(ModelFolder folder, BenchmarkSettings settings, Dictionary<string, string> failed, IProgress<string>? status, CancellationToken cancellationToken)
+    {
+        var result = new List<(OnnxGpt.Onnx.Gguf.GgmlType, string?)>();
+        foreach (var type in settings.GgufTypes.Distinct())
+        {
+            try
+            {
+                result.Add((type, GgufCache.Ensure(folder.Directory, type, status, cancellationToken)));
+            }
+            catch (OnnxGpt.Onnx.Quantization.QuantizationException ex)
+            {
+                failed[$"{LlamaSharpLoop.DisplayName} {type}"] = $"no GGUF: {ex.Message}";
+                result.Add((type, null));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>A LLamaSharp row with its ids compared to OnnxGpt's (main run) and OnnxGpt's speed over its own.</summary>
+    private static ImplementationReport ComparePeer(ImplementationReport report, ImplementationReport? onnxGpt, List<(string Name, List<int[]> Runs)> ids)
+    {
+        if (!IsPeer(report.Name) || report.Status != ImplementationStatus.Ok || onnxGpt is null)
+        {
+            return report;
+        }
+
+        var mine = ids.First(i => i.Name == report.Name).Runs[0];
+        var reference = ids.First(i => i.Name == onnxGpt.Name).Runs[0];
+        var compared = Math.Min(mine.Length, reference.Length);
+        var prefix = 0;
+        while (prefix < compared && mine[prefix] == reference[prefix])
+        {
+            prefix++;
+        }
+
+        var same = 0;
+        for (var i = 0; i < compared; i++)
+        {
+            same += mine[i] == reference[i] ? 1 : 0;
+        }
+
+        return report with
+        {
+            Peer = new PeerComparison
+            {
+            IdsCompared = compared,
+            IdsEqual = same,
+            CommonPrefix = prefix,
+            OnnxGptDecodeSpeedup = onnxGpt.DecodeTokensPerSecond is { } a && report.DecodeTokensPerSecond is { } b && b > 0 ? a / b : null,
+            OnnxGptTimeToFirstTokenRatio = onnxGpt.TimeToFirstTokenMs is { } c && report.TimeToFirstTokenMs is { } d && d > 0 ? c / d : null,
+            },
+        };
+    }
+
+    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider, List<(OnnxGpt.Onnx.Gguf.GgmlType Type, string? Path)> ggufs)
     {
         yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads, provider));
         yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads));
@@ -278,6 +338,11 @@ public static class BenchmarkRunner
 #else
         yield return (BenchmarkImplementations.GenAI, GenAiAvailability.DisplayName, null);
 #endif
+        foreach (var (type, path) in ggufs)
+        {
+            // A GGUF that could not be written has its failure recorded already; the factory never runs.
+            yield return (BenchmarkImplementations.LlamaSharp, $"{LlamaSharpLoop.DisplayName} {type}", () => new LlamaSharpLoop(path!, type, folder.ContextLength, threads));
+        }
     }
 
     /// <summary>True when every implementation produced the same ids as the first in every run (main and position runs).</summary>

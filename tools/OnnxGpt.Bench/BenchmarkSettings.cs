@@ -54,6 +54,13 @@ public sealed class BenchmarkSettings
     /// <summary>Which implementations to run. Default: all (GenAI only in CPU builds; otherwise it is reported unavailable).</summary>
     public BenchmarkImplementations Implementations { get; init; } = BenchmarkImplementations.All;
 
+    /// <summary>
+    /// The GGUF weight types LLamaSharp runs when <see cref="Implementations"/> includes
+    /// <see cref="BenchmarkImplementations.LlamaSharp"/>, one row each (default F32). Each GGUF is written from the folder's
+    /// float32 <c>model.onnx</c> (whatever <see cref="Variant"/> the others run) into <c>gguf/model-TYPE.gguf</c>.
+    /// </summary>
+    public IReadOnlyList<OnnxGpt.Onnx.Gguf.GgmlType> GgufTypes { get; init; } = [OnnxGpt.Onnx.Gguf.GgmlType.F32];
+
     /// <summary>ONNX Runtime intra-op threads for every implementation. Null: OnnxGpt's choice (one per available core); 0: ONNX Runtime's default.</summary>
     public int? IntraOpThreads { get; init; }
 

@@ -81,16 +81,17 @@ internal sealed class ModelFolder
         };
     }
 
-    /// <summary>Bytes of weights one token's forward pass reads: the manifest's initializers, else the graph file plus any data file beside it.</summary>
+    /// <summary>Bytes of weights one token's forward pass reads: the manifest's initializers (for model.onnx), else the graph file plus any data file beside it (a variant's quantized weights).</summary>
     public long WeightBytes()
     {
-        if (HasManifest)
+        if (HasManifest && Variant is null)
         {
             return WeightsManifest.Read(Directory).TensorBytes;
         }
 
-        var data = new FileInfo(GraphPath + ".data");
-        return new FileInfo(GraphPath).Length + (data.Exists ? data.Length : 0);
+        // Through symbolic links to the files themselves (a variant linked beside model.onnx).
+        static long Length(string path) => File.Exists(path) ? new FileInfo(File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path).Length : 0;
+        return Length(GraphPath) + Length(GraphPath + ".data");
     }
 
     private static int? Int(JsonElement e, string name) =>

@@ -21,14 +21,15 @@ internal static class BenchCommand
         var runs = NumberOption.Create<int>("--runs", 3, "Measured runs per implementation (medians are reported).", "N");
         var early = NumberOption.Create<int>("--early", "Position of the early per-token time. Default: 32.", "N");
         var late = NumberOption.Create<int>("--late", "Position of the late per-token time. Default: min(900, context - 32).", "N");
-        var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, ort-naive, ort-tight, genai. Default: all.", HelpName = "NAME" };
+        var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, ort-naive, ort-tight, genai, llamasharp (llama.cpp on a GGUF written from the same weights; GPT-2 graphs). Default: all but llamasharp.", HelpName = "NAME" };
+        var gguf = new Option<string[]>("--gguf") { Description = "GGUF weight types for llamasharp (repeatable, one row each): F32, Q8_0, Q4_0. Default: F32. Written from the folder's float32 model.onnx into gguf/model-TYPE.gguf when missing.", HelpName = "TYPE", AllowMultipleArgumentsPerToken = true };
         var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads for every implementation. Default: OnnxGpt's choice, one per core this process may use; 0: ONNX Runtime's own default.", "N");
         var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
         var variant = CommonOptions.Variant();
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure OnnxGpt against ONNX Runtime loops and onnxruntime-genai on the same graph: time to first token, decode tokens/s, per-token time early and late, allocations, memory, and the bandwidth ceiling.")
         {
-            models, variant, promptTokens, newTokens, runs, early, late, implementations, threads, provider, json,
+            models, variant, promptTokens, newTokens, runs, early, late, implementations, gguf, threads, provider, json,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -38,6 +39,11 @@ internal static class BenchCommand
             var selected = gpu && r.GetValue(implementations) is not { Length: > 0 }
                 ? BenchmarkImplementations.OnnxGpt
                 : ParseImplementations(r.GetValue(implementations));
+            var ggufTypes = ParseGgufTypes(r.GetValue(gguf));
+            if (r.GetValue(gguf) is { Length: > 0 } && !selected.HasFlag(BenchmarkImplementations.LlamaSharp))
+            {
+                selected |= BenchmarkImplementations.LlamaSharp;
+            }
             var folders = r.GetValue(models) is { Length: > 0 } given ? given : [CommonOptions.DefaultModelPath];
             var reports = new List<BenchmarkReport>();
             var stderr = r.InvocationConfiguration.Error;
@@ -59,6 +65,7 @@ internal static class BenchCommand
                     EarlyPosition = r.GetValue(early),
                     LatePosition = r.GetValue(late),
                     Implementations = selected,
+                    GgufTypes = ggufTypes,
                     IntraOpThreads = r.GetValue(threads),
                     ExecutionProvider = onProvider,
                     IncludeTokenIds = false,
@@ -265,11 +272,28 @@ internal static class BenchCommand
                 "ORT-NAIVE" => BenchmarkImplementations.OrtNaive,
                 "ORT-TIGHT" => BenchmarkImplementations.OrtTight,
                 "GENAI" => BenchmarkImplementations.GenAI,
-                _ => throw new CliUsageException($"Unknown --implementation '{name}'; use onnxgpt, ort-naive, ort-tight or genai."),
+                "LLAMASHARP" => BenchmarkImplementations.LlamaSharp,
+                _ => throw new CliUsageException($"Unknown --implementation '{name}'; use onnxgpt, ort-naive, ort-tight, genai or llamasharp."),
             };
         }
 
         return result;
+    }
+
+    private static OnnxGpt.Onnx.Gguf.GgmlType[] ParseGgufTypes(string[]? names)
+    {
+        if (names is not { Length: > 0 })
+        {
+            return [OnnxGpt.Onnx.Gguf.GgmlType.F32];
+        }
+
+        return [.. names.SelectMany(n => n.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(name => name.ToUpperInvariant() switch
+        {
+            "F32" => OnnxGpt.Onnx.Gguf.GgmlType.F32,
+            "Q8_0" => OnnxGpt.Onnx.Gguf.GgmlType.Q8_0,
+            "Q4_0" => OnnxGpt.Onnx.Gguf.GgmlType.Q4_0,
+            _ => throw new CliUsageException($"Unknown --gguf '{name}'; use F32, Q8_0 or Q4_0."),
+        })];
     }
 
     /// <summary>Prints benchmark reports: one JSON value (an array for several), or a plain-text table per report.</summary>

@@ -18,11 +18,12 @@ internal static class QuantizeCommand
         var asymmetric = new Option<bool>("--asymmetric") { Description = "Min/max per block with a zero point." };
         var accuracy = new Option<int>("--accuracy-level") { Description = "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 (fastest on CPU).", DefaultValueFactory = _ => 4 };
         var exclude = new Option<string[]>("--exclude") { Description = "A MatMul node or weight name to keep in float (repeatable).", HelpName = "NAME", AllowMultipleArgumentsPerToken = true };
+        var embedding = new Option<bool>("--quantize-embedding") { Description = "Also write the token embedding's Gather as com.microsoft GatherBlockQuantized with the same bits, block size and packing (off by default, as onnxruntime-genai's builder)." };
         var variant = new Option<string?>("--variant") { Description = "Write onnx/model_NAME.onnx (the hub layout's variant naming) instead of model.onnx.", HelpName = "NAME" };
         var json = CommonOptions.Json();
         var command = new Command("quantize", "Rewrite every MatMul with a constant weight (the tied lm_head included) as com.microsoft MatMulNBits with 4- or 8-bit block-quantized weights, as onnxruntime's matmul_nbits_quantizer does; copies configuration and tokenizer files.")
         {
-            model, output, bits, blockSize, symmetric, asymmetric, accuracy, exclude, variant, json,
+            model, output, bits, blockSize, symmetric, asymmetric, accuracy, exclude, embedding, variant, json,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -39,6 +40,7 @@ internal static class QuantizeCommand
                 Symmetric = !r.GetValue(asymmetric),
                 AccuracyLevel = r.GetValue(accuracy),
                 Variant = r.GetValue(variant),
+                QuantizeEmbedding = r.GetValue(embedding),
             };
             foreach (var name in r.GetValue(exclude) ?? [])
             {
@@ -51,13 +53,18 @@ internal static class QuantizeCommand
             if (r.GetValue(json))
             {
                 await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(
-                    new QuantizeJson(result.GraphPath, result.Quantized.Count, result.Skipped, result.SourceBytes, result.OutputBytes, watch.Elapsed.TotalSeconds),
+                    new QuantizeJson(result.GraphPath, result.Quantized.Count, result.QuantizedEmbedding, result.Skipped, result.SourceBytes, result.OutputBytes, watch.Elapsed.TotalSeconds),
                     CliJsonContext.Output.QuantizeJson));
             }
             else
             {
                 var mb = (long b) => (b / 1e6).ToString("F1", CultureInfo.InvariantCulture);
                 await stdout.WriteLineAsync($"{result.GraphPath}: {result.Quantized.Count} MatMul weights as {options.Bits}-bit MatMulNBits (block {options.BlockSize}, {(options.Symmetric ? "symmetric" : "asymmetric")}, accuracy level {options.AccuracyLevel}); {mb(result.SourceBytes)} MB -> {mb(result.OutputBytes)} MB in {watch.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
+                if (result.QuantizedEmbedding is { } table)
+                {
+                    await stdout.WriteLineAsync($"  embedding {table} as {options.Bits}-bit GatherBlockQuantized");
+                }
+
                 foreach (var skip in result.Skipped)
                 {
                     await stdout.WriteLineAsync($"  kept in float: {skip}");
@@ -72,4 +79,4 @@ internal static class QuantizeCommand
 }
 
 /// <summary>What <c>quantize --json</c> prints.</summary>
-internal sealed record QuantizeJson(string Graph, int Quantized, IReadOnlyList<string> Skipped, long SourceBytes, long OutputBytes, double Seconds);
+internal sealed record QuantizeJson(string Graph, int Quantized, string? QuantizedEmbedding, IReadOnlyList<string> Skipped, long SourceBytes, long OutputBytes, double Seconds);

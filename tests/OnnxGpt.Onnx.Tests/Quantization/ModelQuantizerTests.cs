@@ -132,6 +132,94 @@ public sealed class ModelQuantizerTests
         }
     }
 
+    [Test]
+    public async Task The_int4_embedding_runs_as_gatherblockquantized_with_logits_close_to_the_matmulnbits_only_graph()
+    {
+        var output = Path.Combine(Path.GetTempPath(), "onnxgpt-quantize-emb-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var result = ModelQuantizer.Quantize(TinyShakespeare, output, new QuantizeOptions { QuantizeEmbedding = true });
+            var graph = ReadModel(result.GraphPath).Graph;
+            var initializers = graph.Initializer.ToDictionary(t => t.Name);
+            var gather = graph.Node.Single(n => n.OpType == "GatherBlockQuantized");
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(result.QuantizedEmbedding, Is.EqualTo("wte.weight"));
+                Assert.That(gather.Domain, Is.EqualTo("com.microsoft"));
+                Assert.That(gather.Input, Is.EqualTo(new[] { "wte.weight_Q4", "input_ids", "wte.weight_scales" }));
+                Assert.That(gather.Attribute.ToDictionary(a => a.Name, a => a.I), Is.EqualTo(new Dictionary<string, long> { ["bits"] = 4, ["block_size"] = 32, ["gather_axis"] = 0, ["quantize_axis"] = 1 }));
+                Assert.That(initializers["wte.weight_Q4"].Dims, Is.EqualTo(new long[] { 2048, 128 }));
+                Assert.That(initializers["wte.weight_scales"].Dims, Is.EqualTo(new long[] { 2048, 8 }));
+                Assert.That(initializers.ContainsKey("wte.weight"), Is.False, "nothing reads the float table any more");
+                Assert.That(graph.Node.Any(n => n.OpType == "Gather" && n.Input[0] == "wpe.weight"), Is.True, "the position table stays float");
+                Assert.That(_result.OutputBytes - result.OutputBytes, Is.GreaterThan((2048 * 256 * 4) - (2048 * 128) - (2048 * 8 * 4) - 4096));
+            }
+
+            // Same packing as the lm_head's MatMulNBits of Transpose(wte): the two tensors hold the same bytes.
+            var lmHead = ReadModel(_result.GraphPath).Graph.Initializer.Single(t => t.Name == "/Transpose_output_0_Q4");
+            Assert.That(Bytes(initializers["wte.weight_Q4"], output), Is.EqualTo(Bytes(lmHead, _output)));
+
+            using var matMulOnly = GptModel.Load(_output);
+            using var withEmbedding = GptModel.Load(output);
+            var greedy = new GenerationOptions { DoSample = false };
+            foreach (var prompt in new[] { "ROMEO:", "First Citizen:\nWe are", "KING RICHARD III:\nNow is the winter of our" })
+            {
+                var expected = await GptGenerator.Create(matMulOnly).GetNextTokenDistributionAsync(prompt, greedy);
+                var actual = await GptGenerator.Create(withEmbedding).GetNextTokenDistributionAsync(prompt, greedy);
+                var largest = expected.Probabilities.Zip(actual.Probabilities).Max(p => Math.Abs(p.First - p.Second));
+                TestContext.Out.WriteLine($"{prompt.Replace("\n", " ", StringComparison.Ordinal)}: largest probability difference {largest:E2}");
+                Assert.That(largest, Is.LessThan(0.02), prompt);
+            }
+
+            var corpus = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "fixtures", "data", "tinyshakespeare.txt"));
+            var ids = matMulOnly.Tokenizer!.Encode(corpus.Substring(corpus.Length * 9 / 10, 2000), addSpecialTokens: false);
+            var int4 = await Perplexity.ComputeAsync(matMulOnly, ids);
+            var int4Embedding = await Perplexity.ComputeAsync(withEmbedding, ids);
+            TestContext.Out.WriteLine($"held-out perplexity: MatMulNBits only {int4.Value:F3}, with the int4 embedding {int4Embedding.Value:F3} ({int4Embedding.Value / int4.Value:F4}x)");
+            Assert.That(int4Embedding.Value / int4.Value, Is.InRange(0.98, 1.02));
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task A_variant_quantized_into_its_own_folder_goes_beside_model_onnx_and_loads_by_name()
+    {
+        var folder = Directory.CreateTempSubdirectory("onnxgpt-quantize-same-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(TinyShakespeare))
+            {
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            }
+
+            var result = ModelQuantizer.Quantize(folder, folder, new QuantizeOptions { Variant = "q4" });
+            using var model = GptModel.Load(new OnnxGpt.Hosting.GptOptions { ModelPath = folder, Variant = "q4" });
+            var generated = await GptGenerator.Create(model).GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 4 });
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(result.GraphPath, Is.EqualTo(Path.Combine(folder, "model_q4.onnx")));
+                Assert.That(generated.GeneratedTokenCount, Is.EqualTo(4));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static byte[] Bytes(TensorProto tensor, string folder)
+    {
+        var entries = tensor.ExternalData.ToDictionary(e => e.Key, e => e.Value);
+        using var file = File.OpenRead(Path.Combine(folder, entries["location"]));
+        file.Position = long.Parse(entries["offset"], System.Globalization.CultureInfo.InvariantCulture);
+        var bytes = new byte[int.Parse(entries["length"], System.Globalization.CultureInfo.InvariantCulture)];
+        file.ReadExactly(bytes);
+        return bytes;
+    }
+
     private static int Top(NextTokenDistribution distribution) =>
         distribution.AllowedTokenIds[distribution.Probabilities.Select((p, i) => (p, i)).MaxBy(x => x.p).i];
 

@@ -37,9 +37,13 @@ public static class ModelQuantizer
         var model = ReadModel(sourceGraph);
         var graph = model.Graph ?? throw new QuantizationException($"'{sourceGraph}' holds no graph.");
 
+        // A variant goes where the folder's graphs are: beside a model.onnx already at the output's top (the library
+        // looks in onnx/ only when the top holds no graph), else in the hub layout's onnx/ subfolder.
         var outputGraph = options.Variant is null
             ? Path.Combine(outputDirectory, "model.onnx")
-            : Path.Combine(outputDirectory, "onnx", $"model_{options.Variant}.onnx");
+            : File.Exists(Path.Combine(outputDirectory, "model.onnx"))
+                ? Path.Combine(outputDirectory, $"model_{options.Variant}.onnx")
+                : Path.Combine(outputDirectory, "onnx", $"model_{options.Variant}.onnx");
         if (Path.GetFullPath(outputGraph) == Path.GetFullPath(sourceGraph))
         {
             throw new QuantizationException($"The output graph '{outputGraph}' would overwrite the source; choose another --output or give a --variant.");
@@ -160,6 +164,12 @@ public static class ModelQuantizer
             quantized.Add(weightName);
         }
 
+        string? embedding = null;
+        if (options.QuantizeEmbedding)
+        {
+            embedding = QuantizeEmbedding(graph, initializers, options, sourceGraphFolder, newTensors, pending, skipped);
+        }
+
         if (quantized.Count == 0)
         {
             throw new QuantizationException($"'{sourceGraph}' has no MatMul with a constant 2-D float32 weight to quantize"
@@ -181,12 +191,13 @@ public static class ModelQuantizer
         }
 
         var copied = CopyFolderFiles(sourceFolder, outputDirectory, sourceDataFiles);
-        WriteConfig(outputDirectory, outputGraph, options, quantized, skipped, Path.GetRelativePath(sourceFolder, sourceGraph));
+        WriteConfig(outputDirectory, outputGraph, options, quantized, skipped, Path.GetRelativePath(sourceFolder, sourceGraph), embedding);
         return new QuantizationResult
         {
             GraphPath = outputGraph,
             DataPath = outputData,
             Quantized = quantized,
+            QuantizedEmbedding = embedding,
             Skipped = skipped,
             SourceBytes = sourceBytes,
             OutputBytes = new FileInfo(outputGraph).Length + new FileInfo(outputData).Length,
@@ -194,8 +205,88 @@ public static class ModelQuantizer
         };
     }
 
+    /// <summary>
+    /// Rewrites the token embedding's <c>Gather</c> (a 2-D float32 initializer gathered along axis 0 by the graph's
+    /// <c>input_ids</c>, else the largest such table) as com.microsoft <c>GatherBlockQuantized</c>: the table is
+    /// quantized row by row in blocks along the hidden dimension with the MatMulNBits packing (uint8 data [rows, cols *
+    /// bits / 8], low nibble first; scales [rows, cols / block]; symmetric: no zero points, ONNX Runtime's default
+    /// 2^(bits-1)). Returns the table's name, or null with the reason added to <paramref name="skipped"/>.
+    /// </summary>
+    private static string? QuantizeEmbedding(GraphProto graph, Dictionary<string, TensorProto> initializers, QuantizeOptions options, string sourceFolder, List<TensorProto> newTensors, Dictionary<TensorProto, byte[]> pending, List<string> skipped)
+    {
+        var inputs = new HashSet<string>(graph.Input.Select(i => i.Name), StringComparer.Ordinal);
+        var candidates = graph.Node
+            .Where(n => n.OpType == "Gather" && n.Domain is not { Length: > 0 } && n.Input.Count == 2 && initializers.ContainsKey(n.Input[0])
+                && (n.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? 0) == 0)
+            .Select(n => (Node: n, Table: initializers[n.Input[0]]))
+            .Where(c => c.Table.Dims.Count == 2 && c.Table.DataType == (int)TensorProto.Types.DataType.Float)
+            .ToList();
+        var chosen = candidates.Where(c => c.Node.Input[1] == "input_ids" || !inputs.Contains("input_ids")).OrderByDescending(c => c.Table.Dims[0] * c.Table.Dims[1]).FirstOrDefault();
+        if (chosen.Node is null)
+        {
+            chosen = candidates.OrderByDescending(c => c.Table.Dims[0] * c.Table.Dims[1]).FirstOrDefault();
+        }
+
+        if (chosen.Node is null)
+        {
+            skipped.Add("embedding: no Gather over a constant 2-D float32 table");
+            return null;
+        }
+
+        var (node, table) = chosen;
+        if (options.Exclude.Contains(node.Name) || options.Exclude.Contains(table.Name))
+        {
+            skipped.Add($"{table.Name}: excluded");
+            return null;
+        }
+
+        var rows = checked((int)table.Dims[0]);
+        var cols = checked((int)table.Dims[1]);
+        if (cols % options.BlockSize != 0)
+        {
+            skipped.Add($"{table.Name}: its {cols} columns are not whole blocks of {options.BlockSize} (GatherBlockQuantized packs whole blocks)");
+            return null;
+        }
+
+        // The table [rows, cols] is Bᵀ of a [cols, rows] weight: the quantizer's "columns" are its rows, blocked along cols.
+        var q = BlockQuantizer.Quantize(ReadFloats(table, sourceFolder), cols, rows, options.Bits, options.BlockSize, options.Symmetric, transposed: true);
+        var suffix = "_Q" + options.Bits.ToString(CultureInfo.InvariantCulture);
+        var data = NewTensor(table.Name + suffix, TensorProto.Types.DataType.Uint8, [rows, (long)cols * options.Bits / 8]);
+        var scales = NewTensor(table.Name + "_scales", TensorProto.Types.DataType.Float, [rows, q.BlocksPerColumn]);
+        pending[data] = q.Packed;
+        pending[scales] = MemoryMarshal.AsBytes(q.Scales.AsSpan()).ToArray();
+        newTensors.Add(data);
+        newTensors.Add(scales);
+        var indices = node.Input[1];
+        node.Input.Clear();
+        node.Input.Add(data.Name);
+        node.Input.Add(indices);
+        node.Input.Add(scales.Name);
+        if (q.ZeroPoints is { } zeroPoints)
+        {
+            var zp = NewTensor(table.Name + "_zero_points", TensorProto.Types.DataType.Uint8, [rows, zeroPoints.Length / rows]);
+            pending[zp] = zeroPoints;
+            newTensors.Add(zp);
+            node.Input.Add(zp.Name);
+        }
+
+        node.OpType = "GatherBlockQuantized";
+        node.Domain = MicrosoftDomain;
+        if (node.Name is { Length: > 0 })
+        {
+            node.Name += suffix;
+        }
+
+        node.Attribute.Clear();
+        node.Attribute.Add(IntAttribute("bits", options.Bits));
+        node.Attribute.Add(IntAttribute("block_size", options.BlockSize));
+        node.Attribute.Add(IntAttribute("gather_axis", 0));
+        node.Attribute.Add(IntAttribute("quantize_axis", 1));
+        return table.Name;
+    }
+
     /// <summary>The folder (for configuration files) and graph a model path names.</summary>
-    private static (string Folder, string Graph) FindGraph(string modelDirectory)
+    internal static (string Folder, string Graph) FindGraph(string modelDirectory)
     {
         if (File.Exists(modelDirectory))
         {
@@ -218,7 +309,7 @@ public static class ModelQuantizer
         throw new QuantizationException($"'{modelDirectory}' has neither model.onnx nor onnx/model.onnx; give the float32 graph's folder or the .onnx file.");
     }
 
-    private static ModelProto ReadModel(string path)
+    internal static ModelProto ReadModel(string path)
     {
         try
         {
@@ -475,7 +566,7 @@ public static class ModelQuantizer
         return copied;
     }
 
-    private static void WriteConfig(string outputDirectory, string outputGraph, QuantizeOptions options, List<string> quantized, List<string> skipped, string source)
+    private static void WriteConfig(string outputDirectory, string outputGraph, QuantizeOptions options, List<string> quantized, List<string> skipped, string source, string? embedding)
     {
         var config = new Dictionary<string, object?>
         {
@@ -489,6 +580,7 @@ public static class ModelQuantizer
             ["algorithm"] = "round-to-nearest (onnxruntime matmul_nbits_quantizer, DefaultWeightOnlyQuantizer)",
             ["exclude"] = options.Exclude.ToArray(),
             ["quantized"] = quantized,
+            ["quantized_embedding"] = embedding,
             ["skipped"] = skipped,
         };
         File.WriteAllText(Path.Combine(outputDirectory, ConfigFileName), JsonSerializer.Serialize(config, ConfigJson.Default.DictionaryStringObject));

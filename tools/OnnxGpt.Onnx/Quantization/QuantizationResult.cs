@@ -12,6 +12,9 @@ public sealed class QuantizationResult
     /// <summary>The MatMul weights rewritten to <c>MatMulNBits</c>, by weight name.</summary>
     public required IReadOnlyList<string> Quantized { get; init; }
 
+    /// <summary>The embedding table rewritten to <c>GatherBlockQuantized</c> (with <see cref="QuantizeOptions.QuantizeEmbedding"/>), or null.</summary>
+    public string? QuantizedEmbedding { get; init; }
+
     /// <summary>MatMul weights left in float, each with the reason.</summary>
     public required IReadOnlyList<string> Skipped { get; init; }
 
