@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
+using OnnxGpt.Tests.Constraints;
 
 namespace OnnxGpt.Tests.Chat;
 
