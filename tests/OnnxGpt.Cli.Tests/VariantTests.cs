@@ -57,7 +57,7 @@ public sealed class VariantTests
         Assert.Multiple(() =>
         {
             Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
-            Assert.That(run.Stderr, Does.Contain("Variant 'model_q4.onnx' is a file name"));
+            Assert.That(run.Stderr, Does.Contain("--variant 'model_q4.onnx' is a file name"));
         });
     }
 

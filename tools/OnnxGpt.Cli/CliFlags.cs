@@ -32,6 +32,7 @@ internal static partial class CliFlags
         ["PromptLookupTokens"] = "--prompt-lookup",
         ["DraftTokens"] = "--draft-tokens",
         ["DraftModelPath"] = "--draft-model",
+        ["Variant"] = "--variant",
     };
 
     /// <summary><paramref name="message"/> with every setting name that has a flag replaced by the flag.</summary>

@@ -99,12 +99,12 @@ public sealed class ModelFolder
         {
             if (variant is not null)
             {
-                throw new ModelLoadException(modelPath, $"there is no variant '{variant}' (model_{variant}.onnx) in '{(subGraphs.Count > 0 && rootGraphs.Count > 0 ? $"{full}' or '{subfolder}" : graphDirectory)}'; the variants there are: {Describe(variants)}. Set GptOptions.Variant (--variant) to one of them.");
+                throw new ModelLoadException(modelPath, $"there is no variant '{variant}' (model_{variant}.onnx) in '{(subGraphs.Count > 0 && rootGraphs.Count > 0 ? $"{full}' or '{subfolder}" : graphDirectory)}'; the variants there are: {Describe(variants)}. Set GptOptions.Variant to one of them.");
             }
 
             if (graphs.Count > 1)
             {
-                throw new ModelLoadException(modelPath, $"the folder holds several graphs and none is model.onnx; choose one with GptOptions.Variant (--variant NAME): {Describe(variants)}.");
+                throw new ModelLoadException(modelPath, $"the folder holds several graphs and none is model.onnx; choose one with GptOptions.Variant: {Describe(variants)}.");
             }
 
             graph = graphs[0];

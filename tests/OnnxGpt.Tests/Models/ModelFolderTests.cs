@@ -71,7 +71,7 @@ public sealed class ModelFolderTests
 
         var ex = Assert.Throws<ModelLoadException>(() => GptModel.Load(dir.Path));
 
-        Assert.That(ex!.Message, Does.Contain("several graphs and none is model.onnx").And.Contain("GptOptions.Variant (--variant NAME): fp16, q4."));
+        Assert.That(ex!.Message, Does.Contain("several graphs and none is model.onnx").And.Contain("GptOptions.Variant: fp16, q4."));
     }
 
     [Test]

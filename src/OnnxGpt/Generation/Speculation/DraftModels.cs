@@ -32,7 +32,7 @@ internal static class DraftModels
         {
             if (Mismatch(target, draft) is { } problem)
             {
-                throw new ModelLoadException(path, $"it cannot draft for '{target.Info.ModelPath}': {problem}. A draft model needs the target's tokenizer (the same vocabulary and ids) and a KV cache; set GptOptions.DraftModelPath (--draft-model) to such a model, or leave it unset.");
+                throw new ModelLoadException(path, $"it cannot draft for '{target.Info.ModelPath}': {problem}. A draft model needs the target's tokenizer (the same vocabulary and ids) and a KV cache; set GptOptions.DraftModelPath to such a model, or leave it unset.");
             }
 
             return draft;
