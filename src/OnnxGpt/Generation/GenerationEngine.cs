@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using OnnxGpt.Generation.Decoding;
 using OnnxGpt.Models;
+using OnnxGpt.Telemetry;
 
 namespace OnnxGpt.Generation;
 
@@ -35,6 +37,7 @@ internal sealed class GenerationEngine : IDisposable
     private readonly List<IReadOnlyList<int>> _groupPrompts = [];
     private readonly RowSource[] _sources;
     private readonly int[] _next;
+    private readonly TagList _tags;
     private DecoderSession? _batch;
     private bool _dirty;
     private bool _disposed;
@@ -61,6 +64,16 @@ internal sealed class GenerationEngine : IDisposable
         _pad = info.PadTokenId ?? (info.EosTokenIds.Count > 0 ? info.EosTokenIds[0] : 0);
         _sources = new RowSource[_maxRows];
         _next = new int[_maxRows];
+        _tags = GenAIInstruments.Tags(GenAIInstruments.ModelName(info.ModelPath));
+    }
+
+    /// <summary>Records how many rows the step about to run holds (<c>onnxgpt.batch.size</c>), only while someone listens.</summary>
+    private void RecordBatchSize(int rows)
+    {
+        if (GenAIInstruments.BatchSize.Enabled)
+        {
+            GenAIInstruments.BatchSize.Record(rows, _tags);
+        }
     }
 
     private GptModel Model => _ownModel!;
@@ -409,6 +422,7 @@ internal sealed class GenerationEngine : IDisposable
         var batch = _batch!;
         var count = _running.Count;
         PeakRows = Math.Max(PeakRows, count);
+        RecordBatchSize(count);
         if (count == 1 && _running[0].Speculation is { } speculation && Speculate(_running[0], speculation))
         {
             return;
@@ -791,6 +805,7 @@ internal sealed class GenerationEngine : IDisposable
     {
         var count = _running.Count;
         PeakRows = Math.Max(PeakRows, count);
+        RecordBatchSize(count);
         var kept = 0;
         for (var j = 0; j < count; j++)
         {

@@ -14,6 +14,7 @@ internal static class GenAIInstruments
     private static readonly long[] TokenBuckets = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
     private static readonly double[] DurationBuckets = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
     private static readonly double[] FirstTokenBuckets = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+    private static readonly int[] BatchBuckets = [1, 2, 4, 8, 16, 32, 64];
     private static readonly double[] PerTokenBuckets = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5];
 
     // Models whose cache pool onnxgpt.cache.pool.bytes reports, until they are disposed (or collected: weak keys).
@@ -43,6 +44,9 @@ internal static class GenAIInstruments
 
     public static readonly UpDownCounter<long> QueuedRequests = Meter.CreateUpDownCounter<long>(
         "onnxgpt.requests.queued", "{request}", "Requests waiting for a generation slot (GptOptions.MaxConcurrentRequests).");
+
+    public static readonly Histogram<int> BatchSize = Meter.CreateHistogram(
+        "onnxgpt.batch.size", "{request}", "Requests (rows) run together in each decode step of a model.", tags: null, new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchBuckets });
 
     public static readonly ObservableGauge<long> CachePoolBytes = Meter.CreateObservableGauge(
         "onnxgpt.cache.pool.bytes", ObserveCachePools, "By", "Memory of the KV cache pool: caches rented by requests and kept idle for later ones.");

@@ -189,6 +189,23 @@ public sealed class GenAITelemetryTests
     }
 
     [Test]
+    public async Task Each_decode_step_records_its_batch_size()
+    {
+        using var recorder = new Recorder();
+        var generator = GptGenerator.Create(_model);
+
+        var result = await generator.GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 6, StopSequences = [] });
+
+        var steps = recorder.Points("onnxgpt.batch.size", _name).Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.GeneratedTokenCount, Is.EqualTo(6));
+            Assert.That(steps.GetHistogramCount(), Is.EqualTo(5), "the prefill gives the first token; each of the other five is one step");
+            Assert.That(steps.GetHistogramSum(), Is.EqualTo(5), "one row in every step");
+        });
+    }
+
+    [Test]
     public async Task Queued_requests_and_the_cache_pool_are_gauges()
     {
         using var recorder = new Recorder();
