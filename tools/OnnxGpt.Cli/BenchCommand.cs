@@ -176,10 +176,10 @@ internal static class BenchCommand
     private static Command CreateConcurrency()
     {
         var models = new Option<string[]>("--model", "-m") { Description = "A model folder to measure (repeatable). Default: the embedded tiny-shakespeare model; benchmark graphs get their weights written when missing.", HelpName = "DIR" };
-        var streams = new Option<int[]>("--streams") { Description = "Concurrent stream counts (repeatable or comma-separated). Default: 1, 2, 4, 8, 16.", HelpName = "N", AllowMultipleArgumentsPerToken = true };
-        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length of each stream in tokens.", DefaultValueFactory = _ => 16 };
-        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens each stream generates.", DefaultValueFactory = _ => 64 };
-        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads. Default: ONNX Runtime's." };
+        var streams = NumberOption.CreateList("--streams", "Concurrent stream counts (repeatable or comma-separated). Default: 1, 2, 4, 8, 16.", "N");
+        var promptTokens = NumberOption.Create<int>("--prompt-tokens", 16, "Prompt length of each stream in tokens.", "N");
+        var newTokens = NumberOption.Create<int>("--new-tokens", 64, "Tokens each stream generates.", "N");
+        var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads. Default: ONNX Runtime's.", "N");
         var json = CommonOptions.Json();
         var command = new Command("concurrency", "Concurrent greedy streams with continuous batching on and off: aggregate and per-stream decode tokens/s, time to first token p50/p99, at each stream count.")
         {

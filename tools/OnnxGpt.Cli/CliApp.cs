@@ -53,8 +53,14 @@ internal static class CliApp
                 await stderr.WriteLineAsync($"error: {CliFlags.Rename(error.Message)}");
             }
 
-            var command = parsed.CommandResult.Command;
-            var name = command == root ? "onnxgpt" : $"onnxgpt {command.Name}";
+            // The whole command path (onnxgpt bench concurrency), not only the last name.
+            var names = new List<string>();
+            for (var result = parsed.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+            {
+                names.Insert(0, result.Command == root ? "onnxgpt" : result.Command.Name);
+            }
+
+            var name = string.Join(' ', names);
             await stderr.WriteLineAsync($"Run '{name} --help' for usage.");
             return ExitCodes.Usage;
         }

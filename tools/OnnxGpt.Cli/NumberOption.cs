@@ -29,6 +29,32 @@ internal static class NumberOption
         return option;
     }
 
+    /// <summary>Whole numbers, the flag repeated or comma-separated (<c>--streams 1,8</c> or <c>--streams 1 --streams 8</c>).</summary>
+    public static Option<int[]> CreateList(string name, string description, string helpName)
+    {
+        var option = new Option<int[]>(name) { Description = description, HelpName = helpName, AllowMultipleArgumentsPerToken = true };
+        option.CustomParser = result =>
+        {
+            var values = new List<int>();
+            foreach (var token in result.Tokens)
+            {
+                foreach (var part in token.Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (!int.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+                    {
+                        result.AddError($"{name} takes whole numbers, repeated or comma-separated (for example {name} 1,8), not '{token.Value}'.");
+                        return [];
+                    }
+
+                    values.Add(value);
+                }
+            }
+
+            return [.. values];
+        };
+        return option;
+    }
+
     private static T? Parse<T>(ArgumentResult result, string name)
         where T : struct, INumber<T>
     {

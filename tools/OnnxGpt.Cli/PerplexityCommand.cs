@@ -14,7 +14,7 @@ internal static class PerplexityCommand
         var model = CommonOptions.Model();
         var variant = CommonOptions.Variant();
         var file = new Option<string>("--file", "-f") { Description = "The text to score (UTF-8), tokenized without special tokens.", HelpName = "PATH", Required = true };
-        var context = new Option<int?>("--context") { Description = "Window length in tokens (stride = window; each window starts from an empty cache). Default: the model's context length.", HelpName = "N" };
+        var context = NumberOption.Create<int>("--context", "Window length in tokens (stride = window; each window starts from an empty cache). Default: the model's context length.", "N");
         var providers = CommonOptions.ExecutionProviders();
         var json = CommonOptions.Json();
         var command = new Command("perplexity", "Score a text file: {\"tokens\": n, \"perplexity\": p}, every token of each window but its first scored, as transformers' perplexity guide with stride = context.")

@@ -12,11 +12,11 @@ internal static class QuantizeCommand
     {
         var model = new Option<string>("--model", "-m") { Description = "The float32 model folder (model.onnx or onnx/model.onnx) or .onnx file.", HelpName = "DIR", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "The folder to write (created when missing).", HelpName = "DIR", Required = true };
-        var bits = new Option<int>("--bits") { Description = "Bits per weight: 4 or 8.", DefaultValueFactory = _ => 4 };
-        var blockSize = new Option<int>("--block-size") { Description = "Weights per block along K, each with its own scale (a power of two, 16 or more).", DefaultValueFactory = _ => 32 };
+        var bits = NumberOption.Create<int>("--bits", 4, "Bits per weight: 4 or 8.", "N");
+        var blockSize = NumberOption.Create<int>("--block-size", 32, "Weights per block along K, each with its own scale (a power of two, 16 or more).", "N");
         var symmetric = new Option<bool>("--symmetric") { Description = "Scale from each block's largest magnitude, no zero points (the default)." };
         var asymmetric = new Option<bool>("--asymmetric") { Description = "Min/max per block with a zero point." };
-        var accuracy = new Option<int>("--accuracy-level") { Description = "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 (fastest on CPU).", DefaultValueFactory = _ => 4 };
+        var accuracy = NumberOption.Create<int>("--accuracy-level", 4, "MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 (fastest on CPU).", "N");
         var exclude = new Option<string[]>("--exclude") { Description = "A MatMul node or weight name to keep in float (repeatable).", HelpName = "NAME", AllowMultipleArgumentsPerToken = true };
         var embedding = new Option<bool>("--quantize-embedding") { Description = "Also write the token embedding's Gather as com.microsoft GatherBlockQuantized with the same bits, block size and packing (off by default, as onnxruntime-genai's builder)." };
         var variant = new Option<string?>("--variant") { Description = "Write onnx/model_NAME.onnx (the hub layout's variant naming) instead of model.onnx.", HelpName = "NAME" };
