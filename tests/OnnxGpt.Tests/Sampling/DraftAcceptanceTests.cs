@@ -43,15 +43,15 @@ public sealed class DraftAcceptanceTests
             wrong[i] = i == draft ? wrong[i] : wrong[i] * scale;
         }
 
-        var (statistic, degrees) = ChiSquare(counts, expected);
-        var (wrongStatistic, wrongDegrees) = ChiSquare(counts, wrong);
-        TestContext.Out.WriteLine($"draft {draft} (p {expected[draft]:F4}): chi-square {statistic:F2}, df {degrees}, 0.999 quantile {Quantile999(degrees):F2}; doubled draft {wrongStatistic:F1}");
+        var (statistic, degrees) = ChiSquare.GoodnessOfFit(counts, expected, Draws);
+        var (wrongStatistic, wrongDegrees) = ChiSquare.GoodnessOfFit(counts, wrong, Draws);
+        TestContext.Out.WriteLine($"draft {draft} (p {expected[draft]:F4}): chi-square {statistic:F2}, df {degrees}, 0.999 quantile {ChiSquare.Quantile999(degrees):F2}; doubled draft {wrongStatistic:F1}");
         Assert.Multiple(() =>
         {
             Assert.That(counts.Where((c, i) => expected[i] == 0).Sum(), Is.Zero, "no removed token is ever drawn");
             Assert.That(degrees, Is.GreaterThanOrEqualTo(5));
-            Assert.That(statistic, Is.LessThan(Quantile999(degrees)));
-            Assert.That(wrongStatistic, Is.GreaterThan(Quantile999(wrongDegrees)), "the test can reject a wrong rule");
+            Assert.That(statistic, Is.LessThan(ChiSquare.Quantile999(degrees)));
+            Assert.That(wrongStatistic, Is.GreaterThan(ChiSquare.Quantile999(wrongDegrees)), "the test can reject a wrong rule");
         });
     }
 
@@ -82,41 +82,5 @@ public sealed class DraftAcceptanceTests
         var exps = final.Select(x => float.IsNegativeInfinity(x) ? 0 : Math.Exp(x - max)).ToArray();
         var sum = exps.Sum();
         return [.. exps.Select(e => e / sum)];
-    }
-
-    private static (double Statistic, int DegreesOfFreedom) ChiSquare(int[] counts, double[] probabilities)
-    {
-        double statistic = 0, pooledObserved = 0, pooledExpected = 0;
-        var bins = 0;
-        for (var i = 0; i < counts.Length; i++)
-        {
-            var e = probabilities[i] * Draws;
-            if (e >= 5)
-            {
-                statistic += (counts[i] - e) * (counts[i] - e) / e;
-                bins++;
-            }
-            else
-            {
-                pooledObserved += counts[i];
-                pooledExpected += e;
-            }
-        }
-
-        if (pooledExpected > 0)
-        {
-            statistic += (pooledObserved - pooledExpected) * (pooledObserved - pooledExpected) / pooledExpected;
-            bins++;
-        }
-
-        return (statistic, bins - 1);
-    }
-
-    /// <summary>The 0.999 quantile of chi-square with k degrees of freedom (Wilson-Hilferty).</summary>
-    private static double Quantile999(int k)
-    {
-        const double Z = 3.0902;
-        var a = 2.0 / (9.0 * k);
-        return k * Math.Pow(1 - a + (Z * Math.Sqrt(a)), 3);
     }
 }

@@ -170,13 +170,13 @@ public sealed class TokenSamplerTests
         sampler.Process(final, prompt);
         var expected = Probabilities(final);
 
-        var (statistic, degreesOfFreedom) = ChiSquare(counts, expected, Draws);
-        var critical = ChiSquareQuantile999(degreesOfFreedom);
+        var (statistic, degreesOfFreedom) = ChiSquare.GoodnessOfFit(counts, expected, Draws);
+        var critical = ChiSquare.Quantile999(degreesOfFreedom);
 
         // The same counts against the distribution at temperature 1.5 (a sampler that got the temperature wrong).
         var wrong = (float[])raw.Clone();
         TokenSampler.Create(new GenerationOptions { DoSample = true, Temperature = temperature * 1.5f, TopK = topK, TopP = topP }).Process(wrong, prompt);
-        var (wrongStatistic, wrongDegrees) = ChiSquare(counts, Probabilities(wrong), Draws);
+        var (wrongStatistic, wrongDegrees) = ChiSquare.GoodnessOfFit(counts, Probabilities(wrong), Draws);
 
         TestContext.Out.WriteLine($"{context}: chi-square {statistic:F2}, df {degreesOfFreedom}, 0.999 quantile {critical:F2}; wrong distribution {wrongStatistic:F1} (df {wrongDegrees})");
         Assert.Multiple(() =>
@@ -184,44 +184,8 @@ public sealed class TokenSamplerTests
             Assert.That(counts.Where((c, i) => expected[i] == 0).Sum(), Is.Zero, "no removed token is ever drawn");
             Assert.That(degreesOfFreedom, Is.GreaterThanOrEqualTo(5));
             Assert.That(statistic, Is.LessThan(critical), $"chi-square {statistic:F2} with {degreesOfFreedom} degrees of freedom; 0.999 quantile {critical:F2}");
-            Assert.That(wrongStatistic, Is.GreaterThan(ChiSquareQuantile999(wrongDegrees)), "the test has the power to reject a wrong distribution");
+            Assert.That(wrongStatistic, Is.GreaterThan(ChiSquare.Quantile999(wrongDegrees)), "the test has the power to reject a wrong distribution");
         });
-    }
-
-    private static (double Statistic, int DegreesOfFreedom) ChiSquare(int[] counts, double[] probabilities, int draws)
-    {
-        double statistic = 0, pooledObserved = 0, pooledExpected = 0;
-        var bins = 0;
-        for (var i = 0; i < counts.Length; i++)
-        {
-            var e = probabilities[i] * draws;
-            if (e >= 5)
-            {
-                statistic += (counts[i] - e) * (counts[i] - e) / e;
-                bins++;
-            }
-            else
-            {
-                pooledObserved += counts[i];
-                pooledExpected += e;
-            }
-        }
-
-        if (pooledExpected > 0)
-        {
-            statistic += (pooledObserved - pooledExpected) * (pooledObserved - pooledExpected) / pooledExpected;
-            bins++;
-        }
-
-        return (statistic, bins - 1);
-    }
-
-    /// <summary>The 0.999 quantile of chi-square with k degrees of freedom (Wilson-Hilferty).</summary>
-    private static double ChiSquareQuantile999(int k)
-    {
-        const double Z = 3.0902;
-        var a = 2.0 / (9.0 * k);
-        return k * Math.Pow(1 - a + (Z * Math.Sqrt(a)), 3);
     }
 
     [Test]

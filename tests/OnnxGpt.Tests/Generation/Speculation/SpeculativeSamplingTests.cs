@@ -1,5 +1,6 @@
 using OnnxGpt.Generation;
 using OnnxGpt.Models;
+using OnnxGpt.Tests.Sampling;
 
 namespace OnnxGpt.Tests.Generation.Speculation;
 
@@ -39,7 +40,7 @@ public sealed class SpeculativeSamplingTests
         }
 
         var (statistic, degrees) = Homogeneity(plain, speculative);
-        var critical = Quantile999(degrees);
+        var critical = ChiSquare.Quantile999(degrees);
         TestContext.Out.WriteLine($"drafted {drafted}, accepted {accepted}; chi-square {statistic:F2}, df {degrees}, 0.999 quantile {critical:F2}");
         Assert.Multiple(() =>
         {
@@ -83,12 +84,5 @@ public sealed class SpeculativeSamplingTests
         }
 
         return (statistic, bins.Count - 1);
-    }
-
-    private static double Quantile999(int k)
-    {
-        const double Z = 3.0902;
-        var a = 2.0 / (9.0 * k);
-        return k * Math.Pow(1 - a + (Z * Math.Sqrt(a)), 3);
     }
 }
