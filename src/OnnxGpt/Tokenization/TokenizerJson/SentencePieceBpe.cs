@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace OnnxGpt.Tokenization.TokenizerJson;
@@ -29,6 +30,9 @@ internal sealed class SentencePieceBpe
     /// <summary>Most words kept in the cache (the Rust library's default capacity).</summary>
     private const int CacheCapacity = 10_000;
 
+    /// <summary>SentencePiece's word-start marker, which the normalizer or pre-tokenizer puts for each space.</summary>
+    private const char Marker = '\u2581';
+
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabulary;
     private readonly MergeTable _merges;
     private readonly int[] _charIds;
@@ -39,6 +43,16 @@ internal sealed class SentencePieceBpe
     private readonly string? _prefix;
     private readonly string? _suffix;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+
+    /// <summary>
+    /// For each character, whether a word may be split before a '▁' that follows it (see <see cref="Encode"/>); null
+    /// when words are never split (a continuing_subword_prefix or end_of_word_suffix, or no '▁' token).
+    /// </summary>
+    private readonly bool[]? _splitsAfter;
+
+    /// <summary>How many words the cache holds (read without the cache's locks).</summary>
+    private int _cacheCount;
 
     /// <summary>This thread's buffers for <see cref="Merge"/>, so that merging a word allocates nothing.</summary>
     [ThreadStatic]
@@ -53,9 +67,14 @@ internal sealed class SentencePieceBpe
     /// <param name="fuseUnknown">Whether consecutive unknown characters become one unknown token.</param>
     /// <param name="prefix">continuing_subword_prefix, or null.</param>
     /// <param name="suffix">end_of_word_suffix, or null.</param>
-    public SentencePieceBpe(Dictionary<string, int> vocabulary, MergeTable merges, bool ignoreMerges, bool byteFallback, string? unknownToken, bool fuseUnknown, string? prefix, string? suffix)
+    /// <param name="charsBeforeMarkerMerges">
+    /// The last character of every merge's left token whose right token starts with '▁' (where a merge can join across
+    /// the place before a '▁'); null when unknown, and then words are not split.
+    /// </param>
+    public SentencePieceBpe(Dictionary<string, int> vocabulary, MergeTable merges, bool ignoreMerges, bool byteFallback, string? unknownToken, bool fuseUnknown, string? prefix, string? suffix, IReadOnlySet<char>? charsBeforeMarkerMerges)
     {
         _vocabulary = vocabulary.GetAlternateLookup<ReadOnlySpan<char>>();
+        _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         _merges = merges;
         _ignoreMerges = ignoreMerges;
         _fuseUnknown = fuseUnknown;
@@ -80,6 +99,19 @@ internal sealed class SentencePieceBpe
                 _byteIds[b] = vocabulary.TryGetValue(BpeModel.ByteToken((byte)b), out var id) ? id : -1;
             }
         }
+
+        // A split before a '▁' at p is exact when the symbol that starts there always starts with the character '▁'
+        // (its own token, merged only with what follows) and the symbol that ends before it always ends with the
+        // character at p - 1 (a character of the vocabulary, not a byte-fallback or unknown token, not half of a
+        // surrogate pair) that no merge has on the left of a '▁'-initial token.
+        if (charsBeforeMarkerMerges is not null && _prefix is null && _suffix is null && _charIds[Marker] >= 0)
+        {
+            _splitsAfter = new bool[char.MaxValue + 1];
+            for (var c = 0; c <= char.MaxValue; c++)
+            {
+                _splitsAfter[c] = _charIds[c] >= 0 && !charsBeforeMarkerMerges.Contains((char)c);
+            }
+        }
     }
 
     /// <summary>Adds the ids of one pre-tokenized word.</summary>
@@ -96,8 +128,44 @@ internal sealed class SentencePieceBpe
             return;
         }
 
+        var splitsAfter = _splitsAfter;
+        if (splitsAfter is null)
+        {
+            EncodePart(word, ids);
+            return;
+        }
+
+        // A merge never joins a symbol that starts with '▁' to a character before it that no merge puts before a
+        // '▁'-initial token, so the word merges as its parts between such places (each part's merges are the same as
+        // in the whole word, whose merge order restricted to a part is the part's own), and each part is cached.
+        var span = word.AsSpan();
+        var start = 0;
+        for (var at = 1; at < span.Length;)
+        {
+            var found = span[at..].IndexOf(Marker);
+            if (found < 0)
+            {
+                break;
+            }
+
+            var position = at + found;
+            if (splitsAfter[span[position - 1]])
+            {
+                EncodePart(span[start..position], ids);
+                start = position;
+            }
+
+            at = position + 1;
+        }
+
+        EncodePart(span[start..], ids);
+    }
+
+    /// <summary>Adds the ids of a word or a part of one that merges on its own, from the cache when it is there.</summary>
+    private void EncodePart(ReadOnlySpan<char> word, List<int> ids)
+    {
         var cacheable = word.Length <= MaxCachedLength;
-        if (cacheable && _cache.TryGetValue(word, out var cached))
+        if (cacheable && _cacheLookup.TryGetValue(word, out var cached))
         {
             ids.AddRange(cached);
             return;
@@ -105,13 +173,13 @@ internal sealed class SentencePieceBpe
 
         var start = ids.Count;
         Merge(word, ids);
-        if (cacheable && _cache.Count < CacheCapacity)
+        if (cacheable && Volatile.Read(ref _cacheCount) < CacheCapacity && _cacheLookup.TryAdd(word, CollectionsMarshal.AsSpan(ids)[start..].ToArray()))
         {
-            _cache.TryAdd(word, ids.GetRange(start, ids.Count - start).ToArray());
+            Interlocked.Increment(ref _cacheCount);
         }
     }
 
-    private void Merge(string word, List<int> output)
+    private void Merge(ReadOnlySpan<char> word, List<int> output)
     {
         // The symbols, as a linked list over arrays: id (-1 once merged into its left neighbour), previous, next.
         var scratch = _threadScratch ??= new Scratch();
@@ -298,7 +366,7 @@ internal sealed class SentencePieceBpe
     /// <summary>Lower ranks first, then the leftmost pair, as the Rust library's heap orders them.</summary>
     private static long Priority(long merge, int position) => (merge & ~0xFFFFFFFFL) | (uint)position;
 
-    private int LookUp(string word, int start, int length)
+    private int LookUp(ReadOnlySpan<char> word, int start, int length)
     {
         var first = start == 0;
         var last = start + length == word.Length;
@@ -309,16 +377,16 @@ internal sealed class SentencePieceBpe
                 return _charIds[word[start]];
             }
 
-            return _vocabulary.TryGetValue(word.AsSpan(start, length), out var id) ? id : -1;
+            return _vocabulary.TryGetValue(word.Slice(start, length), out var id) ? id : -1;
         }
 
         return _vocabulary.TryGetValue(Affixed(word, start, length), out var affixedId) ? affixedId : -1;
     }
 
-    private string Affixed(string word, int start, int length) =>
-        string.Concat(start == 0 ? null : _prefix, word.AsSpan(start, length), start + length == word.Length ? _suffix : null);
+    private string Affixed(ReadOnlySpan<char> word, int start, int length) =>
+        string.Concat(start == 0 ? null : _prefix, word.Slice(start, length), start + length == word.Length ? _suffix : null);
 
-    private bool TryByteFallback(string word, int start, int length, ref int[] symbols, ref int count, Span<byte> utf8)
+    private bool TryByteFallback(ReadOnlySpan<char> word, int start, int length, ref int[] symbols, ref int count, Span<byte> utf8)
     {
         if (_byteIds is null)
         {
@@ -327,7 +395,7 @@ internal sealed class SentencePieceBpe
 
         // The Rust library falls back on the bytes of the character with its prefix and suffix, if any.
         var plain = (_prefix is null || start == 0) && (_suffix is null || start + length != word.Length);
-        Span<byte> bytes = plain ? utf8[..Encoding.UTF8.GetBytes(word.AsSpan(start, length), utf8)] : Encoding.UTF8.GetBytes(Affixed(word, start, length));
+        Span<byte> bytes = plain ? utf8[..Encoding.UTF8.GetBytes(word.Slice(start, length), utf8)] : Encoding.UTF8.GetBytes(Affixed(word, start, length));
         foreach (var b in bytes)
         {
             if (_byteIds[b] < 0)

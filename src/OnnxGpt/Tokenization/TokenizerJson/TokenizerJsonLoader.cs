@@ -261,9 +261,10 @@ internal static class TokenizerJsonLoader
         {
             // SentencePiece-style: OnnxGpt's merge (see SentencePieceBpe for why); the library's BPE only if asked for.
             var pairs = new List<(int Left, int Right)>();
-            var table = ReadMergeTable(parts, vocabulary, prefix, pairs);
+            var charsBeforeMarker = new HashSet<char>();
+            var table = ReadMergeTable(parts, vocabulary, prefix, pairs, charsBeforeMarker);
             mergeCount = pairs.Count;
-            var merge = new SentencePieceBpe(vocabulary, table, ignoreMerges, byteFallback, unk, fuseUnk, prefix, suffix);
+            var merge = new SentencePieceBpe(vocabulary, table, ignoreMerges, byteFallback, unk, fuseUnk, prefix, suffix, charsBeforeMarker);
             IEnumerable<string> LibraryMerges() => pairs
                 .Select(p => (Left: vocabularyTokens[p.Left]!, Right: vocabularyTokens[p.Right]!))
                 .Where(p => !p.Left.Contains(' ', StringComparison.Ordinal) && !p.Right.Contains(' ', StringComparison.Ordinal))
@@ -309,9 +310,10 @@ internal static class TokenizerJsonLoader
     /// <summary>
     /// model.merges as (left id, right id) -> (rank, merged id), as the Rust library builds its merge map: the rank is the
     /// index in the file (a pair given twice keeps its last rank), the merged token is left + right less
-    /// <paramref name="prefix"/>, and every token must be in the vocabulary. <paramref name="pairs"/> gets each merge's ids.
+    /// <paramref name="prefix"/>, and every token must be in the vocabulary. <paramref name="pairs"/> gets each merge's ids,
+    /// <paramref name="charsBeforeMarker"/> the last character of each left token whose right token starts with '▁'.
     /// </summary>
-    private static MergeTable ReadMergeTable(LargeParts parts, Dictionary<string, int> vocabulary, string? prefix, List<(int Left, int Right)> pairs)
+    private static MergeTable ReadMergeTable(LargeParts parts, Dictionary<string, int> vocabulary, string? prefix, List<(int Left, int Right)> pairs, HashSet<char> charsBeforeMarker)
     {
         var table = new MergeTable(parts.Merges is { } range ? (range.End.Value - range.Start.Value) / 16 : 0);
         var lookup = vocabulary.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -342,6 +344,10 @@ internal static class TokenizerJsonLoader
 
                 table.Set(leftId, rightId, index, mergedId);
                 pairs.Add((leftId, rightId));
+                if (right.Length > 0 && right[0] == '\u2581' && left.Length > 0)
+                {
+                    charsBeforeMarker.Add(left[^1]);
+                }
             },
             allowSpaces: true);
         return table;

@@ -13,7 +13,8 @@ namespace OnnxGpt.Tests.Tokenization.TokenizerJson;
 /// OnnxGpt's merge for SentencePiece-style (not byte-level) BPE, <see cref="SentencePieceBpe"/>, against Hugging Face's
 /// Rust library on small hand-made vocabularies that reach every branch: byte fallback with every byte or only some,
 /// <c>fuse_unk</c> on and off, no unknown token, <c>ignore_merges</c>, <c>continuing_subword_prefix</c> and
-/// <c>end_of_word_suffix</c>, a pair merged twice, tied ranks at several positions, long words.
+/// <c>end_of_word_suffix</c>, a pair merged twice, tied ranks at several positions, long words, merges across the place
+/// before a '▁' (where a word must not be split) and places where it may be.
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.Children)]
@@ -38,6 +39,19 @@ public sealed class SentencePieceBpeTests
         "ab\u0301c",
         "abcde abcde  abcde   abcde",
         string.Concat(Enumerable.Repeat("abcdeé▁", 200)),
+
+        // Where a word may split before '▁' and where not: "▁ ▁" and "e ▁a" merge across it, a byte-fallback or
+        // unknown character, a surrogate pair or a combining mark before it.
+        "▁▁a▁▁▁ab▁▁",
+        "e▁ab▁e▁a▁abc▁de▁a",
+        "ab▁e▁▁a",
+        "ü▁a▁ü▁▁ab",
+        "😀▁ab😀▁▁a",
+        "ab\u0301▁ab",
+        "xy▁ab▁x▁a",
+        "▁",
+        "▁▁",
+        string.Concat(Enumerable.Repeat("▁abc▁e▁a", 100)),
     ];
 
     public static IEnumerable<TestCaseData> Variants()
@@ -164,8 +178,14 @@ public sealed class SentencePieceBpeTests
         (string Left, string Right)[] merges =
         [
             ("a", "a"), ("c", "d"), ("a", "b"), ("ab", "c"), ("cd", "e"), ("▁", "a"), ("d", "e"), ("abc", "de"), ("b", "c"),
-            ("c", "d"), ("▁a", "b"), ("▁ab", "c"), ("é", "é"), ("a", "é"),
+            ("c", "d"), ("▁a", "b"), ("▁ab", "c"), ("é", "é"), ("a", "é"), ("▁", "▁"), ("e", "▁a"), ("▁▁", "a"),
         ];
+        if (byteTokens == 256 && prefix is null)
+        {
+            // A byte-fallback token merged with a '▁'-initial token: 'ü' (bytes C3 BC) before "▁a" joins it.
+            merges = [.. merges, ("<0xBC>", "▁a")];
+        }
+
         var mergeArray = new JsonArray();
         foreach (var (left, right) in merges)
         {
