@@ -14,7 +14,10 @@ namespace OnnxGpt.Tokenization.TokenizerJson;
 /// Why not Microsoft.ML.Tokenizers' <c>BpeTokenizer</c> here: it has no byte fallback, building it from Gemma 3's
 /// 514,906 merges took most of a 2-second load, and these vocabularies have no pre-tokenizer that splits on spaces,
 /// so each line is one long word, on which its merge was 0.6x the Rust library's speed. This merge is
-/// O(n log n) per word, keyed by (left id, right id), and loads from ids without building strings. Byte-level
+/// O(n log n) per word, keyed by (left id, right id), and loads from ids without building strings. Like the Rust
+/// library it merges such a line as one word, but it finds at load where no merge can join across the place before a
+/// '▁' (in Gemma 3 and Mistral: anywhere but after another '▁'), merges the parts between those places on their own
+/// (the same ids) and caches each part, as byte-level tokenizers cache the words their pre-tokenizer splits. Byte-level
 /// vocabularies (GPT-2 style: Qwen, Llama 3) still use the library's BPE, which is fast on their short words.
 /// The Tokenizers.DotNet differential tests (tests/OnnxGpt.Tests/Tokenization/TokenizerJson) hold it to the Rust
 /// library's ids.
