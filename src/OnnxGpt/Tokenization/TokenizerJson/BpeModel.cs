@@ -56,6 +56,9 @@ internal sealed class BpeModel
     /// <summary>Whether pieces are mapped to GPT-2's byte characters before merging.</summary>
     public bool ByteLevel { get; }
 
+    /// <summary>OnnxGpt's merge of a SentencePiece-style vocabulary, or null when the library's BPE merges.</summary>
+    public SentencePieceBpe? SentencePieceMerge => _merge;
+
     /// <summary>model.vocab: token -> id.</summary>
     public Dictionary<string, int> Vocabulary { get; }
 

@@ -117,6 +117,12 @@ internal sealed class SentencePieceBpe
         }
     }
 
+    /// <summary>Whether words are merged in parts split before '▁' (see <see cref="Encode"/>).</summary>
+    public bool SplitsWords => _splitsAfter is not null;
+
+    /// <summary>Whether a word is split before a '▁' that follows <paramref name="c"/>.</summary>
+    public bool SplitsBeforeMarkerAfter(char c) => _splitsAfter is not null && _splitsAfter[c];
+
     /// <summary>Adds the ids of one pre-tokenized word.</summary>
     public void Encode(string word, List<int> ids)
     {

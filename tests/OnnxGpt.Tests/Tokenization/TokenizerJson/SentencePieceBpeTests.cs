@@ -109,6 +109,35 @@ public sealed class SentencePieceBpeTests
     }
 
     [Test]
+    public void Words_split_before_a_marker_only_where_no_merge_joins_across()
+    {
+        using var temp = new TempDirectory();
+        File.WriteAllText(temp.File("tokenizer.json"), TokenizerJson(true, 128, true, "<unk>", false, null, null));
+        var merge = TokenizerJsonLoader.Load(temp.File("tokenizer.json"), temp.Path).Model.SentencePieceMerge!;
+        using var affixed = new TempDirectory();
+        File.WriteAllText(affixed.File("tokenizer.json"), TokenizerJson(false, 0, false, "<unk>", false, "##", "</w>"));
+        var gemma = HubTokenizers.Get("hub/gemma3").Pipeline!.Model.SentencePieceMerge!;
+        var mistral = HubTokenizers.Get("hub/mistral").Pipeline!.Model.SentencePieceMerge!;
+        Assert.Multiple(() =>
+        {
+            // "e ▁a" and "▁ ▁" merge across; 'ü' and '😀' are byte-fallback or unknown symbols, 'x' is no token.
+            Assert.That(merge.SplitsWords, Is.True);
+            Assert.That("abcdé".Select(merge.SplitsBeforeMarkerAfter), Is.All.True);
+            Assert.That("e▁üx\uD83D\uDE00".Select(merge.SplitsBeforeMarkerAfter), Is.All.False);
+
+            // With continuing_subword_prefix or end_of_word_suffix a symbol's token depends on its place: no split.
+            Assert.That(TokenizerJsonLoader.Load(affixed.File("tokenizer.json"), affixed.Path).Model.SentencePieceMerge!.SplitsWords, Is.False);
+
+            // The real vocabularies: only '▁' (and, in Gemma 3, a byte token's '>') comes before a '▁'-initial token in a merge.
+            Assert.That(gemma.SplitsWords && mistral.SplitsWords, Is.True);
+            Assert.That("a.,\n".Select(gemma.SplitsBeforeMarkerAfter), Is.All.True);
+            Assert.That("▁>".Select(gemma.SplitsBeforeMarkerAfter), Is.All.False);
+            Assert.That("a.,>".Select(mistral.SplitsBeforeMarkerAfter), Is.All.True);
+            Assert.That(mistral.SplitsBeforeMarkerAfter('▁'), Is.False);
+        });
+    }
+
+    [Test]
     public void The_library_tokenizer_is_built_only_when_asked_for()
     {
         var gemma = HubTokenizers.Get("hub/gemma3");
