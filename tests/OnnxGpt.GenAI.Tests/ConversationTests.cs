@@ -1,5 +1,4 @@
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 
 namespace OnnxGpt.GenAI.Tests;
 

@@ -1,3 +1,5 @@
+using OnnxGpt.Generation;
+
 namespace OnnxGpt.Bench;
 
 /// <summary>The generation loops a benchmark can compare, combinable as flags.</summary>

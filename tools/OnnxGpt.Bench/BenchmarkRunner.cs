@@ -255,16 +255,16 @@ public static class BenchmarkRunner
     {
         try
         {
-            using var model = OnnxGpt.Models.GptModel.Load(folder.Directory);
+            using var model = OnnxGpt.Generation.GptModel.Load(folder.Directory);
             if (model.Tokenizer is null)
             {
                 return null;
             }
 
             status?.Report("JSON constraint mask");
-            return OnnxGpt.Constraints.MaskCost.Measure(model);
+            return OnnxGpt.Evaluation.MaskCost.Measure(model);
         }
-        catch (OnnxGpt.Models.ModelLoadException)
+        catch (OnnxGpt.ModelLoadException)
         {
             return null;
         }

@@ -2,7 +2,6 @@ using OnnxGpt.Providers;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 
 namespace OnnxGpt.Bench;

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.AI;
 using OnnxGpt.Chat;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Chat;
 

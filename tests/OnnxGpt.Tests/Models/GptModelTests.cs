@@ -1,6 +1,6 @@
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Providers;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Tests.Models;
 

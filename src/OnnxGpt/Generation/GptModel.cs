@@ -3,15 +3,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Caching;
-using OnnxGpt.Generation;
 using OnnxGpt.Generation.Speculation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Runtime;
+using OnnxGpt.Models;
 using OnnxGpt.Providers;
 using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
 
-namespace OnnxGpt.Models;
+namespace OnnxGpt.Generation;
 
 /// <summary>
 /// A loaded GPT-style ONNX model: its session on the chosen execution provider, the layout of its graph,

@@ -1,13 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using OnnxGpt.Caching;
-using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Native;
 using OnnxGpt.Providers;
 
-namespace OnnxGpt.Runtime;
+namespace OnnxGpt.Generation;
 
 /// <summary>
 /// What a loaded <see cref="GptModel"/> runs on: its ONNX Runtime sessions (and the split layout's prefill graph),
