@@ -2,7 +2,7 @@ using OnnxGpt.Models;
 using OnnxGpt.Providers;
 using OnnxGpt.Generation;
 
-namespace OnnxGpt.Tests.Models;
+namespace OnnxGpt.Tests.Generation;
 
 [TestFixture]
 public sealed class GptModelTests
