@@ -24,14 +24,18 @@ internal sealed unsafe class SessionRunner : IDisposable
     /// <param name="session">The session; the runner does not own it.</param>
     /// <param name="inputs">The input names, in the order the loop passes its tensors.</param>
     /// <param name="outputs">The output names, in the order the loop passes its tensors.</param>
-    /// <param name="native">False: always run through the managed API.</param>
+    /// <param name="native">False: run through the managed API, as when the session's handle is missing (tests of the fallback).</param>
     public SessionRunner(InferenceSession session, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, bool native)
     {
         _session = session;
         _inputNames = [.. inputs];
         _outputNames = [.. outputs];
         _names = new NativeNames(inputs, outputs);
-        IsNative = native && OrtNative.TrySessionHandle(session, out _handle);
+        if (native && OrtNative.TrySessionHandle(session, out var handle))
+        {
+            _handle = handle;
+            IsNative = true;
+        }
     }
 
     /// <summary>Whether runs go through the C API (true) or the managed API (false).</summary>
