@@ -27,6 +27,13 @@ public enum BenchmarkImplementations
     /// </summary>
     LlamaSharp = 16,
 
+    /// <summary>
+    /// OnnxGpt as <see cref="OnnxGpt"/>, with its per-token session runs through ONNX Runtime's managed API (IoBinding
+    /// over the same buffers) instead of the C API: what the loop falls back to without the native session handle.
+    /// Not part of <see cref="All"/>.
+    /// </summary>
+    OnnxGptManaged = 32,
+
     /// <summary>OnnxGpt, the two ONNX Runtime loops and GenAI (not the optional <see cref="LlamaSharp"/>).</summary>
     All = OnnxGpt | OrtNaive | OrtTight | GenAI,
 }
