@@ -1,7 +1,6 @@
 // Streams Shakespeare-like text from the embedded model, token by token, without dependency injection.
 // Run: dotnet run --project examples/ConsoleStreaming -- "JULIET:"
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 var prompt = args.Length > 0 ? args[0] : "ROMEO:";
 using var cts = new CancellationTokenSource();

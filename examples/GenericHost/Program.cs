@@ -8,8 +8,8 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
+using OnnxGpt;
+using OnnxGpt.Generation;
 
 // The content root is the app's own folder, where appsettings.json and the model were copied, not the current
 // folder: `dotnet run --project` keeps the caller's.

@@ -8,9 +8,8 @@
 using Microsoft.Extensions.Options;
 using OnnxGpt.AspNetCore;
 using OnnxGpt.Chat;
+using OnnxGpt;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 using OnnxGpt.Server;
 
 // appsettings.json and the model are read from the app's folder, whatever the current folder (dotnet run, the root).

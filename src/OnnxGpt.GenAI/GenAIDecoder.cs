@@ -24,7 +24,7 @@ internal sealed class GenAIDecoder : GptDecoder
     private static readonly string GenAIOptionsName = "genAIOptions";   // the parameter of GenAIGenerator.StreamAsync
     private volatile int _rewindUnsupported;
 
-    public GenAIDecoder(Config config, Model model, Adapters? adapters, GenAITextCodec? codec, GenAIModelFolder folder, string provider, Hosting.GptOptions options, GenAIOptions genAIOptions, ILogger logger)
+    public GenAIDecoder(Config config, Model model, Adapters? adapters, GenAITextCodec? codec, GenAIModelFolder folder, string provider, Generation.GptOptions options, GenAIOptions genAIOptions, ILogger logger)
         : base(folder.Info, options, provider)
     {
         _config = config;

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntimeGenAI;
 using OnnxGpt.Generation;
 using OnnxGpt.Generation.Decoding;
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Providers;
 using OnnxGpt.Tokenization;

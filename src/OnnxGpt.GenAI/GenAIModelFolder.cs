@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using OnnxGpt.Models;
 using OnnxGpt.Tokenization;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.GenAI;
 
@@ -35,7 +36,7 @@ internal sealed class GenAIModelFolder
     public string ModelType { get; }
 
     /// <summary>
-    /// With <see cref="Hosting.GptOptions.Variant"/>, the variant's graph relative to <see cref="Directory"/>, to put in
+    /// With <see cref="Generation.GptOptions.Variant"/>, the variant's graph relative to <see cref="Directory"/>, to put in
     /// genai_config.json's <c>model.decoder.filename</c>; null runs the graph the configuration names.
     /// </summary>
     public string? VariantGraph { get; }

@@ -1,9 +1,9 @@
 namespace OnnxGpt.GenAI;
 
 /// <summary>
-/// Settings of the onnxruntime-genai backend that <see cref="Hosting.GptOptions"/> has no place for: LoRA adapters and
+/// Settings of the onnxruntime-genai backend that <see cref="Generation.GptOptions"/> has no place for: LoRA adapters and
 /// raw <c>genai_config.json</c> overrides. Everything else (model path, execution providers, threads, generation
-/// defaults) comes from the model's <see cref="Hosting.GptOptions"/>.
+/// defaults) comes from the model's <see cref="Generation.GptOptions"/>.
 /// </summary>
 public sealed class GenAIOptions
 {

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OnnxGpt.GenAI;
 using OnnxGpt.Hosting;
+using OnnxGpt.Generation;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

@@ -29,6 +29,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "{ModelPath} on {Provider}: the KV cache cannot stay in device memory ({Reason}); it is kept in host memory, and ONNX Runtime copies it every step.")]
     public static partial void DeviceCacheUnavailable(ILogger logger, string modelPath, string provider, string reason);
 
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "{ModelPath}: the per-token loop runs through ONNX Runtime's managed API, not its C API ({Reason}); each step then allocates a few managed objects.")]
+    public static partial void NativeRunUnavailable(ILogger logger, string modelPath, string reason);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Generation finished: {FinishReason}, {PromptTokens} prompt + {GeneratedTokens} generated tokens, {TokensPerSecond:F1} tokens/s")]
     public static partial void GenerationFinished(ILogger logger, string finishReason, int promptTokens, int generatedTokens, double tokensPerSecond);
 }

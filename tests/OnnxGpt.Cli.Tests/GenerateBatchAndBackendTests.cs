@@ -1,3 +1,5 @@
+using OnnxGpt.Generation;
+
 namespace OnnxGpt.Cli.Tests;
 
 public sealed class GenerateBatchAndBackendTests

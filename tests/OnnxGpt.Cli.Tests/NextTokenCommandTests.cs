@@ -1,6 +1,5 @@
 using System.Text.Json;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Cli.Tests;
 

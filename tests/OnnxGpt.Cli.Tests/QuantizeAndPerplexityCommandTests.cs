@@ -1,5 +1,5 @@
 using OnnxGpt.Evaluation;
-using OnnxGpt.Models;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Cli.Tests;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Cli.Tests;
 

@@ -1,5 +1,4 @@
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 
 namespace OnnxGpt.GenAI.Tests;
 
@@ -286,5 +285,41 @@ public class ConversationTests
 
         Assert.That(generator.KeptConversationCount, Is.Zero);
         generator.Dispose();
+    }
+
+    [Test]
+    public async Task Both_backends_keep_and_evict_the_same_conversations()
+    {
+        // One policy: GptOptions.MaxKeptConversations, least recently used evicted, on OnnxGpt's engine and GenAI's.
+        using var model = GptModel.Load(new GptOptions { ModelPath = Fixtures.TinyShakespeare, MaxKeptConversations = 2 });
+        var core = GptGenerator.Create(model);
+        using var genai = GenAIGenerator.Create(new GptOptions { ModelPath = Fixtures.TinyShakespeare, MaxKeptConversations = 2 });
+        string[] plan = ["a", "b", "c", "a", "c", "b", "c", "a"];
+
+        async Task<bool[]> Reuses(IGptGenerator generator)
+        {
+            var text = new Dictionary<string, string> { ["a"] = "ROMEO:", ["b"] = "JULIET:", ["c"] = "First Citizen:" };
+            var reused = new List<bool>();
+            foreach (var conversation in plan)
+            {
+                var result = await generator.GenerateAsync(text[conversation], Turn(conversation, 4));
+                reused.Add(result.ReusedPromptTokenCount > 0);
+                text[conversation] += result.Text + "\nAll:";
+            }
+
+            return [.. reused];
+        }
+
+        var onCore = await Reuses(core);
+        var onGenAI = await Reuses(genai);
+
+        Assert.Multiple(() =>
+        {
+            // c's second turn made a the least recently used: b's second turn evicted a, not c.
+            Assert.That(onCore, Is.EqualTo(new[] { false, false, false, false, true, false, true, false }));
+            Assert.That(onGenAI, Is.EqualTo(onCore));
+            Assert.That(model.CacheStatistics.Conversations, Is.EqualTo(2));
+            Assert.That(genai.KeptConversationCount, Is.EqualTo(2));
+        });
     }
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using OnnxGpt.GenAI;
-using OnnxGpt.Hosting;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.GenAI.Tests;
 

@@ -67,7 +67,7 @@ public class GenAIFeatureTests
     {
         var genAI = new GenAIOptions { DefaultAdapter = "x" };
 
-        var ex = Assert.Throws<ArgumentException>(() => GenAIGenerator.Create(new Hosting.GptOptions { ModelPath = Fixtures.TinyShakespeare }, genAI));
+        var ex = Assert.Throws<ArgumentException>(() => GenAIGenerator.Create(new Generation.GptOptions { ModelPath = Fixtures.TinyShakespeare }, genAI));
 
         Assert.That(ex!.Message, Does.Contain("DefaultAdapter"));
     }

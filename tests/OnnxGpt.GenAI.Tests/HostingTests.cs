@@ -79,7 +79,7 @@ public class HostingTests
             .UseOnnxRuntimeGenAI(g => g.Adapters.Add(new GenAIAdapterOptions("missing", "no-such.onnx_adapter")));
         await using var provider = services.BuildServiceProvider();
 
-        var ex = Assert.Throws<Models.ModelLoadException>(() => provider.GetRequiredService<IGptGenerator>());
+        var ex = Assert.Throws<ModelLoadException>(() => provider.GetRequiredService<IGptGenerator>());
 
         Assert.That(ex!.Message, Does.Contain("missing").And.Contain("no-such.onnx_adapter"));
     }

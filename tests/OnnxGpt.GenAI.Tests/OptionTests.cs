@@ -1,6 +1,5 @@
 using Microsoft.ML.OnnxRuntimeGenAI;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 using OnnxGpt.Sampling;
 
 namespace OnnxGpt.GenAI.Tests;

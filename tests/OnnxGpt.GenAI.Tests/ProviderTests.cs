@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 using OnnxGpt.Providers;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.GenAI.Tests;
 

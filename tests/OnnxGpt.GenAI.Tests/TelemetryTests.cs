@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 using OnnxGpt.Telemetry;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;

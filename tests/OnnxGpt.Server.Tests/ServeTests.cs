@@ -4,8 +4,6 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using OnnxGpt.Chat;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Server.Tests;
 

@@ -1,5 +1,4 @@
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests;
 

@@ -1,3 +1,5 @@
+using OnnxGpt.Generation;
+
 namespace OnnxGpt.Bench;
 
 /// <summary>The generation loops a benchmark can compare, combinable as flags.</summary>
@@ -24,6 +26,13 @@ public enum BenchmarkImplementations
     /// <see cref="BenchmarkSettings.GgufTypes"/>. An optional peer: not part of <see cref="All"/>.
     /// </summary>
     LlamaSharp = 16,
+
+    /// <summary>
+    /// OnnxGpt as <see cref="OnnxGpt"/>, with its per-token session runs through ONNX Runtime's managed API (IoBinding
+    /// over the same buffers) instead of the C API: what the loop falls back to without the native session handle.
+    /// Not part of <see cref="All"/>.
+    /// </summary>
+    OnnxGptManaged = 32,
 
     /// <summary>OnnxGpt, the two ONNX Runtime loops and GenAI (not the optional <see cref="LlamaSharp"/>).</summary>
     All = OnnxGpt | OrtNaive | OrtTight | GenAI,

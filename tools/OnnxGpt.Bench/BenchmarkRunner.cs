@@ -255,16 +255,16 @@ public static class BenchmarkRunner
     {
         try
         {
-            using var model = OnnxGpt.Models.GptModel.Load(folder.Directory);
+            using var model = OnnxGpt.Generation.GptModel.Load(folder.Directory);
             if (model.Tokenizer is null)
             {
                 return null;
             }
 
             status?.Report("JSON constraint mask");
-            return OnnxGpt.Constraints.MaskCost.Measure(model);
+            return OnnxGpt.Evaluation.MaskCost.Measure(model);
         }
-        catch (OnnxGpt.Models.ModelLoadException)
+        catch (OnnxGpt.ModelLoadException)
         {
             return null;
         }
@@ -331,6 +331,7 @@ public static class BenchmarkRunner
     private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider, List<(OnnxGpt.Onnx.Gguf.GgmlType Type, string? Path)> ggufs)
     {
         yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads, provider));
+        yield return (BenchmarkImplementations.OnnxGptManaged, OnnxGptLoop.ManagedDisplayName, () => new OnnxGptLoop(folder, threads, provider, managedRun: true));
         yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads));
         yield return (BenchmarkImplementations.OrtTight, OrtTightLoop.DisplayName, () => new OrtTightLoop(folder, threads));
 #if ONNXGPT_GENAI

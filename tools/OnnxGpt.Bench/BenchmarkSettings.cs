@@ -18,7 +18,7 @@ public sealed class BenchmarkSettings
     /// <summary>The model folder: <c>model.onnx</c>, <c>genai_config.json</c> and, for the benchmark graphs, <c>weights.manifest.json</c>.</summary>
     public required string ModelDirectory { get; init; }
 
-    /// <summary>The graph variant every implementation runs (<c>model_NAME.onnx</c>, as <see cref="OnnxGpt.Hosting.GptOptions.Variant"/>); null: <c>model.onnx</c>.</summary>
+    /// <summary>The graph variant every implementation runs (<c>model_NAME.onnx</c>, as <see cref="OnnxGpt.Generation.GptOptions.Variant"/>); null: <c>model.onnx</c>.</summary>
     public string? Variant { get; init; }
 
     /// <summary>The prompt's token ids. Null: a fixed pseudo-random sequence of <see cref="PromptLength"/> ids within the vocabulary.</summary>

@@ -2,7 +2,6 @@ using OnnxGpt.Providers;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 
 namespace OnnxGpt.Bench;
@@ -21,10 +20,12 @@ internal sealed class OnnxGptLoop : IGenerationLoop
 {
     public const string DisplayName = "OnnxGpt";
 
+    public const string ManagedDisplayName = "OnnxGpt (managed run)";
+
     private readonly GptModel _model;
     private readonly GptGenerator _generator;
 
-    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null)
+    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null, bool managedRun = false)
     {
         var options = new GptOptions { ModelPath = folder.Directory, Variant = folder.Variant, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null };
         if (provider is not null)
@@ -32,9 +33,10 @@ internal sealed class OnnxGptLoop : IGenerationLoop
             options.ExecutionProviders.Add(new OnnxGpt.Providers.ExecutionProviderOptions(provider));
         }
 
-        _model = GptModel.Load(options);
+        _model = GptModel.Load(options, null, deviceCacheMemory: null, nativeRun: !managedRun);
         _generator = GptGenerator.Create(_model);
-        Name = provider is null ? DisplayName : $"{DisplayName} ({_model.ExecutionProvider})";
+        var name = managedRun ? ManagedDisplayName : DisplayName;
+        Name = provider is null ? name : $"{name} ({_model.ExecutionProvider})";
     }
 
     public string Name { get; }

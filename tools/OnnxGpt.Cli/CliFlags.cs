@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Cli;
 

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 
 namespace OnnxGpt.Cli;
 

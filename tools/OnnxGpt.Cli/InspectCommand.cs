@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using OnnxGpt.Models;
 using OnnxGpt.Tokenization;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Cli;
 

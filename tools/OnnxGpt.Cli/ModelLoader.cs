@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Logging;
-using OnnxGpt.Hosting;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 using OnnxGpt.Providers;
 
 namespace OnnxGpt.Cli;

@@ -51,7 +51,7 @@ internal static class ProvidersCommand
         {
             return OnnxGpt.Models.ModelFolder.Resolve(modelPath).GraphPath;
         }
-        catch (OnnxGpt.Models.ModelLoadException)
+        catch (OnnxGpt.ModelLoadException)
         {
             // The diagnosis runs without a graph; loading the model reports what is wrong with it.
             return null;

@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using OnnxGpt.Chat;
 using OnnxGpt.Generation;
 using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.AspNetCore;
 

@@ -76,7 +76,7 @@ public static class ChatTemplates
     /// </summary>
     /// <param name="modelDirectory">The model folder.</param>
     /// <returns>The template, or null when the folder has none.</returns>
-    /// <exception cref="Models.ModelLoadException">The template cannot be read or uses syntax the engine lacks (the message names the line, column and construct).</exception>
+    /// <exception cref="ModelLoadException">The template cannot be read or uses syntax the engine lacks (the message names the line, column and construct).</exception>
     public static IChatTemplate? FromModelDirectory(string modelDirectory) => JinjaChatTemplate.FromModelDirectory(modelDirectory);
 
     /// <summary>Like <see cref="FromModelDirectory"/>, falling back to <see cref="PlainChatTemplate"/>.</summary>

@@ -58,7 +58,10 @@ namespace OnnxGpt.Chat;
 /// With <c>ChatOptions.ConversationId</c> the client is stateful, as Microsoft.Extensions.AI describes: it keeps the
 /// conversation's messages, so each call sends only the new ones, and the model keeps the conversation's KV cache
 /// (<see cref="GenerationOptions.ConversationId"/>), so a turn runs only the tokens it adds. The response carries the
-/// same id. The most recent conversations are kept (<see cref="MaxConversations"/>).
+/// same id. The client keeps as many conversations' messages as the model keeps caches
+/// (<see cref="GptOptions.MaxKeptConversations"/> of the generator's options, 16 for a generator without any), the
+/// least recently used forgotten first: the same policy as the caches (0 keeps none: each call must then send the
+/// whole conversation).
 /// </para>
 /// <para>
 /// A conversation (kept or sent whole) that outgrows the context loses its oldest turns after the leading system
@@ -70,9 +73,6 @@ namespace OnnxGpt.Chat;
 /// </remarks>
 public sealed class GptChatClient : IChatClient
 {
-    /// <summary>How many conversations' messages the client keeps; the oldest is forgotten beyond it.</summary>
-    public const int MaxConversations = 256;
-
     /// <summary>
     /// The key in <see cref="ChatResponse.AdditionalProperties"/> (and the last <see cref="ChatResponseUpdate"/>'s) of
     /// the number of oldest messages dropped to fit the context; absent when none were.
@@ -83,9 +83,7 @@ public sealed class GptChatClient : IChatClient
     private readonly IList<string>? _defaultStops;
     private readonly ToolCallFormat _toolCallFormat;
     private readonly Dictionary<string, object?>? _templateVariables;
-    private readonly Lock _conversationsGate = new();
-    private readonly Dictionary<string, List<ChatMessage>> _conversations = new(StringComparer.Ordinal);
-    private readonly Queue<string> _conversationOrder = new();
+    private readonly ConversationStore<ChatMessage[]> _conversations;
     private readonly ConversationTrimmer? _trimmer;
     private readonly int? _reservedAnswerTokens;
     private readonly ILogger _logger;
@@ -107,6 +105,7 @@ public sealed class GptChatClient : IChatClient
         }
 
         _reservedAnswerTokens = options.ReservedAnswerTokens;
+        _conversations = new ConversationStore<ChatMessage[]>((generator.GetService(typeof(GptOptions)) as GptOptions ?? new GptOptions()).MaxKeptConversations);
         _trimmer = options.ContextOverflow == ContextOverflow.DropOldestTurns && TokenizerOf(generator) is { } tokenizer && generator.ModelInfo.ContextLength > 0
             ? new ConversationTrimmer(tokenizer, generator.ModelInfo.ContextLength)
             : null;
@@ -526,12 +525,9 @@ public sealed class GptChatClient : IChatClient
         if (options?.ConversationId is { } id)
         {
             // A stateful conversation: the earlier messages come from the client, the model reuses their cache.
-            lock (_conversationsGate)
+            if (_conversations.Peek(id) is { } kept)
             {
-                if (_conversations.TryGetValue(id, out var kept))
-                {
-                    conversation.InsertRange(0, kept);
-                }
+                conversation.InsertRange(0, kept);
             }
 
             generation.ConversationId = id;
@@ -561,20 +557,8 @@ public sealed class GptChatClient : IChatClient
             return;
         }
 
-        lock (_conversationsGate)
-        {
-            if (!_conversations.ContainsKey(conversation))
-            {
-                _conversationOrder.Enqueue(conversation);
-                while (_conversationOrder.Count > MaxConversations)
-                {
-                    _conversations.Remove(_conversationOrder.Dequeue());
-                }
-            }
-
-            // What was sent (without the turns dropped to fit the context) and the reply: the next turn's prefix.
-            _conversations[conversation] = [.. sent, reply];
-        }
+        // What was sent (without the turns dropped to fit the context) and the reply: the next turn's prefix.
+        _conversations.Put(conversation, [.. sent, reply]);
     }
 
     private GenerationOptions Start(ChatOptions? options)

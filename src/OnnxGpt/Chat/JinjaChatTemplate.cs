@@ -1,5 +1,4 @@
 using Microsoft.Extensions.AI;
-using OnnxGpt.Models;
 using OnnxGpt.Templates;
 
 namespace OnnxGpt.Chat;

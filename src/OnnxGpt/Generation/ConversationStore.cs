@@ -1,14 +1,16 @@
 namespace OnnxGpt.Generation;
 
 /// <summary>
-/// What recent conversations (<see cref="GenerationOptions.ConversationId"/>) keep for their next turn (a KV cache:
-/// OnnxGpt's decoder session, or onnxruntime-genai's generator), least recently used evicted first. A request takes
-/// its conversation's state out while it runs, so two requests never share one; evicted, replaced and remaining
-/// states are disposed.
+/// The one conversation cache policy: what recent conversations (<see cref="GenerationOptions.ConversationId"/>) keep
+/// for their next turn (a KV cache: OnnxGpt's decoder session, or another backend's sequence; the chat client's
+/// messages), at most <see cref="GptOptions.MaxKeptConversations"/> of them, least recently used evicted first
+/// (0 keeps none). A request takes its conversation's cache out while it runs (<see cref="Take"/>), so two requests
+/// never share one; immutable states are read in place (<see cref="Peek"/>). Evicted, replaced and remaining states
+/// that are <see cref="IDisposable"/> are disposed.
 /// </summary>
 /// <typeparam name="T">The state kept per conversation, owned by the store while kept.</typeparam>
 internal sealed class ConversationStore<T> : IDisposable
-    where T : class, IDisposable
+    where T : class
 {
     private readonly Lock _gate = new();
     private readonly LinkedList<(string Id, T State)> _recent = new();
@@ -50,6 +52,23 @@ internal sealed class ConversationStore<T> : IDisposable
         }
     }
 
+    /// <summary>The conversation's kept state, left in the store and made the most recently used, or null (for immutable states).</summary>
+    /// <param name="id">The conversation.</param>
+    public T? Peek(string id)
+    {
+        lock (_gate)
+        {
+            if (!_byId.TryGetValue(id, out var node))
+            {
+                return null;
+            }
+
+            _recent.Remove(node);
+            _recent.AddFirst(node);
+            return node.Value.State;
+        }
+    }
+
     /// <summary>Keeps a state for the conversation's next turn, evicting the least recently used beyond capacity.</summary>
     /// <param name="id">The conversation.</param>
     /// <param name="state">The state, now owned by the store (disposed at once when the store is disposed or keeps none).</param>
@@ -83,7 +102,7 @@ internal sealed class ConversationStore<T> : IDisposable
 
         foreach (var dropped in evicted)
         {
-            dropped.Dispose();
+            (dropped as IDisposable)?.Dispose();
         }
     }
 
@@ -101,7 +120,7 @@ internal sealed class ConversationStore<T> : IDisposable
 
         foreach (var state in all)
         {
-            state.Dispose();
+            (state as IDisposable)?.Dispose();
         }
     }
 }

@@ -494,7 +494,7 @@ internal sealed unsafe class DecoderSession : IDisposable
         }
 
         // Optimum's split layout runs the prompt through its own graph, which takes no cache inputs.
-        var prefillGraph = firstStep && _model.Runtime.PrefillNames is not null;
+        var prefillGraph = firstStep && _model.Runtime.PrefillRunner is not null;
         if (prefillGraph)
         {
             n = firstOwnedInput;
@@ -518,9 +518,8 @@ internal sealed unsafe class DecoderSession : IDisposable
             _model.Runtime.EnterRun();
             try
             {
-                var names = prefillGraph ? _model.Runtime.PrefillNames! : _model.Runtime.NativeNames;
-                var session = prefillGraph ? _model.Runtime.PrefillSessionHandle : _model.Runtime.SessionHandle;
-                status = _api.Run(session, _runOptions.DangerousGetHandle(), names.Inputs, inputs, (nuint)n, names.Outputs, (nuint)(1 + cacheCount), outputs);
+                var runner = prefillGraph ? _model.Runtime.PrefillRunner! : _model.Runtime.Runner;
+                status = runner.Run(_runOptions, inputs, n, outputs, 1 + cacheCount);
             }
             finally
             {

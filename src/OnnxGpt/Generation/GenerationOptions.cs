@@ -5,7 +5,7 @@ namespace OnnxGpt.Generation;
 
 /// <summary>
 /// Settings for one generation request. Every setting is nullable: null means "the default", which is the
-/// application's default (<see cref="Hosting.GptOptions.Generation"/>) if it sets one, else the model's own
+/// application's default (<see cref="Generation.GptOptions.Generation"/>) if it sets one, else the model's own
 /// (<c>generation_config.json</c>), else off. The model's file supplies only <see cref="DoSample"/>,
 /// <see cref="Temperature"/>, <see cref="TopK"/>, <see cref="TopP"/>, <see cref="MinP"/>,
 /// <see cref="RepetitionPenalty"/> and the lengths; every other setting is off unless set here or in the application.
@@ -152,7 +152,7 @@ public sealed class GenerationOptions
     public int? PromptLookupTokens { get; set; }
 
     /// <summary>
-    /// With a draft model (<see cref="Hosting.GptOptions.DraftModelPath"/>): the most tokens it drafts per step
+    /// With a draft model (<see cref="Generation.GptOptions.DraftModelPath"/>): the most tokens it drafts per step
     /// (adaptive, starting at 4 or this bound). Null: 8; 0 turns the draft model off for the request. Must be in [0, 64].
     /// <see cref="PromptLookupTokens"/>, when set, is used instead.
     /// </summary>

@@ -32,7 +32,7 @@ public sealed class GenerationResult
 
     /// <summary>
     /// Tokens drafted by speculative decoding (<see cref="GenerationOptions.PromptLookupTokens"/> or a draft model,
-    /// <see cref="Hosting.GptOptions.DraftModelPath"/>) and verified by the model; 0 without speculation.
+    /// <see cref="Generation.GptOptions.DraftModelPath"/>) and verified by the model; 0 without speculation.
     /// </summary>
     public int DraftedTokenCount { get; init; }
 

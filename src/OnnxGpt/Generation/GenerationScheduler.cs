@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Generation;
 

@@ -49,6 +49,7 @@ public sealed class GptGenerator : IGptGenerator
         return serviceKey is not null ? null
             : serviceType.IsInstanceOfType(this) ? this
             : serviceType.IsInstanceOfType(_model) ? _model
+            : serviceType == typeof(GptOptions) ? _model.Options
             : null;
     }
 

@@ -4,7 +4,7 @@ using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.Generation;
 
-/// <summary>What a sequence being generated needs from the model behind it: a <see cref="Models.GptModel"/> or a <see cref="GptDecoder"/>.</summary>
+/// <summary>What a sequence being generated needs from the model behind it: a <see cref="Generation.GptModel"/> or a <see cref="GptDecoder"/>.</summary>
 internal interface IGenerationModel
 {
     GptModelInfo Info { get; }

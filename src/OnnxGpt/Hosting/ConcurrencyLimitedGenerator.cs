@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 using OnnxGpt.Telemetry;
 
 namespace OnnxGpt.Hosting;

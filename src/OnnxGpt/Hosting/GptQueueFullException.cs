@@ -1,3 +1,5 @@
+using OnnxGpt.Generation;
+
 namespace OnnxGpt.Hosting;
 
 /// <summary>

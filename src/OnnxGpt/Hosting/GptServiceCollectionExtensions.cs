@@ -6,7 +6,6 @@ using Microsoft.Extensions.Options;
 using OnnxGpt.Chat;
 using OnnxGpt.Generation;
 using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

@@ -32,28 +32,4 @@ public sealed record GenerationDefaults
 
     /// <summary>Default number of new tokens (Hugging Face's <c>max_new_tokens</c>).</summary>
     public int? MaxNewTokens { get; init; }
-
-    /// <summary>These defaults as request settings, for filling what a request and the application leave null.</summary>
-    internal Generation.GenerationOptions ToOptions() => new()
-    {
-        DoSample = DoSample,
-        Temperature = Temperature,
-        TopK = TopK,
-        TopP = TopP,
-        MinP = MinP,
-        RepetitionPenalty = RepetitionPenalty,
-        MaxNewTokens = MaxNewTokens,
-    };
-
-    /// <summary>
-    /// How many tokens a request may generate: its own MaxNewTokens, else the model's max_new_tokens, else its
-    /// max_length minus the prompt, else up to the context; never past the context, and at least one.
-    /// </summary>
-    internal static int MaxNewTokensFor(GptModelInfo info, Generation.GenerationOptions settings, int promptLength)
-    {
-        var room = info.ContextLength - promptLength;
-        var wanted = settings.MaxNewTokens
-            ?? (info.Defaults.MaxLength is { } maxLength && maxLength > promptLength ? maxLength - promptLength : room);
-        return Math.Max(1, Math.Min(wanted, room));
-    }
 }

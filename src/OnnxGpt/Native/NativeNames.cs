@@ -3,19 +3,22 @@ using System.Text;
 
 namespace OnnxGpt.Native;
 
-/// <summary>A graph's input and output names as null-terminated UTF-8 strings in native memory, made once per model.</summary>
-internal sealed unsafe class NativeNames : IDisposable
+/// <summary>
+/// A graph's input and output names as null-terminated UTF-8 strings in native memory, made once per model and
+/// owned by this handle: the block is freed once, on <see cref="SafeHandle.Dispose()"/> or, if that is missed, by the
+/// finalizer.
+/// </summary>
+internal sealed unsafe class NativeNames : SafeHandle
 {
-    private readonly IntPtr _block;
-
     public NativeNames(IReadOnlyList<string> inputs, IReadOnlyList<string> outputs)
+        : base(IntPtr.Zero, ownsHandle: true)
     {
         var names = inputs.Concat(outputs).ToArray();
         var bytes = names.Sum(n => Encoding.UTF8.GetByteCount(n) + 1);
         var pointers = names.Length * sizeof(IntPtr);
-        _block = (IntPtr)NativeMemory.Alloc((nuint)(pointers + bytes));
-        var table = (IntPtr*)_block;
-        var text = (byte*)_block + pointers;
+        SetHandle((IntPtr)NativeMemory.Alloc((nuint)(pointers + bytes)));
+        var table = (IntPtr*)handle;
+        var text = (byte*)handle + pointers;
         for (var i = 0; i < names.Length; i++)
         {
             table[i] = (IntPtr)text;
@@ -39,5 +42,11 @@ internal sealed unsafe class NativeNames : IDisposable
 
     public int OutputCount { get; }
 
-    public void Dispose() => NativeMemory.Free((void*)_block);
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMemory.Free((void*)handle);
+        return true;
+    }
 }

@@ -16,6 +16,7 @@ internal static unsafe class OrtNative
     private const int CreateStatusIndex = 0;
     private const int GetErrorMessageIndex = 2;
     private const int RunIndex = 9;
+    private const int CreateTensorAsOrtValueIndex = 48;
     private const int CreateTensorWithDataAsOrtValueIndex = 49;
     private const int GetTensorMutableDataIndex = 51;
     private const int GetDimensionsCountIndex = 61;
@@ -30,12 +31,20 @@ internal static unsafe class OrtNative
 
     private static readonly Lazy<Api> Table = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    private static readonly Func<InferenceSession, IntPtr> SessionHandleGetter = CreateSessionHandleGetter();
+    private static readonly Func<InferenceSession, IntPtr>? SessionHandleGetter = CreateSessionHandleGetter();
 
     public static Api Functions => Table.Value;
 
-    /// <summary>The native OrtSession behind a managed session.</summary>
-    public static IntPtr SessionHandle(InferenceSession session) => SessionHandleGetter(session);
+    /// <summary>
+    /// The native OrtSession behind a managed session, read from <see cref="InferenceSession"/>'s private
+    /// <c>_nativeHandle</c> (the managed API does not expose it). False where this build of
+    /// Microsoft.ML.OnnxRuntime.Managed has no such field: the loop then runs through the managed API.
+    /// </summary>
+    public static bool TrySessionHandle(InferenceSession session, out IntPtr handle)
+    {
+        handle = SessionHandleGetter?.Invoke(session) ?? IntPtr.Zero;
+        return handle != IntPtr.Zero;
+    }
 
     /// <summary>Throws a <see cref="GptException"/> carrying ONNX Runtime's message when <paramref name="status"/> is an error.</summary>
     public static void Check(IntPtr status, string what)
@@ -75,7 +84,7 @@ internal static unsafe class OrtNative
         return api;
     }
 
-    private static Func<InferenceSession, IntPtr> CreateSessionHandleGetter()
+    private static Func<InferenceSession, IntPtr>? CreateSessionHandleGetter()
     {
         const BindingFlags flags = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
         var property = typeof(InferenceSession).GetProperty("Handle", flags);
@@ -90,7 +99,7 @@ internal static unsafe class OrtNative
             return session => (IntPtr)field.GetValue(session)!;
         }
 
-        return _ => throw new GptException("This version of Microsoft.ML.OnnxRuntime.Managed does not expose its session handle; use the version OnnxGpt was built against.");
+        return null;
     }
 
     /// <summary>Function pointers into the C API table.</summary>
@@ -114,6 +123,9 @@ internal static unsafe class OrtNative
 
         public IntPtr CreateTensorWithData(IntPtr memoryInfo, void* data, nuint byteLength, long* shape, nuint rank, int elementType, IntPtr* value) =>
             ((delegate* unmanaged[Cdecl]<IntPtr, void*, nuint, long*, nuint, int, IntPtr*, IntPtr>)_table[CreateTensorWithDataAsOrtValueIndex])(memoryInfo, data, byteLength, shape, rank, elementType, value);
+
+        public IntPtr CreateTensor(IntPtr allocator, long* shape, nuint rank, int elementType, IntPtr* value) =>
+            ((delegate* unmanaged[Cdecl]<IntPtr, long*, nuint, int, IntPtr*, IntPtr>)_table[CreateTensorAsOrtValueIndex])(allocator, shape, rank, elementType, value);
 
         public IntPtr GetTensorMutableData(IntPtr value, void** data) =>
             ((delegate* unmanaged[Cdecl]<IntPtr, void**, IntPtr>)_table[GetTensorMutableDataIndex])(value, data);
@@ -182,6 +194,20 @@ internal static unsafe class OrtNative
                 Check(GetTensorMutableData(value, &data), "GetTensorMutableData");
                 var dims = GetShape(value);
                 if (data != buffer || dims.Length != 2 || dims[0] != 2 || dims[1] != 3)
+                {
+                    throw new GptException("The ONNX Runtime native library's C API does not match the layout OnnxGpt expects; use Microsoft.ML.OnnxRuntime 1.16 or later.");
+                }
+            }
+            finally
+            {
+                ReleaseValue(value);
+            }
+
+            Check(CreateTensor(OrtAllocator.DefaultInstance.DangerousGetHandle(), shape, 2, (int)Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, &value), "CreateTensorAsOrtValue");
+            try
+            {
+                var dims = GetShape(value);
+                if (dims.Length != 2 || dims[0] != 2 || dims[1] != 3)
                 {
                     throw new GptException("The ONNX Runtime native library's C API does not match the layout OnnxGpt expects; use Microsoft.ML.OnnxRuntime 1.16 or later.");
                 }

@@ -1,7 +1,7 @@
 namespace OnnxGpt.Providers;
 
 /// <summary>
-/// Thrown when none of the execution providers listed in <see cref="Hosting.GptOptions.ExecutionProviders"/>
+/// Thrown when none of the execution providers listed in <see cref="Generation.GptOptions.ExecutionProviders"/>
 /// could create a session for the model. <see cref="Failures"/> says why each one failed.
 /// </summary>
 public sealed class ExecutionProviderException : GptException
@@ -35,7 +35,7 @@ public sealed class ExecutionProviderException : GptException
 
     /// <summary>Creates an exception listing each provider tried; <paramref name="required"/> says the first one was mandatory.</summary>
     /// <param name="failures">Provider name and reason, in the order tried.</param>
-    /// <param name="required">Whether <see cref="Hosting.GptOptions.RequireExecutionProvider"/> stopped the fallback.</param>
+    /// <param name="required">Whether <see cref="Generation.GptOptions.RequireExecutionProvider"/> stopped the fallback.</param>
     public ExecutionProviderException(IReadOnlyList<KeyValuePair<string, string>> failures, bool required)
         : base(required
             ? $"The required execution provider {failures[0].Key} cannot run the model: {failures[0].Value}. (RequireExecutionProvider is set, so no other provider was tried.)"

@@ -3,7 +3,7 @@ using System.ComponentModel;
 namespace OnnxGpt.Providers;
 
 /// <summary>
-/// One entry of <see cref="Hosting.GptOptions.ExecutionProviders"/>: an ONNX Runtime execution provider and its settings.
+/// One entry of <see cref="Generation.GptOptions.ExecutionProviders"/>: an ONNX Runtime execution provider and its settings.
 /// In configuration an entry is either an object (<c>{ "Name": "Cuda", "DeviceId": 0 }</c>) or just the name (<c>"Cpu"</c>).
 /// </summary>
 [TypeConverter(typeof(ExecutionProviderOptionsConverter))]
@@ -45,7 +45,7 @@ public sealed class ExecutionProviderOptions
     /// <summary>CUDA: copy on the default stream (<c>do_copy_in_default_stream</c>).</summary>
     public bool? CopyInDefaultStream { get; set; }
 
-    /// <summary>CPU: threads within one operator; overrides <see cref="Hosting.GptOptions.IntraOpNumThreads"/> when this provider serves. Null: that setting, else one per available core (<see cref="CpuThreading"/>); 0: ONNX Runtime's default.</summary>
+    /// <summary>CPU: threads within one operator; overrides <see cref="Generation.GptOptions.IntraOpNumThreads"/> when this provider serves. Null: that setting, else one per available core (<see cref="CpuThreading"/>); 0: ONNX Runtime's default.</summary>
     public int? IntraOpNumThreads { get; set; }
 
     /// <summary>CPU: threads across operators (parallel execution). Null or 0: sequential execution, one operator at a time.</summary>

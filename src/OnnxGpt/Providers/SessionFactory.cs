@@ -151,7 +151,7 @@ internal static partial class SessionFactory
         catch (OnnxRuntimeException ex)
         {
             // On the CPU, a failure is the graph's fault, not the provider's.
-            throw new Models.ModelLoadException(modelPath, $"ONNX Runtime cannot load '{Path.GetFileName(graphPath)}' ({ex.Message.Trim()}). Check that it is a complete ONNX graph and that any external data file beside it is present.", ex);
+            throw new ModelLoadException(modelPath, $"ONNX Runtime cannot load '{Path.GetFileName(graphPath)}' ({ex.Message.Trim()}). Check that it is a complete ONNX graph and that any external data file beside it is present.", ex);
         }
     }
 

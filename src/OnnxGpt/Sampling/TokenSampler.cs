@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using OnnxGpt.Generation;
 
 namespace OnnxGpt.Sampling;
 
@@ -29,100 +28,6 @@ internal sealed class TokenSampler
 
     /// <summary>The stages, in the order they run.</summary>
     public IReadOnlyList<ISamplingStage> Stages => _stages;
-
-    /// <summary>Whether fully resolved options sample (true) or pick greedily (false).</summary>
-    public static bool Samples(GenerationOptions options) => options.DoSample == true && options.Temperature != 0f;
-
-    /// <summary>Builds the sampler for fully resolved options.</summary>
-    /// <param name="options">The resolved options.</param>
-    /// <param name="promptTokenCount">How many ids of the sequence are the prompt (for the penalties on generated tokens and the minimum of new tokens).</param>
-    /// <param name="eosTokenIds">The model's end-of-sequence ids (for the minimum of new tokens).</param>
-    public static TokenSampler Create(GenerationOptions options, int promptTokenCount = 0, IReadOnlyList<int>? eosTokenIds = null)
-    {
-        var sample = Samples(options);
-        return new TokenSampler(BuildStages(options, promptTokenCount, eosTokenIds, sample), sample ? (options.Seed is { } seed ? new Random(seed) : new Random()) : null);
-    }
-
-    /// <summary>The stages for fully resolved options, in the order they run.</summary>
-    public static ISamplingStage[] BuildStages(GenerationOptions options, int promptTokenCount, IReadOnlyList<int>? eosTokenIds, bool sample)
-    {
-        var stages = new List<ISamplingStage>();
-
-        // The processors: they run whether or not the model samples.
-        if (options.RepetitionPenalty is { } penalty && penalty != 1f)
-        {
-            stages.Add(new RepetitionPenaltyStage(penalty));
-        }
-
-        var frequency = options.FrequencyPenalty ?? 0f;
-        var presence = options.PresencePenalty ?? 0f;
-        if (frequency != 0f || presence != 0f)
-        {
-            stages.Add(new FrequencyPresencePenaltyStage(frequency, presence, promptTokenCount));
-        }
-
-        if (options.NoRepeatNGramSize is > 0)
-        {
-            stages.Add(new NoRepeatNGramStage(options.NoRepeatNGramSize.Value));
-        }
-
-        if (options.BannedTokenSequences is { Count: > 0 } banned)
-        {
-            stages.Add(new BannedSequencesStage(banned));
-        }
-
-        if (options.MinNewTokens is > 0 && eosTokenIds is { Count: > 0 })
-        {
-            stages.Add(new MinNewTokensStage(options.MinNewTokens.Value, promptTokenCount, eosTokenIds));
-        }
-
-        if (options.LogitBias is { Count: > 0 } bias)
-        {
-            stages.Add(new LogitBiasStage(bias));
-        }
-
-        if (options.CustomStages is { } custom)
-        {
-            // Built-in stages keep scratch: each request gets its own copy of one placed in shared options.
-            foreach (var stage in custom)
-            {
-                stages.Add(stage is IRequestScopedStage scoped ? scoped.ForRequest() : stage);
-            }
-        }
-
-        if (!sample)
-        {
-            // Hugging Face applies no warpers when it does not sample: they cannot change the most likely token.
-            return [.. stages];
-        }
-
-        if (options.Temperature is { } t && t != 1f)
-        {
-            stages.Add(new TemperatureStage(t));
-        }
-
-        if (options.TopK is > 0)
-        {
-            stages.Add(new TopKStage(options.TopK.Value));
-        }
-
-        if (options.TopP is { } p && p < 1f)
-        {
-            stages.Add(new TopPStage(p));
-        }
-
-        if (options.MinP is { } m && m > 0f)
-        {
-            stages.Add(new MinPStage(m));
-        }
-
-        if (options.TypicalP is { } typical && typical < 1f)
-        {
-            stages.Add(new TypicalPStage(typical));
-        }
-
-        return [.. stages];
-    }
 
     /// <summary>Runs every stage over <paramref name="logits"/>, in place.</summary>
     public void Process(Span<float> logits, ReadOnlySpan<int> tokenIds)

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Templates;
 

@@ -1,6 +1,5 @@
 using OnnxGpt.Evaluation;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 using OnnxGpt.Onnx.Protos;
 using OnnxGpt.Onnx.Quantization;
 
@@ -196,7 +195,7 @@ public sealed class ModelQuantizerTests
             }
 
             var result = ModelQuantizer.Quantize(folder, folder, new QuantizeOptions { Variant = "q4" });
-            using var model = GptModel.Load(new OnnxGpt.Hosting.GptOptions { ModelPath = folder, Variant = "q4" });
+            using var model = GptModel.Load(new OnnxGpt.Generation.GptOptions { ModelPath = folder, Variant = "q4" });
             var generated = await GptGenerator.Create(model).GenerateAsync("ROMEO:", new GenerationOptions { DoSample = false, MaxNewTokens = 4 });
             using (Assert.EnterMultipleScope())
             {

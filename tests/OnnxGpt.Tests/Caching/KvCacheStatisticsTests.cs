@@ -1,6 +1,5 @@
 using OnnxGpt.Caching;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Caching;
 

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.AI;
 using OnnxGpt.Chat;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Chat;
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.AI;
 using OnnxGpt.Chat;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Chat;
 
@@ -89,6 +88,30 @@ public sealed class GptChatClientModelTests : TinyShakespeareFixture
             Assert.That(secondResult.PromptTokenCount, Is.EqualTo(((GenerationResult)whole.RawRepresentation!).PromptTokenCount));
             Assert.That(secondResult.ReusedPromptTokenCount, Is.GreaterThanOrEqualTo(((GenerationResult)first.RawRepresentation!).PromptTokenCount));
             Assert.That(model.CacheStatistics.Conversations, Is.EqualTo(1));
+        });
+    }
+
+    [TestCase(1)]
+    [TestCase(0)]
+    public async Task The_client_keeps_as_many_conversations_as_the_model_least_recently_used_forgotten(int kept)
+    {
+        // The chat client's messages follow the caches' policy: GptOptions.MaxKeptConversations, least recently used first.
+        using var model = GptModel.Load(new GptOptions { ModelPath = TestPaths.TinyShakespeare, MaxKeptConversations = kept });
+        using var client = new GptChatClient(GptGenerator.Create(model));
+        ChatOptions In(string conversation) => new() { ConversationId = conversation, Temperature = 0, MaxOutputTokens = 4 };
+        static int PromptTokens(ChatResponse response) => ((GenerationResult)response.RawRepresentation!).PromptTokenCount;
+
+        var a1 = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "ROMEO:")], In("a"));
+        var a2 = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "JULIET:")], In("a"));
+        await client.GetResponseAsync([new ChatMessage(ChatRole.User, "ROMEO:")], In("b"));
+        var a3 = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "JULIET:")], In("a"));
+        var alone = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "JULIET:")], new ChatOptions { Temperature = 0, MaxOutputTokens = 4 });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(PromptTokens(a2), kept == 1 ? Is.GreaterThan(PromptTokens(a1)) : Is.EqualTo(PromptTokens(alone)), "a's second turn sees its first when one conversation is kept");
+            Assert.That(PromptTokens(a3), Is.EqualTo(PromptTokens(alone)), "b's turn made a the least recently used, and it was forgotten");
+            Assert.That(model.CacheStatistics.Conversations, Is.EqualTo(kept));
         });
     }
 }

@@ -3,8 +3,6 @@ using Microsoft.Extensions.AI;
 using OnnxGpt.Chat;
 using OnnxGpt.Constraints;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 using OnnxGpt.Tests.Constraints;
 
 namespace OnnxGpt.Tests.Chat;

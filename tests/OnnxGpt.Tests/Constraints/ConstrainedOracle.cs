@@ -1,6 +1,5 @@
 using OnnxGpt.Constraints;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 using OnnxGpt.Sampling;
 
 namespace OnnxGpt.Tests.Constraints;

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 using OnnxGpt.Sampling;
 
 namespace OnnxGpt.Tests.Generation;

@@ -1,6 +1,4 @@
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Generation;
 

@@ -1,5 +1,4 @@
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 using OnnxGpt.Sampling;
 
 namespace OnnxGpt.Tests.Generation;

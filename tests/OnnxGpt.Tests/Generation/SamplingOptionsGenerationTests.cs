@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Options;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Generation;
 

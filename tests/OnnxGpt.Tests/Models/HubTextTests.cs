@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Models;

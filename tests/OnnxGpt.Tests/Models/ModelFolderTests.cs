@@ -1,5 +1,5 @@
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Tests.Models;
 

@@ -1,6 +1,5 @@
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 using OnnxGpt.Providers;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Tests.Providers;
 

@@ -2,9 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 using OnnxGpt.Providers;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Tests.Providers;
 

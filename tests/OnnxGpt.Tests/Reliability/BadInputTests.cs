@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 using OnnxGpt.Sampling;
 
 namespace OnnxGpt.Tests.Reliability;

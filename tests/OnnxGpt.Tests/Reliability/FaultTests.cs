@@ -1,5 +1,4 @@
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Reliability;
 
@@ -80,6 +79,7 @@ public sealed class FaultTests
             await started.WaitAsync(TimeSpan.FromSeconds(30));
         }
 
+        Assert.That(model.Runtime.Batches, Is.True, "the four rows run in the scheduler's batch");
         model.Dispose();
 
         foreach (var run in runs)

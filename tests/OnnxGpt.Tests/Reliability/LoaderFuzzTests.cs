@@ -1,7 +1,5 @@
 using System.Text;
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Reliability;
 

@@ -1,6 +1,4 @@
 using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 using OnnxGpt.Sampling;
 
 namespace OnnxGpt.Tests.Sampling;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using OnnxGpt.Generation;
 using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 using OnnxGpt.Telemetry;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
 using NUnit.Framework;
-using OnnxGpt.Models;
 using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.Tests.Tokenization;

@@ -48,6 +48,7 @@ public sealed class DecoderGenerator : IGptGenerator
         return serviceKey is not null ? null
             : serviceType.IsInstanceOfType(this) ? this
             : serviceType.IsInstanceOfType(_decoder) ? _decoder
+            : serviceType == typeof(GptOptions) ? _decoder.Options
             : null;
     }
 

@@ -1,6 +1,6 @@
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Tokenization;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Generation.Decoding;
 

@@ -1,10 +1,10 @@
-using OnnxGpt.Models;
 using OnnxGpt.Sampling;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Generation.Speculation;
 
 /// <summary>
-/// Drafts with a smaller model (<see cref="Hosting.GptOptions.DraftModelPath"/>) on its own KV cache: it catches up
+/// Drafts with a smaller model (<see cref="Generation.GptOptions.DraftModelPath"/>) on its own KV cache: it catches up
 /// with the sequence (its cache is cut back to the prefix it shares with it, then the rest runs), then proposes its
 /// most likely tokens one run each. A greedy draft is a point mass, which the verifier's acceptance rule takes.
 /// </summary>

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Generation.Speculation;
 

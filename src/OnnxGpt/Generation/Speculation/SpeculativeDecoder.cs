@@ -1,4 +1,5 @@
 using OnnxGpt.Models;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Generation.Speculation;
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tokenization.TokenizerJson;
 

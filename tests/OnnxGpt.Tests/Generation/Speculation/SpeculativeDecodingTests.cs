@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using OnnxGpt.Generation;
 using OnnxGpt.Generation.Speculation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Models;
 
 namespace OnnxGpt.Tests.Generation.Speculation;
 

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using OnnxGpt.Models;
 using OnnxGpt.Tokenization;
 using OnnxGpt.Tokenization.TokenizerJson;
+using OnnxGpt.Generation;
 
 namespace OnnxGpt.Tests.Tokenization.TokenizerJson;
 

@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML.Tokenizers;
-using OnnxGpt.Models;
 using OnnxGpt.Tokenization;
 using OnnxGpt.Tokenization.TokenizerJson;
 using OracleTokenizer = Tokenizers.DotNet.Tokenizer;

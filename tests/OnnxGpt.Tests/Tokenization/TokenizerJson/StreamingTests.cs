@@ -1,6 +1,5 @@
 using System.Text.Json;
 using OnnxGpt.Generation;
-using OnnxGpt.Models;
 using OnnxGpt.Tokenization;
 
 namespace OnnxGpt.Tests.Tokenization.TokenizerJson;

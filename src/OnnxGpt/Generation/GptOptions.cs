@@ -1,8 +1,6 @@
-using OnnxGpt.Generation;
-using OnnxGpt.Models;
 using OnnxGpt.Providers;
 
-namespace OnnxGpt.Hosting;
+namespace OnnxGpt.Generation;
 
 /// <summary>How to load and run one model. Bind it from configuration (e.g. the <c>"Gpt"</c> section) or set it in code.</summary>
 public sealed class GptOptions
@@ -18,7 +16,7 @@ public sealed class GptOptions
     /// Which of the folder's graphs to run, as transformers.js's <c>dtype</c> chooses: <c>fp16</c>, <c>q4</c>, <c>q4f16</c>,
     /// <c>quantized</c>, <c>int8</c>, <c>uint8</c>, <c>bnb4</c> or any other <c>NAME</c> of a <c>model_NAME.onnx</c> present
     /// (also <c>decoder_model_merged_NAME.onnx</c> and the split layout's pair). Null (or <c>fp32</c>): <c>model.onnx</c>.
-    /// A variant that is not there fails the load with a <see cref="Models.ModelLoadException"/> listing those that are.
+    /// A variant that is not there fails the load with a <see cref="ModelLoadException"/> listing those that are.
     /// </summary>
     public string? Variant { get; set; }
 
@@ -43,7 +41,7 @@ public sealed class GptOptions
 
     /// <summary>
     /// The engine that runs the model, by name (ignoring case): <see cref="GptBackend.OnnxGpt"/> (default), or a
-    /// registered backend's <see cref="IGptBackendFactory.Name"/> such as <see cref="GptBackend.GenAI"/> (needs OnnxGpt.GenAI).
+    /// registered backend's <see cref="Hosting.IGptBackendFactory.Name"/> such as <see cref="GptBackend.GenAI"/> (needs OnnxGpt.GenAI).
     /// </summary>
     public string Backend { get; set; } = GptBackend.OnnxGpt;
 
@@ -55,7 +53,7 @@ public sealed class GptOptions
 
     /// <summary>
     /// With <see cref="MaxConcurrentRequests"/>, the most requests that wait for a slot; one more is refused with
-    /// <see cref="GptQueueFullException"/>. Null: no limit.
+    /// <see cref="Hosting.GptQueueFullException"/>. Null: no limit.
     /// </summary>
     public int? MaxQueuedRequests { get; set; }
 

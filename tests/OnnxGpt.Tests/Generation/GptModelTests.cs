@@ -1,8 +1,8 @@
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Providers;
+using OnnxGpt.Generation;
 
-namespace OnnxGpt.Tests.Models;
+namespace OnnxGpt.Tests.Generation;
 
 [TestFixture]
 public sealed class GptModelTests

@@ -3,15 +3,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using OnnxGpt.Caching;
-using OnnxGpt.Generation;
 using OnnxGpt.Generation.Speculation;
-using OnnxGpt.Hosting;
-using OnnxGpt.Runtime;
+using OnnxGpt.Models;
 using OnnxGpt.Providers;
 using OnnxGpt.Telemetry;
 using OnnxGpt.Tokenization;
 
-namespace OnnxGpt.Models;
+namespace OnnxGpt.Generation;
 
 /// <summary>
 /// A loaded GPT-style ONNX model: its session on the chosen execution provider, the layout of its graph,
@@ -83,7 +81,11 @@ public sealed class GptModel : IGenerationModel, IDisposable
     /// <see cref="Load(GptOptions, ILoggerFactory?)"/>, with the device cache memory chosen by the caller instead of
     /// the provider's (tests: memory ONNX Runtime is told is on a device, to run the device paths without a GPU).
     /// </summary>
-    internal static GptModel Load(GptOptions options, ILoggerFactory? loggerFactory, Func<InferenceSession, CacheMemory>? deviceCacheMemory)
+    /// <param name="options">The model path, execution providers and defaults.</param>
+    /// <param name="loggerFactory">Where to log what was loaded and any fallback; null logs nothing.</param>
+    /// <param name="deviceCacheMemory">The cache memory to use instead of the provider's, or null.</param>
+    /// <param name="nativeRun">False: the per-token loop runs through ONNX Runtime's managed API (tests of the fallback).</param>
+    internal static GptModel Load(GptOptions options, ILoggerFactory? loggerFactory, Func<InferenceSession, CacheMemory>? deviceCacheMemory, bool nativeRun = true)
     {
         ArgumentNullException.ThrowIfNull(options);
         var validation = new GptOptionsValidator().Validate(null, options);
@@ -167,10 +169,11 @@ public sealed class GptModel : IGenerationModel, IDisposable
             {
                 Threading = SessionFactory.Threading(options.ExecutionProviders.FirstOrDefault(p => ExecutionProviderOptions.Normalize(p.Name) == provider) ?? new ExecutionProviderOptions(provider), options.IntraOpNumThreads),
             };
-            model.Runtime = new ModelRuntime(model, session, layout, prefillSession, ModelRuntime.CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath));
+            model.Runtime = new ModelRuntime(model, session, layout, prefillSession, ModelRuntime.CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath), nativeRun);
             GenAIInstruments.TrackCachePool(model, modelPath, () => model.Runtime.CachePool.RentedBytes + model.Runtime.CachePool.IdleBytes);
             try
             {
+                model.Runtime.VerifyNativeRun(logger);
                 model.Runtime.VerifyDeviceCache(logger);
                 if (options.DraftModelPath is { } draftPath)
                 {

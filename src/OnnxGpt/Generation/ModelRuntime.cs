@@ -1,13 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using OnnxGpt.Caching;
-using OnnxGpt.Generation;
-using OnnxGpt.Hosting;
 using OnnxGpt.Models;
 using OnnxGpt.Native;
 using OnnxGpt.Providers;
 
-namespace OnnxGpt.Runtime;
+namespace OnnxGpt.Generation;
 
 /// <summary>
 /// What a loaded <see cref="GptModel"/> runs on: its ONNX Runtime sessions (and the split layout's prefill graph),
@@ -23,20 +21,18 @@ internal sealed class ModelRuntime
     private bool _disposed;
     private GenerationScheduler? _scheduler;
 
-    public ModelRuntime(GptModel model, InferenceSession session, GraphLayout layout, InferenceSession? prefillSession, CacheMemory cacheMemory)
+    public ModelRuntime(GptModel model, InferenceSession session, GraphLayout layout, InferenceSession? prefillSession, CacheMemory cacheMemory, bool nativeRun = true)
     {
         _model = model;
         PrefillSession = prefillSession;
         if (prefillSession is not null)
         {
-            PrefillSessionHandle = OrtNative.SessionHandle(prefillSession);
-            PrefillNames = new NativeNames(layout.InputNames[..layout.FirstPastInput], layout.OutputNames);
+            PrefillRunner = new SessionRunner(prefillSession, layout.InputNames[..layout.FirstPastInput], layout.OutputNames, nativeRun);
         }
 
         Session = session;
         Layout = layout;
-        SessionHandle = OrtNative.SessionHandle(session);
-        NativeNames = new NativeNames(layout.InputNames, layout.OutputNames);
+        Runner = new SessionRunner(session, layout.InputNames, layout.OutputNames, nativeRun);
         Conversations = new ConversationStore<DecoderSession>(model.Options.MaxKeptConversations);
         CachePool = new KvCachePool(layout, model.Info.ContextLength, model.Info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(model.Options), cacheMemory);
     }
@@ -45,11 +41,8 @@ internal sealed class ModelRuntime
 
     public GraphLayout Layout { get; }
 
-    /// <summary>The native OrtSession behind <see cref="Session"/>, for the per-token loop.</summary>
-    public IntPtr SessionHandle { get; }
-
-    /// <summary>The graph's input and output names in native memory, in <see cref="GraphLayout"/>'s order.</summary>
-    public NativeNames NativeNames { get; }
+    /// <summary>Runs <see cref="Session"/> for the per-token loop, with the inputs and outputs in <see cref="GraphLayout"/>'s order.</summary>
+    public SessionRunner Runner { get; }
 
     /// <summary>
     /// The first-step graph of Optimum's split layout (<c>decoder_model.onnx</c>: no past inputs), which runs the
@@ -57,11 +50,8 @@ internal sealed class ModelRuntime
     /// </summary>
     public InferenceSession? PrefillSession { get; }
 
-    /// <summary>The native OrtSession behind <see cref="PrefillSession"/>.</summary>
-    public IntPtr PrefillSessionHandle { get; }
-
-    /// <summary>The names <see cref="PrefillSession"/> takes (no cache inputs) and gives (logits and the cache).</summary>
-    public NativeNames? PrefillNames { get; }
+    /// <summary>Runs <see cref="PrefillSession"/>, which takes no cache inputs and gives the logits and the cache.</summary>
+    public SessionRunner? PrefillRunner { get; }
 
     /// <summary>The caches of recent conversations, for prefix reuse.</summary>
     public ConversationStore<DecoderSession> Conversations { get; }
@@ -161,10 +151,79 @@ internal sealed class ModelRuntime
         catch (Exception ex) when (ex is GptException or OnnxRuntimeException)
         {
             Log.DeviceCacheUnavailable(logger, info.ModelPath, _model.ExecutionProvider, ex.Message.Trim());
-            var device = CachePool;
-            CachePool = new KvCachePool(Layout, info.ContextLength, info.VocabularySize, IdleCachesPerCapacity(_model.Options), CacheMemory.Host());
-            device.Dispose();
+            UseHostCache();
         }
+    }
+
+    /// <summary>
+    /// The load-time check of the C API path: runs a first position and one step through the C API and again through
+    /// the managed API (same session, same inputs) and compares the logits. The per-token loop calls the C API on the
+    /// session's native handle, read by reflection, so that a decode step allocates nothing on the managed heap; where
+    /// that handle is missing (another Microsoft.ML.OnnxRuntime.Managed build) or the two runs differ, the loop runs
+    /// through the managed API from then on, with a warning. Caches in device memory run the C API alone (the managed
+    /// view reads host memory): without the handle the cache moves to host memory.
+    /// </summary>
+    public void VerifyNativeRun(ILogger logger)
+    {
+        var info = _model.Info;
+        if (!Runner.HasNativeHandle || PrefillRunner is { HasNativeHandle: false })
+        {
+            UseManagedRuns();
+            Log.NativeRunUnavailable(logger, info.ModelPath, "ONNX Runtime's managed InferenceSession has no native handle field this build can read");
+            if (!CachePool.Memory.IsHost)
+            {
+                UseHostCache();
+            }
+
+            return;
+        }
+
+        if (!Runner.IsNative || !CachePool.Memory.IsHost)
+        {
+            return;
+        }
+
+        var token = info.BosTokenId ?? 0;
+        var native = Probe(token);
+        UseManagedRuns();
+        var managed = Probe(token);
+        var difference = 0f;
+        for (var i = 0; i < native.Length; i++)
+        {
+            difference = MathF.Max(difference, MathF.Abs(native[i] - managed[i]) / (1f + MathF.Abs(managed[i])));
+        }
+
+        if (float.IsNaN(difference) || difference > 1e-3f)
+        {
+            Log.NativeRunUnavailable(logger, info.ModelPath, $"a run through the C API differs from the managed run by {difference:G3} (relative)");
+            return;
+        }
+
+        Runner.UseNative();
+        PrefillRunner?.UseNative();
+    }
+
+    private float[] Probe(int token)
+    {
+        using var decoder = new DecoderSession(_model, 2, CancellationToken.None);
+        decoder.Prefill([token]);
+        float[] first = [.. decoder.Logits];
+        decoder.Step(token);
+        return [.. first, .. decoder.Logits];
+    }
+
+    private void UseManagedRuns()
+    {
+        Runner.UseManaged();
+        PrefillRunner?.UseManaged();
+    }
+
+    private void UseHostCache()
+    {
+        var info = _model.Info;
+        var device = CachePool;
+        CachePool = new KvCachePool(Layout, info.ContextLength, info.VocabularySize, IdleCachesPerCapacity(_model.Options), CacheMemory.Host());
+        device.Dispose();
     }
 
     /// <summary>Ends the scheduler's rows and the kept conversations; the sessions go now, or when the last run in progress ends.</summary>
@@ -200,8 +259,8 @@ internal sealed class ModelRuntime
     {
         Session.Dispose();
         PrefillSession?.Dispose();
-        NativeNames.Dispose();
-        PrefillNames?.Dispose();
+        Runner.Dispose();
+        PrefillRunner?.Dispose();
         CachePool.Dispose();
     }
 }

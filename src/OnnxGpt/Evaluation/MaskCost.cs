@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Text;
-using OnnxGpt.Models;
+using OnnxGpt.Constraints;
+using OnnxGpt.Generation;
 
-namespace OnnxGpt.Constraints;
+namespace OnnxGpt.Evaluation;
 
 /// <summary>
 /// Measures what a JSON constraint's mask costs per step on a model's vocabulary, without the mask cache (the worst

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using OnnxGpt.Providers;
 
-namespace OnnxGpt.Hosting;
+namespace OnnxGpt.Generation;
 
 /// <summary>Validates <see cref="GptOptions"/> when the host starts, naming each setting that is wrong.</summary>
 public sealed class GptOptionsValidator : IValidateOptions<GptOptions>

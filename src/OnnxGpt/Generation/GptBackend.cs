@@ -1,9 +1,9 @@
-namespace OnnxGpt.Hosting;
+namespace OnnxGpt.Generation;
 
 /// <summary>
 /// The names of the engines that run a model behind <see cref="Generation.IGptGenerator"/> (<see cref="GptOptions.Backend"/>).
 /// A backend is named by a string, compared ignoring case: another package can add one by registering an
-/// <see cref="IGptBackendFactory"/> with its own <see cref="IGptBackendFactory.Name"/>.
+/// <see cref="Hosting.IGptBackendFactory"/> with its own <see cref="Hosting.IGptBackendFactory.Name"/>.
 /// </summary>
 public static class GptBackend
 {

@@ -1,7 +1,7 @@
-namespace OnnxGpt.Models;
+namespace OnnxGpt;
 
 /// <summary>
-/// Thrown by <see cref="GptModel.Load(Hosting.GptOptions, Microsoft.Extensions.Logging.ILoggerFactory?)"/> when a model folder or file
+/// Thrown by <see cref="Generation.GptModel.Load(Generation.GptOptions, Microsoft.Extensions.Logging.ILoggerFactory?)"/> when a model folder or file
 /// cannot be used: it is missing, is not an ONNX graph, lacks an input or output OnnxGpt needs,
 /// or ships tokenizer or configuration files that cannot be read.
 /// </summary>
