@@ -180,10 +180,11 @@ internal static class BenchCommand
         var promptTokens = NumberOption.Create<int>("--prompt-tokens", 16, "Prompt length of each stream in tokens.", "N");
         var newTokens = NumberOption.Create<int>("--new-tokens", 64, "Tokens each stream generates.", "N");
         var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads. Default: ONNX Runtime's.", "N");
+        var burstOnly = new Option<bool>("--burst-only") { Description = "Measure only the burst (every stream starts one request at once), not the closed loop after it (each client starts its next request when its previous one ends)." };
         var json = CommonOptions.Json();
-        var command = new Command("concurrency", "Concurrent greedy streams with continuous batching on and off: aggregate and per-stream decode tokens/s, time to first token p50/p99, at each stream count.")
+        var command = new Command("concurrency", "Concurrent greedy streams with continuous batching on and off: aggregate and per-stream decode tokens/s, time to first token p50/p99, at each stream count, as a burst and as a closed loop.")
         {
-            models, streams, promptTokens, newTokens, threads, json,
+            models, streams, promptTokens, newTokens, threads, burstOnly, json,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -203,7 +204,7 @@ internal static class BenchCommand
                 }
 
                 await WriteWeightsAsync(folder, stderr, ct);
-                reports.Add(await ConcurrencyBenchmark.RunAsync(folder, counts, r.GetValue(promptTokens), r.GetValue(newTokens), r.GetValue(threads), new Progress<string>(line => stderr.WriteLine(line)), ct));
+                reports.Add(await ConcurrencyBenchmark.RunAsync(folder, counts, r.GetValue(promptTokens), r.GetValue(newTokens), r.GetValue(threads), !r.GetValue(burstOnly), new Progress<string>(line => stderr.WriteLine(line)), ct));
             }
 
             await WriteReportsAsync(r.InvocationConfiguration.Output, r.GetValue(json), reports, x => x.ToJson(), (x, console) => x.WriteTable(console), ct);

@@ -21,11 +21,19 @@ internal sealed class GenerationEngine : IDisposable
     /// <summary>Prompt tokens run per iteration by default (a longer prompt runs in chunks of this size), so running rows wait at most one chunk.</summary>
     internal const int DefaultPrefillBudget = 512;
 
+    /// <summary>
+    /// Padded prompt tokens one prefill run takes together by default: simultaneous short prompts run in groups of
+    /// this size, each group's first tokens sampled when its run ends, so that the first requests do not wait for
+    /// every prompt of a burst.
+    /// </summary>
+    internal const int DefaultPrefillGroupTokens = 64;
+
     private readonly GptModel? _ownModel;
     private readonly GptDecoder? _decoder;
     private readonly int[] _one = new int[1];
     private readonly int _maxRows;
     private readonly int _prefillBudget;
+    private readonly int _groupTokens;
     private readonly int _vocabulary;
     private readonly int _pad;
     private readonly List<GenerationRow> _pending = [];
@@ -33,6 +41,7 @@ internal sealed class GenerationEngine : IDisposable
     private readonly List<GenerationRow> _ended = [];
     private readonly List<GenerationRow> _group = [];
     private readonly List<GenerationRow> _ready = [];
+    private readonly List<GenerationRow> _taken = [];
     private readonly List<DecoderSession> _spent = [];
     private readonly List<IReadOnlyList<int>> _groupPrompts = [];
     private readonly RowSource[] _sources;
@@ -43,23 +52,24 @@ internal sealed class GenerationEngine : IDisposable
     private bool _disposed;
     private int _budget;
 
-    public GenerationEngine(GptModel model, int maxRows, int prefillBudget = DefaultPrefillBudget)
-        : this(model.Info, maxRows, prefillBudget)
+    public GenerationEngine(GptModel model, int maxRows, int prefillBudget = DefaultPrefillBudget, int prefillGroupTokens = DefaultPrefillGroupTokens)
+        : this(model.Info, maxRows, prefillBudget, prefillGroupTokens)
     {
         _ownModel = model;
     }
 
     /// <summary>An engine whose rows run on another backend's sequences.</summary>
     public GenerationEngine(GptDecoder decoder, int maxRows, int prefillBudget = DefaultPrefillBudget)
-        : this(decoder.Info, maxRows, prefillBudget)
+        : this(decoder.Info, maxRows, prefillBudget, prefillBudget)
     {
         _decoder = decoder;
     }
 
-    private GenerationEngine(GptModelInfo info, int maxRows, int prefillBudget)
+    private GenerationEngine(GptModelInfo info, int maxRows, int prefillBudget, int prefillGroupTokens)
     {
         _maxRows = Math.Max(1, maxRows);
         _prefillBudget = Math.Max(1, prefillBudget);
+        _groupTokens = Math.Max(1, prefillGroupTokens);
         _vocabulary = info.VocabularySize;
         _pad = info.PadTokenId ?? (info.EosTokenIds.Count > 0 ? info.EosTokenIds[0] : 0);
         _sources = new RowSource[_maxRows];
@@ -187,10 +197,13 @@ internal sealed class GenerationEngine : IDisposable
     }
 
     /// <summary>
-    /// Runs waiting prompts, first come first served, within the prefill budget's tokens and the free rows:
-    /// a prompt with its own session (a kept conversation) or longer than the budget runs alone, one chunk per
-    /// iteration; short fresh prompts run together in one left-padded run. Each finished prompt's first token is
-    /// sampled, and its row joins the batch.
+    /// Runs waiting prompts within the prefill budget's tokens and the free rows, and samples each one's first token as
+    /// soon as its own run ends (not after every waiting prompt ran), so that the first of several simultaneous
+    /// requests gets its first token after its own prefill. Short prompts (at most one prefill group's tokens) go first,
+    /// first come first served: fresh ones run together in left-padded groups of at most
+    /// <see cref="DefaultPrefillGroupTokens"/> padded tokens, a kept conversation's new tokens alone on its session.
+    /// Then the oldest longer prompt runs one chunk with what is left of the budget (at least one group's tokens are
+    /// kept for it, so short prompts never starve it). Each finished prompt's row joins the batch at the next step.
     /// </summary>
     private void Admit()
     {
@@ -205,61 +218,145 @@ internal sealed class GenerationEngine : IDisposable
             return;
         }
 
+        var group = Math.Min(_groupTokens, _prefillBudget);
         var budget = _budget;
+        var longWaiting = false;
+        foreach (var row in _pending)
+        {
+            longWaiting |= Remaining(row) > group;
+        }
+
+        // Short prompts first, leaving at least one group's tokens to a longer prompt that waits.
+        var shortBudget = longWaiting ? budget - group : budget;
         var free = _maxRows - _running.Count;
         var longest = 0;
-        var taken = 0;
-        while (taken < _pending.Count && budget > 0 && free > 0)
+        for (var i = 0; i < _pending.Count && free > 0 && shortBudget > 0; i++)
         {
-            var row = _pending[taken];
-            var prompt = row.State.PromptIds;
-            var remaining = prompt.Count - row.PrefilledTokens;
-            if (row.Session is not null || remaining > _prefillBudget)
+            var row = _pending[i];
+            var remaining = Remaining(row);
+            if (remaining > group)
             {
-                if (_group.Count > 0)
+                continue;
+            }
+
+            if (row.Session is not null)
+            {
+                if (remaining > shortBudget)
                 {
                     break;
                 }
 
-                var end = row.PrefilledTokens + Math.Min(remaining, budget);
-                budget = 0;
+                RunGroupNow(ref longest);
+                shortBudget -= remaining;
+                budget -= remaining;
+                free--;
+                _taken.Add(row);
+                if (RunChunk(row, row.State.PromptIds.Count))
+                {
+                    First(row);
+                }
+
+                continue;
+            }
+
+            var width = Math.Max(longest, remaining);
+            if ((_group.Count + 1) * width > group)
+            {
+                RunGroupNow(ref longest);
+                width = remaining;
+            }
+
+            if (width > shortBudget)
+            {
+                break;
+            }
+
+            // The group's padded tokens are charged as it grows: (n + 1) * width - n * longest.
+            var cost = ((_group.Count + 1) * width) - (_group.Count * longest);
+            if (cost > shortBudget)
+            {
+                RunGroupNow(ref longest);
+                if (remaining > shortBudget)
+                {
+                    break;
+                }
+
+                width = remaining;
+                cost = remaining;
+            }
+
+            shortBudget -= cost;
+            budget -= cost;
+            longest = width;
+            _group.Add(row);
+            _taken.Add(row);
+            free--;
+        }
+
+        RunGroupNow(ref longest);
+
+        // Then one chunk of the oldest longer prompt.
+        if (budget > 0 && free > 0)
+        {
+            foreach (var row in _pending)
+            {
+                if (row.Ended || _taken.Contains(row) || Remaining(row) <= group)
+                {
+                    continue;
+                }
+
+                var end = row.PrefilledTokens + Math.Min(Remaining(row), budget);
+                budget -= end - row.PrefilledTokens;
                 if (RunChunk(row, end))
                 {
-                    _ready.Add(row);
-                    taken++;
+                    _taken.Add(row);
+                    First(row);
                 }
 
                 break;
             }
+        }
 
-            var width = Math.Max(longest, remaining);
-            if ((_group.Count + 1) * width > budget)
+        // Rows whose prompt ran, failed or was cancelled leave the queue (the failed ones are retired too).
+        var kept = 0;
+        for (var i = 0; i < _pending.Count; i++)
+        {
+            var row = _pending[i];
+            if (_taken.Contains(row) || row.Ended)
             {
-                break;
+                if (row.Ended && !_ended.Contains(row))
+                {
+                    _ended.Add(row);
+                }
+
+                continue;
             }
 
-            longest = width;
-            _group.Add(row);
-            taken++;
-            free--;
+            _pending[kept++] = row;
         }
 
-        // Rows that failed or were cancelled during their prompt are retired too.
-        for (var i = 0; i < taken; i++)
+        _pending.RemoveRange(kept, _pending.Count - kept);
+        _taken.Clear();
+        _budget = budget;
+        if (_dirty && _running.Count > 0)
         {
-            if (_pending[i].Ended)
-            {
-                _ended.Add(_pending[i]);
-            }
+            RebuildBatch();
         }
 
-        _pending.RemoveRange(0, taken);
-        _budget = budget - (_group.Count * longest);
-        if (_group.Count > 0)
+        DisposeSpent();
+    }
+
+    private static int Remaining(GenerationRow row) => row.State.PromptIds.Count - row.PrefilledTokens;
+
+    /// <summary>Runs the group gathered so far, if any, and samples its rows' first tokens at once.</summary>
+    private void RunGroupNow(ref int longest)
+    {
+        if (_group.Count == 0)
         {
-            RunGroup(longest);
+            return;
         }
 
+        RunGroup(longest);
         foreach (var row in _ready)
         {
             First(row);
@@ -267,12 +364,7 @@ internal sealed class GenerationEngine : IDisposable
 
         _ready.Clear();
         _group.Clear();
-        if (_dirty && _running.Count > 0)
-        {
-            RebuildBatch();
-        }
-
-        DisposeSpent();
+        longest = 0;
     }
 
     /// <summary>Runs one chunk of a prompt on the row's own session; true when the whole prompt has run.</summary>

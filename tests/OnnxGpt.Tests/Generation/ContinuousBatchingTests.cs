@@ -270,6 +270,114 @@ public sealed class ContinuousBatchingTests
         });
     }
 
+    [Test]
+    public void A_short_prompt_arriving_while_a_long_one_runs_in_chunks_gets_its_first_token_before_the_long_prompt_is_prefilled()
+    {
+        using var model = GptModel.Load(TestPaths.TinyShakespeare);
+        var cases = ReferenceData.Greedy("tiny-shakespeare", TestPaths.TinyShakespeare).ToDictionary(c => c.Name);
+        var (longCase, shortCase) = (cases["citizen"], cases["romeo"]);
+        using var engine = new GenerationEngine(model, maxRows: 8, prefillBudget: 8, prefillGroupTokens: 4);
+        var longRow = Row(model, longCase.PromptIds, longCase.GreedyIds.Length);
+        var shortRow = Row(model, shortCase.PromptIds, shortCase.GreedyIds.Length);
+        var longIds = new List<int>();
+        var shortIds = new List<int>();
+
+        engine.Add(longRow);
+        engine.Iterate();
+        var afterFirstChunk = longRow.PrefilledTokens;
+        engine.Add(shortRow);
+        engine.Iterate();
+        Drain(shortRow, shortIds);
+        Drain(longRow, longIds);
+        var shortTokensMeanwhile = shortIds.Count;
+        var longPrefilled = longRow.PrefilledTokens;
+        var longTokensMeanwhile = longIds.Count;
+        while (engine.Count > 0)
+        {
+            engine.Iterate();
+        }
+
+        Drain(shortRow, shortIds);
+        Drain(longRow, longIds);
+        Assert.Multiple(() =>
+        {
+            Assert.That(longCase.PromptIds, Has.Length.EqualTo(17));
+            Assert.That(afterFirstChunk, Is.EqualTo(8), "the first chunk takes the whole budget");
+
+            // The short prompt ran first (2 tokens), its row took its first step, and the long one ran 8 - 2 tokens.
+            Assert.That(shortTokensMeanwhile, Is.EqualTo(2));
+            Assert.That(longPrefilled, Is.EqualTo(14));
+            Assert.That(longTokensMeanwhile, Is.Zero);
+            Assert.That(shortIds, Is.EqualTo(shortCase.GreedyIds));
+            Assert.That(longIds, Is.EqualTo(longCase.GreedyIds));
+            Assert.That(model.CacheStatistics.Rented, Is.Zero);
+        });
+    }
+
+    [Test]
+    public void Simultaneous_prompts_run_in_groups_and_each_group_gets_its_first_tokens_before_the_next_group_runs()
+    {
+        using var model = GptModel.Load(TestPaths.TinyShakespeare);
+        var cases = ReferenceData.Greedy("tiny-shakespeare", TestPaths.TinyShakespeare).ToDictionary(c => c.Name);
+        string[] order = ["citizen", "king", "romeo"];
+
+        // 17 padded tokens a group: citizen (17) alone, then king (15) alone (15 + 15 > 17), then romeo (2).
+        using var engine = new GenerationEngine(model, maxRows: 8, prefillGroupTokens: 17);
+        var probe = new PrefillProbe();
+        var rows = order.Select(name => name == "citizen"
+            ? ProbedRow(model, cases[name], probe)
+            : Row(model, cases[name].PromptIds, cases[name].GreedyIds.Length)).ToArray();
+        probe.Watched = rows[1];
+        foreach (var row in rows)
+        {
+            engine.Add(row);
+        }
+
+        engine.Iterate();
+        var firstIteration = rows.Select(r => r.PrefilledTokens).ToArray();
+        while (engine.Count > 0)
+        {
+            engine.Iterate();
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(probe.PrefilledWhenFirstSampled, Is.Zero, "citizen's first token was sampled before king's prompt ran");
+            Assert.That(firstIteration, Is.EqualTo(new[] { 17, 15, 2 }), "every group ran in the first iteration");
+            for (var i = 0; i < rows.Length; i++)
+            {
+                Assert.That(rows[i].Failure, Is.Null);
+                Assert.That(Ids(rows[i]), Is.EqualTo(cases[order[i]].GreedyIds), order[i]);
+            }
+
+            Assert.That(model.CacheStatistics.Rented, Is.Zero);
+        });
+    }
+
+    private static GenerationRow ProbedRow(GptModel model, ReferenceData.GreedyCase c, PrefillProbe probe)
+    {
+        var settings = new GenerationOptions { DoSample = false, MaxNewTokens = c.GreedyIds.Length, CustomStages = [probe] }.WithDefaults(model.Info.Defaults.ToOptions());
+        return new GenerationRow(new SequenceState(model, settings, c.PromptIds, c.GreedyIds.Length, Stopwatch.GetTimestamp()), null, default);
+    }
+
+    private static void Drain(GenerationRow row, List<int> ids)
+    {
+        while (row.Tokens.TryRead(out var token))
+        {
+            ids.Add(token.Id);
+        }
+    }
+
+    /// <summary>Records, when its row's first token is sampled, how many prompt tokens another row has run (it leaves the scores as they are).</summary>
+    private sealed class PrefillProbe : ISamplingStage
+    {
+        public GenerationRow? Watched { get; set; }
+
+        public int? PrefilledWhenFirstSampled { get; private set; }
+
+        public void Apply(Span<float> logits, ReadOnlySpan<int> tokenIds) => PrefilledWhenFirstSampled ??= Watched!.PrefilledTokens;
+    }
+
     /// <summary>Throws on its n-th call.</summary>
     private sealed class ThrowingStage(int after) : ISamplingStage
     {
