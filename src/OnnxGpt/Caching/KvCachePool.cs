@@ -96,6 +96,18 @@ internal sealed class KvCachePool : IDisposable
         }
     }
 
+    /// <summary>Frees the idle caches (those of a load-time check, which no request asked for).</summary>
+    public void FreeIdle()
+    {
+        foreach (var bag in _idle.Values)
+        {
+            while (bag.TryTake(out var cache))
+            {
+                cache.Dispose();
+            }
+        }
+    }
+
     public void Dispose()
     {
         _disposed = true;

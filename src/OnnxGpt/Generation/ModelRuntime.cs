@@ -159,7 +159,7 @@ internal sealed class ModelRuntime
     /// The load-time check of the C API path: runs a first position and one step through the C API and again through
     /// the managed API (same session, same inputs) and compares the logits. The per-token loop calls the C API on the
     /// session's native handle, read by reflection, so that a decode step allocates nothing on the managed heap; where
-    /// that handle is missing (another Microsoft.ML.OnnxRuntime.Managed build) or the two runs differ, the loop runs
+    /// that handle is missing (another Microsoft.ML.OnnxRuntime.Managed build), the C API run fails or the two runs differ, the loop runs
     /// through the managed API from then on, with a warning. Caches in device memory run the C API alone (the managed
     /// view reads host memory): without the handle the cache moves to host memory.
     /// </summary>
@@ -184,9 +184,25 @@ internal sealed class ModelRuntime
         }
 
         var token = info.BosTokenId ?? 0;
-        var native = Probe(token);
+        float[] native;
+        try
+        {
+            native = Probe(token);
+        }
+        catch (GptException ex)
+        {
+            // The managed run below then fails the same way if the graph itself cannot run.
+            Log.NativeRunUnavailable(logger, info.ModelPath, $"a run through the C API failed: {ex.Message}");
+            native = [];
+        }
+
         UseManagedRuns();
         var managed = Probe(token);
+        CachePool.FreeIdle();
+        if (native.Length == 0)
+        {
+            return;
+        }
         var difference = 0f;
         for (var i = 0; i < native.Length; i++)
         {
