@@ -148,7 +148,7 @@ public static class BenchmarkRunner
             // measures every implementation once, and the medians are taken over the rounds.
             var failed = new Dictionary<string, string>();
             var ggufs = settings.Implementations.HasFlag(BenchmarkImplementations.LlamaSharp) ? PrepareGguf(folder, settings, failed, status, cancellationToken) : [];
-            var candidates = Candidates(folder, threading.IntraOpThreads, settings.ExecutionProvider, ggufs).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
+            var candidates = Candidates(folder, threading.IntraOpThreads, settings.ExecutionProvider, settings.SessionConfigEntries, ggufs).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
             var measured = candidates.ToDictionary(c => c.Name, _ => new List<Measurement>());
             for (var round = 0; round < settings.MeasuredRuns; round++)
             {
@@ -328,11 +328,11 @@ public static class BenchmarkRunner
         };
     }
 
-    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider, List<(OnnxGpt.Onnx.Gguf.GgmlType Type, string? Path)> ggufs)
+    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider, IReadOnlyDictionary<string, string>? sessionConfig, List<(OnnxGpt.Onnx.Gguf.GgmlType Type, string? Path)> ggufs)
     {
-        yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads, provider));
-        yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads));
-        yield return (BenchmarkImplementations.OrtTight, OrtTightLoop.DisplayName, () => new OrtTightLoop(folder, threads));
+        yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads, provider, sessionConfig));
+        yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads, sessionConfig));
+        yield return (BenchmarkImplementations.OrtTight, OrtTightLoop.DisplayName, () => new OrtTightLoop(folder, threads, sessionConfig));
 #if ONNXGPT_GENAI
         yield return (BenchmarkImplementations.GenAI, GenAiAvailability.DisplayName, () => new GenAiLoop(folder, threads));
 #else
@@ -433,6 +433,8 @@ public static class BenchmarkRunner
             LoadMs = Statistics.Median(rounds.Select(r => r.LoadMs)),
             GeneratedTokens = generated,
             TokenIds = settings.IncludeTokenIds ? mains[0].TokenIds : null,
+            Steps = mains.Select(m => StepDistribution.Of(m.StepMs)).OfType<StepDistribution>().ToList() is { Count: > 0 } steps ? StepDistribution.Median(steps) : null,
+            StepTimesMs = settings.IncludeStepTimes ? mains[0].StepMs.Skip(1).ToArray() : null,
         };
     }
 

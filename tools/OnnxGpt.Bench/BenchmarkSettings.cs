@@ -70,6 +70,12 @@ public sealed class BenchmarkSettings
     /// </summary>
     public string? ExecutionProvider { get; init; }
 
+    /// <summary>
+    /// ONNX Runtime session configuration entries (<c>session.*</c> keys) for OnnxGpt and the ONNX Runtime loops, added
+    /// after the defaults (so they override them); null or empty: none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? SessionConfigEntries { get; init; }
+
     /// <summary>Whether to measure the machine's memory read bandwidth and the bandwidth ceiling.</summary>
     public bool MeasureBandwidth { get; init; } = true;
 
@@ -81,4 +87,7 @@ public sealed class BenchmarkSettings
 
     /// <summary>Whether the JSON report lists each implementation's generated ids.</summary>
     public bool IncludeTokenIds { get; init; } = true;
+
+    /// <summary>Whether the report lists every decode step's time of each implementation's first measured run (<see cref="ImplementationReport.StepTimesMs"/>).</summary>
+    public bool IncludeStepTimes { get; init; }
 }

@@ -24,12 +24,18 @@ internal sealed class OnnxGptLoop : IGenerationLoop
     private readonly GptModel _model;
     private readonly GptGenerator _generator;
 
-    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null)
+    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
         var options = new GptOptions { ModelPath = folder.Directory, Variant = folder.Variant, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null };
-        if (provider is not null)
+        if (provider is not null || sessionConfig is { Count: > 0 })
         {
-            options.ExecutionProviders.Add(new OnnxGpt.Providers.ExecutionProviderOptions(provider));
+            var entry = new OnnxGpt.Providers.ExecutionProviderOptions(provider ?? OnnxGpt.Providers.ExecutionProviderOptions.Cpu);
+            foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+            {
+                entry.SessionConfigEntries[key] = value;
+            }
+
+            options.ExecutionProviders.Add(entry);
         }
 
         _model = GptModel.Load(options);
@@ -132,7 +138,7 @@ internal sealed class OrtGraph
         return new OrtGraph(pasts, presents, shapes, hasMask, hasPositions, vocabulary);
     }
 
-    public static SessionOptions CreateSessionOptions(int? threads)
+    public static SessionOptions CreateSessionOptions(int? threads, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         var threading = CpuThreading.Choose(threads, null, CpuThreading.CoresAvailable);
@@ -142,6 +148,10 @@ internal sealed class OrtGraph
         }
 
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", threading.AllowSpinning ? "1" : "0");
+        foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+        {
+            options.AddSessionConfigEntry(key, value);
+        }
 
         return options;
     }

@@ -92,6 +92,11 @@ internal static partial class SessionFactory
                 options.EnableCpuMemArena = arena;
             }
 
+            foreach (var (key, value) in provider.SessionConfigEntries)
+            {
+                options.AddSessionConfigEntry(key, value);
+            }
+
             switch (name)
             {
                 case ExecutionProviderOptions.Cuda:
