@@ -76,6 +76,13 @@ public sealed class BenchmarkSettings
     /// </summary>
     public IReadOnlyDictionary<string, string>? SessionConfigEntries { get; init; }
 
+    /// <summary>
+    /// Extra rows of the tight ONNX Runtime loop, each with these entries on top of <see cref="SessionConfigEntries"/>
+    /// (session config keys, or <c>memory_pattern</c>, <c>cpu_mem_arena</c>, <c>threads</c>), so that configurations are
+    /// compared in one run, taking turns with the others; their ids count in <see cref="BenchmarkReport.IdsMatch"/>.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, string>> TightLoopConfigurations { get; init; } = [];
+
     /// <summary>Whether to measure the machine's memory read bandwidth and the bandwidth ceiling.</summary>
     public bool MeasureBandwidth { get; init; } = true;
 

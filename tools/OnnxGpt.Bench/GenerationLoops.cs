@@ -138,9 +138,28 @@ internal sealed class OrtGraph
         return new OrtGraph(pasts, presents, shapes, hasMask, hasPositions, vocabulary);
     }
 
+    /// <summary>A pseudo-key of <see cref="CreateSessionOptions"/>'s entries: <c>SessionOptions.EnableMemoryPattern</c> (0 or 1).</summary>
+    public const string MemoryPatternKey = "memory_pattern";
+
+    /// <summary>A pseudo-key: <c>SessionOptions.EnableCpuMemArena</c> (0 or 1).</summary>
+    public const string CpuMemArenaKey = "cpu_mem_arena";
+
+    /// <summary>A pseudo-key: the intra-op threads (overrides the benchmark's).</summary>
+    public const string ThreadsKey = "threads";
+
+    /// <summary>
+    /// The session options of the ONNX Runtime loops: OnnxGpt's thread choice for <paramref name="threads"/>, then
+    /// <paramref name="sessionConfig"/>: session config entries, except the pseudo-keys <see cref="MemoryPatternKey"/>,
+    /// <see cref="CpuMemArenaKey"/> and <see cref="ThreadsKey"/>, which set the options of those names.
+    /// </summary>
     public static SessionOptions CreateSessionOptions(int? threads, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (sessionConfig is not null && sessionConfig.TryGetValue(ThreadsKey, out var threadsText))
+        {
+            threads = int.Parse(threadsText, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         var threading = CpuThreading.Choose(threads, null, CpuThreading.CoresAvailable);
         if (threading.IntraOpThreads > 0)
         {
@@ -150,7 +169,20 @@ internal sealed class OrtGraph
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", threading.AllowSpinning ? "1" : "0");
         foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
         {
-            options.AddSessionConfigEntry(key, value);
+            switch (key)
+            {
+                case MemoryPatternKey:
+                    options.EnableMemoryPattern = value != "0";
+                    break;
+                case CpuMemArenaKey:
+                    options.EnableCpuMemArena = value != "0";
+                    break;
+                case ThreadsKey:
+                    break;
+                default:
+                    options.AddSessionConfigEntry(key, value);
+                    break;
+            }
         }
 
         return options;

@@ -28,10 +28,11 @@ internal static class BenchCommand
         var variant = CommonOptions.Variant();
         var json = CommonOptions.Json();
         var sessionConfig = new Option<string[]>("--session-config") { Description = "An ONNX Runtime session config entry KEY=VALUE for OnnxGpt and the ONNX Runtime loops (repeatable), e.g. session.intra_op.allow_spinning=0.", HelpName = "KEY=VALUE" };
+        var tightConfig = new Option<string[]>("--tight-config") { Description = "An extra ORT tight row with these settings, KEY=VALUE[,KEY=VALUE...] (repeatable): session config keys, or memory_pattern=0|1, cpu_mem_arena=0|1, threads=N.", HelpName = "ENTRIES" };
         var stepTimes = new Option<bool>("--step-times") { Description = "List every decode step's time (first measured run of each implementation) in the JSON report." };
         var command = new Command("bench", "Measure OnnxGpt against ONNX Runtime loops and onnxruntime-genai on the same graph: time to first token, decode tokens/s, per-token time early and late, allocations, memory, and the bandwidth ceiling.")
         {
-            models, variant, promptTokens, newTokens, runs, early, late, implementations, gguf, threads, provider, json, stepTimes, sessionConfig,
+            models, variant, promptTokens, newTokens, runs, early, late, implementations, gguf, threads, provider, json, stepTimes, sessionConfig, tightConfig,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -73,6 +74,7 @@ internal static class BenchCommand
                     IncludeTokenIds = false,
                     IncludeStepTimes = r.GetValue(stepTimes),
                     SessionConfigEntries = ParseSessionConfig(r.GetValue(sessionConfig)),
+                    TightLoopConfigurations = [.. (r.GetValue(tightConfig) ?? []).Select(c => (IReadOnlyDictionary<string, string>)ParseSessionConfig(c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))!)],
                 };
                 reports.Add(await BenchmarkRunner.RunAsync(settings, new Progress<string>(line => stderr.WriteLine(line)), ct));
             }
