@@ -160,13 +160,18 @@ internal sealed class OrtGraph
             threads = int.Parse(threadsText, System.Globalization.CultureInfo.InvariantCulture);
         }
 
+        // The same choice OnnxGpt makes (threads, spinning, dynamic blocks), so the tight loop is measured at OnnxGpt's best settings.
         var threading = CpuThreading.Choose(threads, null, CpuThreading.CoresAvailable);
         if (threading.IntraOpThreads > 0)
         {
             options.IntraOpNumThreads = threading.IntraOpThreads;
         }
 
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", threading.AllowSpinning ? "1" : "0");
+        foreach (var (key, value) in threading.SessionConfigEntries())
+        {
+            options.AddSessionConfigEntry(key, value);
+        }
+
         foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
         {
             switch (key)
