@@ -109,6 +109,8 @@ public sealed class ErrorTests
 
     [TestCase("bench concurrency --streams 1,x", "error: --streams takes whole numbers, repeated or comma-separated (for example --streams 1,8), not '1,x'.", "Run 'onnxgpt bench concurrency --help' for usage.")]
     [TestCase("bench concurrency --new-tokens 2.5", "error: --new-tokens takes a whole number (for example --new-tokens 64), not '2.5'.", "Run 'onnxgpt bench concurrency --help' for usage.")]
+    [TestCase("bench --session-config spinning", "error: --session-config 'spinning' is not KEY=VALUE.", "Run 'onnxgpt bench --help' for usage.")]
+    [TestCase("bench --tight-config threads=2,spinning", "error: --tight-config 'spinning' is not KEY=VALUE.", "Run 'onnxgpt bench --help' for usage.")]
     [TestCase("quantize -m x -o y --bits four", "error: --bits takes a whole number (for example --bits 64), not 'four'.", "Run 'onnxgpt quantize --help' for usage.")]
     [TestCase("perplexity --file corpus.txt --context 1e3", "error: --context takes a whole number (for example --context 64), not '1e3'.", "Run 'onnxgpt perplexity --help' for usage.")]
     public async Task Every_numeric_flag_names_itself_and_the_whole_command_when_unparsable(string arguments, string error, string usage)

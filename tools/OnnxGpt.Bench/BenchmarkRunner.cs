@@ -138,7 +138,7 @@ public static class BenchmarkRunner
         }
 
         // Every implementation gets the same threads: OnnxGpt's choice unless the settings say otherwise.
-        var threading = CpuThreading.Choose(settings.IntraOpThreads, null, CpuThreading.CoresAvailable);
+        var threading = CpuThreading.Choose(settings.IntraOpThreads, null, CpuThreading.CoresAvailable, settings.SessionConfigEntries);
         var plan = new Plan(prompt, settings.NewTokens, window, early, late, vocabulary, folder.EosTokenIds);
         var results = new List<ImplementationReport>();
         var idsByImplementation = new List<(string Name, List<int[]> Runs)>();

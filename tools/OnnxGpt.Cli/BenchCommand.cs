@@ -74,7 +74,7 @@ internal static class BenchCommand
                     IncludeTokenIds = false,
                     IncludeStepTimes = r.GetValue(stepTimes),
                     SessionConfigEntries = ParseSessionConfig(r.GetValue(sessionConfig)),
-                    TightLoopConfigurations = [.. (r.GetValue(tightConfig) ?? []).Select(c => (IReadOnlyDictionary<string, string>)ParseSessionConfig(c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))!)],
+                    TightLoopConfigurations = [.. (r.GetValue(tightConfig) ?? []).Select(c => (IReadOnlyDictionary<string, string>)ParseSessionConfig(c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), "--tight-config")!)],
                 };
                 reports.Add(await BenchmarkRunner.RunAsync(settings, new Progress<string>(line => stderr.WriteLine(line)), ct));
             }
@@ -303,7 +303,7 @@ internal static class BenchCommand
     }
 
     /// <summary>KEY=VALUE pairs as a dictionary (a later key wins); null when none were given.</summary>
-    private static Dictionary<string, string>? ParseSessionConfig(string[]? entries)
+    private static Dictionary<string, string>? ParseSessionConfig(string[]? entries, string flag = "--session-config")
     {
         if (entries is not { Length: > 0 })
         {
@@ -316,7 +316,7 @@ internal static class BenchCommand
             var equals = entry.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw new CliUsageException($"--session-config '{entry}' is not KEY=VALUE.");
+                throw new CliUsageException($"{flag} '{entry}' is not KEY=VALUE.");
             }
 
             result[entry[..equals].Trim()] = entry[(equals + 1)..].Trim();
