@@ -124,6 +124,20 @@ public sealed class ErrorTests
         });
     }
 
+    [TestCase("bench --session-config spinning", "error: --session-config 'spinning' is not KEY=VALUE.")]
+    [TestCase("bench --tight-config threads=2,spinning", "error: --tight-config 'spinning' is not KEY=VALUE.")]
+    public async Task A_session_setting_that_is_not_key_equals_value_names_its_flag(string arguments, string error)
+    {
+        var run = await CliRunner.RunAsync(arguments.Split(' '));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(2));
+            Assert.That(run.StderrLines[0], Is.EqualTo(error));
+            Assert.That(run.Stderr, Does.Not.Contain("System."));
+        });
+    }
+
     [Test]
     public async Task An_unknown_execution_provider_exits_2()
     {

@@ -134,6 +134,14 @@ public sealed class BenchmarkReport
         }
 
         console.Write(table);
+        foreach (var i in Implementations)
+        {
+            if (i.Steps is { } steps)
+            {
+                console.MarkupLine(Markup.Escape($"{i.Name} {steps}"));
+            }
+        }
+
         console.MarkupLine(Markup.Escape($"OnnxGpt / ORT tight (decode tok/s): {Ratio(Ratios.OnnxGptOverOrtTight)}   OnnxGpt / GenAI: {Ratio(Ratios.OnnxGptOverGenAi)}   OnnxGpt / ORT naive: {Ratio(Ratios.OnnxGptOverOrtNaive)}"));
         foreach (var i in Implementations)
         {
@@ -222,6 +230,14 @@ public sealed record ImplementationReport
 
     /// <summary>Tokens generated per run.</summary>
     public int GeneratedTokens { get; init; }
+
+    /// <summary>How the decode steps' times spread (medians over the measured runs); null for a run of one token.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public StepDistribution? Steps { get; init; }
+
+    /// <summary>Every decode step's time of the first measured run, ms (index k: the step producing token k + 1), when asked for.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<double>? StepTimesMs { get; init; }
 
     /// <summary>The generated ids of the first measured run (when asked for).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

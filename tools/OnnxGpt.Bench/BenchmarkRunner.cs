@@ -138,7 +138,7 @@ public static class BenchmarkRunner
         }
 
         // Every implementation gets the same threads: OnnxGpt's choice unless the settings say otherwise.
-        var threading = CpuThreading.Choose(settings.IntraOpThreads, null, CpuThreading.CoresAvailable);
+        var threading = CpuThreading.Choose(settings.IntraOpThreads, null, CpuThreading.CoresAvailable, settings.SessionConfigEntries);
         var plan = new Plan(prompt, settings.NewTokens, window, early, late, vocabulary, folder.EosTokenIds);
         var results = new List<ImplementationReport>();
         var idsByImplementation = new List<(string Name, List<int[]> Runs)>();
@@ -148,7 +148,7 @@ public static class BenchmarkRunner
             // measures every implementation once, and the medians are taken over the rounds.
             var failed = new Dictionary<string, string>();
             var ggufs = settings.Implementations.HasFlag(BenchmarkImplementations.LlamaSharp) ? PrepareGguf(folder, settings, failed, status, cancellationToken) : [];
-            var candidates = Candidates(folder, threading.IntraOpThreads, settings.ExecutionProvider, ggufs).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
+            var candidates = Candidates(folder, threading.IntraOpThreads, settings.ExecutionProvider, settings.SessionConfigEntries, settings.TightLoopConfigurations, ggufs).Where(c => settings.Implementations.HasFlag(c.Kind)).ToList();
             var measured = candidates.ToDictionary(c => c.Name, _ => new List<Measurement>());
             for (var round = 0; round < settings.MeasuredRuns; round++)
             {
@@ -328,12 +328,24 @@ public static class BenchmarkRunner
         };
     }
 
-    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider, List<(OnnxGpt.Onnx.Gguf.GgmlType Type, string? Path)> ggufs)
+    private static IEnumerable<(BenchmarkImplementations Kind, string Name, Func<IGenerationLoop>? Factory)> Candidates(ModelFolder folder, int? threads, string? provider, IReadOnlyDictionary<string, string>? sessionConfig, IReadOnlyList<IReadOnlyDictionary<string, string>> tightConfigurations, List<(OnnxGpt.Onnx.Gguf.GgmlType Type, string? Path)> ggufs)
     {
-        yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads, provider));
-        yield return (BenchmarkImplementations.OnnxGptManaged, OnnxGptLoop.ManagedDisplayName, () => new OnnxGptLoop(folder, threads, provider, managedRun: true));
-        yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads));
-        yield return (BenchmarkImplementations.OrtTight, OrtTightLoop.DisplayName, () => new OrtTightLoop(folder, threads));
+        yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads, provider, sessionConfig));
+        yield return (BenchmarkImplementations.OnnxGptManaged, OnnxGptLoop.ManagedDisplayName, () => new OnnxGptLoop(folder, threads, provider, sessionConfig, managedRun: true));
+        yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads, sessionConfig));
+        yield return (BenchmarkImplementations.OrtTight, OrtTightLoop.DisplayName, () => new OrtTightLoop(folder, threads, sessionConfig));
+        foreach (var extra in tightConfigurations)
+        {
+            var merged = new Dictionary<string, string>(sessionConfig ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+            foreach (var (key, value) in extra)
+            {
+                merged[key] = value;
+            }
+
+            var label = string.Join(", ", extra.Select(e => $"{e.Key}={e.Value}"));
+            yield return (BenchmarkImplementations.OrtTight, $"{OrtTightLoop.DisplayName} [{label}]", () => new OrtTightLoop(folder, threads, merged));
+        }
+
 #if ONNXGPT_GENAI
         yield return (BenchmarkImplementations.GenAI, GenAiAvailability.DisplayName, () => new GenAiLoop(folder, threads));
 #else
@@ -434,6 +446,8 @@ public static class BenchmarkRunner
             LoadMs = Statistics.Median(rounds.Select(r => r.LoadMs)),
             GeneratedTokens = generated,
             TokenIds = settings.IncludeTokenIds ? mains[0].TokenIds : null,
+            Steps = mains.Select(m => StepDistribution.Of(m.StepMs)).OfType<StepDistribution>().ToList() is { Count: > 0 } steps ? StepDistribution.Median(steps) : null,
+            StepTimesMs = settings.IncludeStepTimes ? mains[0].StepMs.Skip(1).ToArray() : null,
         };
     }
 

@@ -70,6 +70,19 @@ public sealed class BenchmarkSettings
     /// </summary>
     public string? ExecutionProvider { get; init; }
 
+    /// <summary>
+    /// ONNX Runtime session configuration entries (<c>session.*</c> keys) for OnnxGpt and the ONNX Runtime loops, added
+    /// after the defaults (so they override them); null or empty: none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? SessionConfigEntries { get; init; }
+
+    /// <summary>
+    /// Extra rows of the tight ONNX Runtime loop, each with these entries on top of <see cref="SessionConfigEntries"/>
+    /// (session config keys, or <c>memory_pattern</c>, <c>cpu_mem_arena</c>, <c>threads</c>), so that configurations are
+    /// compared in one run, taking turns with the others; their ids count in <see cref="BenchmarkReport.IdsMatch"/>.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, string>> TightLoopConfigurations { get; init; } = [];
+
     /// <summary>Whether to measure the machine's memory read bandwidth and the bandwidth ceiling.</summary>
     public bool MeasureBandwidth { get; init; } = true;
 
@@ -81,4 +94,7 @@ public sealed class BenchmarkSettings
 
     /// <summary>Whether the JSON report lists each implementation's generated ids.</summary>
     public bool IncludeTokenIds { get; init; } = true;
+
+    /// <summary>Whether the report lists every decode step's time of each implementation's first measured run (<see cref="ImplementationReport.StepTimesMs"/>).</summary>
+    public bool IncludeStepTimes { get; init; }
 }

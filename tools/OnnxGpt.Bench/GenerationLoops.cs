@@ -25,12 +25,18 @@ internal sealed class OnnxGptLoop : IGenerationLoop
     private readonly GptModel _model;
     private readonly GptGenerator _generator;
 
-    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null, bool managedRun = false)
+    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null, IReadOnlyDictionary<string, string>? sessionConfig = null, bool managedRun = false)
     {
         var options = new GptOptions { ModelPath = folder.Directory, Variant = folder.Variant, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null };
-        if (provider is not null)
+        if (provider is not null || sessionConfig is { Count: > 0 })
         {
-            options.ExecutionProviders.Add(new OnnxGpt.Providers.ExecutionProviderOptions(provider));
+            var entry = new OnnxGpt.Providers.ExecutionProviderOptions(provider ?? OnnxGpt.Providers.ExecutionProviderOptions.Cpu);
+            foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+            {
+                entry.SessionConfigEntries[key] = value;
+            }
+
+            options.ExecutionProviders.Add(entry);
         }
 
         _model = GptModel.Load(options, null, deviceCacheMemory: null, nativeRun: !managedRun);
@@ -134,16 +140,57 @@ internal sealed class OrtGraph
         return new OrtGraph(pasts, presents, shapes, hasMask, hasPositions, vocabulary);
     }
 
-    public static SessionOptions CreateSessionOptions(int? threads)
+    /// <summary>A pseudo-key of <see cref="CreateSessionOptions"/>'s entries: <c>SessionOptions.EnableMemoryPattern</c> (0 or 1).</summary>
+    public const string MemoryPatternKey = "memory_pattern";
+
+    /// <summary>A pseudo-key: <c>SessionOptions.EnableCpuMemArena</c> (0 or 1).</summary>
+    public const string CpuMemArenaKey = "cpu_mem_arena";
+
+    /// <summary>A pseudo-key: the intra-op threads (overrides the benchmark's).</summary>
+    public const string ThreadsKey = "threads";
+
+    /// <summary>
+    /// The session options of the ONNX Runtime loops: OnnxGpt's thread choice for <paramref name="threads"/>, then
+    /// <paramref name="sessionConfig"/>: session config entries, except the pseudo-keys <see cref="MemoryPatternKey"/>,
+    /// <see cref="CpuMemArenaKey"/> and <see cref="ThreadsKey"/>, which set the options of those names.
+    /// </summary>
+    public static SessionOptions CreateSessionOptions(int? threads, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (sessionConfig is not null && sessionConfig.TryGetValue(ThreadsKey, out var threadsText))
+        {
+            threads = int.Parse(threadsText, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        // The same choice OnnxGpt makes (threads, spinning, dynamic blocks), so the tight loop is measured at OnnxGpt's best settings.
         var threading = CpuThreading.Choose(threads, null, CpuThreading.CoresAvailable);
         if (threading.IntraOpThreads > 0)
         {
             options.IntraOpNumThreads = threading.IntraOpThreads;
         }
 
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", threading.AllowSpinning ? "1" : "0");
+        foreach (var (key, value) in threading.SessionConfigEntries())
+        {
+            options.AddSessionConfigEntry(key, value);
+        }
+
+        foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+        {
+            switch (key)
+            {
+                case MemoryPatternKey:
+                    options.EnableMemoryPattern = value != "0";
+                    break;
+                case CpuMemArenaKey:
+                    options.EnableCpuMemArena = value != "0";
+                    break;
+                case ThreadsKey:
+                    break;
+                default:
+                    options.AddSessionConfigEntry(key, value);
+                    break;
+            }
+        }
 
         return options;
     }

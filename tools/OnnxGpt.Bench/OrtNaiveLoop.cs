@@ -16,9 +16,9 @@ internal sealed class OrtNaiveLoop : IGenerationLoop
     private readonly OrtGraph _graph;
     private readonly IReadOnlyList<int> _eos;
 
-    public OrtNaiveLoop(ModelFolder folder, int? threads)
+    public OrtNaiveLoop(ModelFolder folder, int? threads, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
-        using var options = OrtGraph.CreateSessionOptions(threads);
+        using var options = OrtGraph.CreateSessionOptions(threads, sessionConfig);
         _session = new InferenceSession(folder.GraphPath, options);
         _graph = OrtGraph.Read(_session, folder);
         _eos = folder.EosTokenIds;

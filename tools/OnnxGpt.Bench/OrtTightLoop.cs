@@ -24,9 +24,9 @@ internal sealed unsafe class OrtTightLoop : IGenerationLoop
     private readonly RunOptions _runOptions = new();
     private readonly int _firstPast;
 
-    public OrtTightLoop(ModelFolder folder, int? threads)
+    public OrtTightLoop(ModelFolder folder, int? threads, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
-        using var options = OrtGraph.CreateSessionOptions(threads);
+        using var options = OrtGraph.CreateSessionOptions(threads, sessionConfig);
         _session = new InferenceSession(folder.GraphPath, options);
         _graph = OrtGraph.Read(_session, folder);
         _eos = folder.EosTokenIds;

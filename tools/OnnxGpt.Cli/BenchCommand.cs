@@ -27,9 +27,12 @@ internal static class BenchCommand
         var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
         var variant = CommonOptions.Variant();
         var json = CommonOptions.Json();
+        var sessionConfig = new Option<string[]>("--session-config") { Description = "An ONNX Runtime session config entry KEY=VALUE for OnnxGpt and the ONNX Runtime loops (repeatable), e.g. session.intra_op.allow_spinning=0.", HelpName = "KEY=VALUE" };
+        var tightConfig = new Option<string[]>("--tight-config") { Description = "An extra ORT tight row with these settings, KEY=VALUE[,KEY=VALUE...] (repeatable): session config keys, or memory_pattern=0|1, cpu_mem_arena=0|1, threads=N.", HelpName = "ENTRIES" };
+        var stepTimes = new Option<bool>("--step-times") { Description = "List every decode step's time (first measured run of each implementation) in the JSON report." };
         var command = new Command("bench", "Measure OnnxGpt against ONNX Runtime loops and onnxruntime-genai on the same graph: time to first token, decode tokens/s, per-token time early and late, allocations, memory, and the bandwidth ceiling.")
         {
-            models, variant, promptTokens, newTokens, runs, early, late, implementations, gguf, threads, provider, json,
+            models, variant, promptTokens, newTokens, runs, early, late, implementations, gguf, threads, provider, json, stepTimes, sessionConfig, tightConfig,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -69,6 +72,9 @@ internal static class BenchCommand
                     IntraOpThreads = r.GetValue(threads),
                     ExecutionProvider = onProvider,
                     IncludeTokenIds = false,
+                    IncludeStepTimes = r.GetValue(stepTimes),
+                    SessionConfigEntries = ParseSessionConfig(r.GetValue(sessionConfig)),
+                    TightLoopConfigurations = [.. (r.GetValue(tightConfig) ?? []).Select(c => (IReadOnlyDictionary<string, string>)ParseSessionConfig(c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), "--tight-config")!)],
                 };
                 reports.Add(await BenchmarkRunner.RunAsync(settings, new Progress<string>(line => stderr.WriteLine(line)), ct));
             }
@@ -296,6 +302,29 @@ internal static class BenchCommand
             "Q4_0" => OnnxGpt.Onnx.Gguf.GgmlType.Q4_0,
             _ => throw new CliUsageException($"Unknown --gguf '{name}'; use F32, Q8_0 or Q4_0."),
         })];
+    }
+
+    /// <summary>KEY=VALUE pairs as a dictionary (a later key wins); null when none were given.</summary>
+    private static Dictionary<string, string>? ParseSessionConfig(string[]? entries, string flag = "--session-config")
+    {
+        if (entries is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new CliUsageException($"{flag} '{entry}' is not KEY=VALUE.");
+            }
+
+            result[entry[..equals].Trim()] = entry[(equals + 1)..].Trim();
+        }
+
+        return result;
     }
 
     /// <summary>Prints benchmark reports: one JSON value (an array for several), or a plain-text table per report.</summary>

@@ -5,10 +5,18 @@ namespace OnnxGpt.Providers;
 /// <summary>
 /// The CPU threads an ONNX Runtime session of a model runs with, and why. Unless configured, OnnxGpt uses one
 /// intra-op thread per core the process may run on (<see cref="Environment.ProcessorCount"/>: the affinity mask and
-/// the cgroup CPU quota, rounded up, whichever is smaller), runs operators sequentially, and lets idle pool threads
-/// spin briefly. ONNX Runtime's own default is one thread per physical core as its cpuinfo counts them, which falls
-/// back to half the logical processors where cpuinfo fails (one thread on a 2-vCPU VM).
+/// the cgroup CPU quota, rounded up, whichever is smaller), runs operators sequentially, lets idle pool threads sleep
+/// instead of spinning, and splits each parallel loop into shrinking blocks that the threads take as they come free
+/// (ONNX Runtime's <c>session.dynamic_block_base</c>). ONNX Runtime's own default is one thread per physical core as
+/// its cpuinfo counts them, which falls back to half the logical processors where cpuinfo fails (one thread on a
+/// 2-vCPU VM).
 /// </summary>
+/// <remarks>
+/// Measured with <c>onnxgpt bench --tight-config</c> on gpt2-124m (2 vCPUs): spinning pool threads and ONNX Runtime's
+/// even split of each loop make a decode step wait for whichever thread was descheduled (by another process, or by
+/// the hypervisor while it spins), so some steps take several times the median and the decode rate falls far below
+/// what the median step promises; sleeping threads and dynamic blocks remove most of those steps.
+/// </remarks>
 public sealed record CpuThreading
 {
     /// <summary>Threads within one operator (the caller's thread included); 0 means ONNX Runtime's own default.</summary>
@@ -17,8 +25,24 @@ public sealed record CpuThreading
     /// <summary>Threads across operators; 0 means sequential execution (one operator at a time), the right mode for a decoder's chain of nodes.</summary>
     public required int InterOpThreads { get; init; }
 
+    /// <summary>The ONNX Runtime session config key for <see cref="AllowSpinning"/>.</summary>
+    public const string AllowSpinningKey = "session.intra_op.allow_spinning";
+
+    /// <summary>The ONNX Runtime session config key for <see cref="DynamicBlockBase"/>.</summary>
+    public const string DynamicBlockBaseKey = "session.dynamic_block_base";
+
+    /// <summary>The <see cref="DynamicBlockBase"/> OnnxGpt chooses for more than one intra-op thread.</summary>
+    public const int DefaultDynamicBlockBase = 4;
+
     /// <summary>Whether idle intra-op threads spin before sleeping (ONNX Runtime's <c>session.intra_op.allow_spinning</c>).</summary>
     public required bool AllowSpinning { get; init; }
+
+    /// <summary>
+    /// ONNX Runtime's <c>session.dynamic_block_base</c>: a parallel loop of N iterations is handed out in blocks starting
+    /// at N / (threads × this) and shrinking, so a late thread delays the loop by one small block; 0 leaves ONNX Runtime's
+    /// even split.
+    /// </summary>
+    public int DynamicBlockBase { get; init; }
 
     /// <summary>The cores this process may use when the choice was made.</summary>
     public required int AvailableCores { get; init; }
@@ -38,7 +62,17 @@ public sealed record CpuThreading
     /// <param name="availableCores">The cores the process may use.</param>
     /// <returns>The threading the session gets.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A count is negative, or <paramref name="availableCores"/> is below 1.</exception>
-    public static CpuThreading Choose(int? intraOpThreads, int? interOpThreads, int availableCores)
+    public static CpuThreading Choose(int? intraOpThreads, int? interOpThreads, int availableCores) =>
+        Choose(intraOpThreads, interOpThreads, availableCores, null);
+
+    /// <summary>Chooses the threading for a session whose configuration entries may override the spinning and block choices.</summary>
+    /// <param name="intraOpThreads">The configured intra-op threads; null: one per available core; 0: ONNX Runtime's default.</param>
+    /// <param name="interOpThreads">The configured inter-op threads; null or 0: sequential execution.</param>
+    /// <param name="availableCores">The cores the process may use.</param>
+    /// <param name="sessionConfigEntries">The session config entries the user set (<see cref="ExecutionProviderOptions.SessionConfigEntries"/>); <see cref="AllowSpinningKey"/> and <see cref="DynamicBlockBaseKey"/> there win.</param>
+    /// <returns>The threading the session gets.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A count is negative, or <paramref name="availableCores"/> is below 1.</exception>
+    public static CpuThreading Choose(int? intraOpThreads, int? interOpThreads, int availableCores, IReadOnlyDictionary<string, string>? sessionConfigEntries)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(availableCores, 1);
         if (intraOpThreads is < 0)
@@ -52,12 +86,28 @@ public sealed record CpuThreading
         }
 
         var intra = intraOpThreads ?? availableCores;
+        var spinning = false;
+        var blocks = intra == 1 ? 0 : DefaultDynamicBlockBase;
+        if (sessionConfigEntries is not null)
+        {
+            if (sessionConfigEntries.TryGetValue(AllowSpinningKey, out var spin))
+            {
+                spinning = spin.Trim() == "1";
+            }
+
+            if (sessionConfigEntries.TryGetValue(DynamicBlockBaseKey, out var block))
+            {
+                blocks = int.TryParse(block, NumberStyles.Integer, CultureInfo.InvariantCulture, out var b) && b > 0 ? b : 0;
+            }
+        }
+
         return new CpuThreading
         {
             IntraOpThreads = intra,
             InterOpThreads = interOpThreads ?? 0,
-            // Spinning is what makes a step's many small operators cheap to hand out; with a single thread there is nobody to spin.
-            AllowSpinning = intra != 1,
+            // Measured: sleeping threads beat spinning ones on a loaded or virtual machine (see the remarks).
+            AllowSpinning = spinning,
+            DynamicBlockBase = blocks,
             AvailableCores = availableCores,
             Source = intraOpThreads switch
             {
@@ -68,12 +118,26 @@ public sealed record CpuThreading
         };
     }
 
-    /// <summary>One line for <c>inspect</c>, <c>providers</c> and the benchmark, e.g. <c>2 intra-op threads (cores available: 2), sequential, spinning</c>.</summary>
+    /// <summary>The session config entries this choice sets: <see cref="AllowSpinningKey"/> always, <see cref="DynamicBlockBaseKey"/> when not 0.</summary>
+    /// <returns>A new dictionary of key and value.</returns>
+    public Dictionary<string, string> SessionConfigEntries()
+    {
+        var entries = new Dictionary<string, string>(StringComparer.Ordinal) { [AllowSpinningKey] = AllowSpinning ? "1" : "0" };
+        if (DynamicBlockBase > 0)
+        {
+            entries[DynamicBlockBaseKey] = DynamicBlockBase.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return entries;
+    }
+
+    /// <summary>One line for <c>inspect</c>, <c>providers</c> and the benchmark, e.g. <c>2 intra-op threads (cores available: 2), sequential, no spinning, dynamic blocks (base 4)</c>.</summary>
     public override string ToString()
     {
         var intra = IntraOpThreads == 0 ? "ONNX Runtime's default intra-op threads" : IntraOpThreads.ToString(CultureInfo.InvariantCulture) + " intra-op thread" + (IntraOpThreads == 1 ? "" : "s");
         var source = Source == "cores available" ? $"cores available: {AvailableCores}" : $"{Source}; cores available: {AvailableCores}";
         var inter = InterOpThreads == 0 ? "sequential" : $"{InterOpThreads} inter-op threads";
-        return $"{intra} ({source}), {inter}, {(AllowSpinning ? "spinning" : "no spinning")}";
+        var blocks = DynamicBlockBase > 0 ? $", dynamic blocks (base {DynamicBlockBase.ToString(CultureInfo.InvariantCulture)})" : string.Empty;
+        return $"{intra} ({source}), {inter}, {(AllowSpinning ? "spinning" : "no spinning")}{blocks}";
     }
 }

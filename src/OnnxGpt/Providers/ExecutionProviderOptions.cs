@@ -54,6 +54,13 @@ public sealed class ExecutionProviderOptions
     /// <summary>CPU: whether ONNX Runtime keeps a memory arena for CPU tensors. Null: ONNX Runtime's default (on).</summary>
     public bool? EnableCpuMemArena { get; set; }
 
+    /// <summary>
+    /// ONNX Runtime session configuration entries (<c>session.*</c> keys of its <c>onnxruntime_session_options_config_keys.h</c>,
+    /// e.g. <c>session.intra_op.allow_spinning</c>) added after OnnxGpt's own, so an entry here overrides OnnxGpt's choice.
+    /// Empty by default.
+    /// </summary>
+    public Dictionary<string, string> SessionConfigEntries { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Lists what is wrong with this entry, for the options validator; empty when it is valid.</summary>
     internal IEnumerable<string> GetErrors()
     {
@@ -87,6 +94,14 @@ public sealed class ExecutionProviderOptions
         if (IntraOpNumThreads is < 0 || InterOpNumThreads is < 0)
         {
             yield return $"{name} thread counts must be 0 (ONNX Runtime's default) or more.";
+        }
+
+        foreach (var key in SessionConfigEntries.Keys)
+        {
+            if (string.IsNullOrWhiteSpace(key))
+            {
+                yield return $"{name} SessionConfigEntries has an empty key.";
+            }
         }
 
         var cudaOnly = GpuMemoryLimit is not null || ArenaExtendStrategy is not null || CudnnConvAlgoSearch is not null || CopyInDefaultStream is not null;

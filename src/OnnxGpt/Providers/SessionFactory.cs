@@ -86,10 +86,19 @@ internal static partial class SessionFactory
                 options.ExecutionMode = ExecutionMode.ORT_PARALLEL;
             }
 
-            options.AddSessionConfigEntry("session.intra_op.allow_spinning", threading.AllowSpinning ? "1" : "0");
+            foreach (var (key, value) in threading.SessionConfigEntries())
+            {
+                options.AddSessionConfigEntry(key, value);
+            }
+
             if (provider.EnableCpuMemArena is { } arena)
             {
                 options.EnableCpuMemArena = arena;
+            }
+
+            foreach (var (key, value) in provider.SessionConfigEntries)
+            {
+                options.AddSessionConfigEntry(key, value);
             }
 
             switch (name)
@@ -119,7 +128,7 @@ internal static partial class SessionFactory
 
     /// <summary>The CPU threading a session for <paramref name="provider"/> gets: the entry's own thread counts win over the model-wide <paramref name="intraOpThreads"/>.</summary>
     internal static CpuThreading Threading(ExecutionProviderOptions provider, int? intraOpThreads) =>
-        CpuThreading.Choose(provider.IntraOpNumThreads ?? intraOpThreads, provider.InterOpNumThreads, CpuThreading.CoresAvailable);
+        CpuThreading.Choose(provider.IntraOpNumThreads ?? intraOpThreads, provider.InterOpNumThreads, CpuThreading.CoresAvailable, provider.SessionConfigEntries);
 
     /// <summary>One sentence saying why a provider cannot run here, naming the missing library where ONNX Runtime does.</summary>
     internal static string Describe(string provider, Exception? ex)

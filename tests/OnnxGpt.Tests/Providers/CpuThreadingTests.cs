@@ -6,10 +6,10 @@ namespace OnnxGpt.Tests.Providers;
 [TestFixture]
 public sealed class CpuThreadingTests
 {
-    [TestCase(1, 1, false)]
-    [TestCase(2, 2, true)]
-    [TestCase(16, 16, true)]
-    public void Nothing_configured_uses_one_thread_per_available_core(int cores, int expectedThreads, bool expectedSpinning)
+    [TestCase(1, 1, 0)]
+    [TestCase(2, 2, 4)]
+    [TestCase(16, 16, 4)]
+    public void Nothing_configured_uses_one_thread_per_available_core_sleeping_with_dynamic_blocks(int cores, int expectedThreads, int expectedBlocks)
     {
         var threading = CpuThreading.Choose(null, null, cores);
 
@@ -17,9 +17,15 @@ public sealed class CpuThreadingTests
         {
             Assert.That(threading.IntraOpThreads, Is.EqualTo(expectedThreads));
             Assert.That(threading.InterOpThreads, Is.Zero);
-            Assert.That(threading.AllowSpinning, Is.EqualTo(expectedSpinning));
+            Assert.That(threading.AllowSpinning, Is.False);
+            Assert.That(threading.DynamicBlockBase, Is.EqualTo(expectedBlocks));
             Assert.That(threading.Source, Is.EqualTo("cores available"));
-            Assert.That(threading.ToString(), Is.EqualTo($"{expectedThreads} intra-op thread{(expectedThreads == 1 ? "" : "s")} (cores available: {cores}), sequential, {(expectedSpinning ? "spinning" : "no spinning")}"));
+            Assert.That(threading.ToString(), Is.EqualTo(expectedThreads == 1
+                ? $"1 intra-op thread (cores available: {cores}), sequential, no spinning"
+                : $"{expectedThreads} intra-op threads (cores available: {cores}), sequential, no spinning, dynamic blocks (base 4)"));
+            Assert.That(threading.SessionConfigEntries(), Is.EqualTo(expectedBlocks == 0
+                ? new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "0" }
+                : new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "0", ["session.dynamic_block_base"] = "4" }));
         });
     }
 
@@ -31,11 +37,53 @@ public sealed class CpuThreadingTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(set.ToString(), Is.EqualTo("3 intra-op threads (IntraOpNumThreads; cores available: 8), 2 inter-op threads, spinning"));
+            Assert.That(set.ToString(), Is.EqualTo("3 intra-op threads (IntraOpNumThreads; cores available: 8), 2 inter-op threads, no spinning, dynamic blocks (base 4)"));
             Assert.That(ortDefault.IntraOpThreads, Is.Zero);
-            Assert.That(ortDefault.ToString(), Is.EqualTo("ONNX Runtime's default intra-op threads (IntraOpNumThreads = 0 (ONNX Runtime's default); cores available: 8), sequential, spinning"));
+            Assert.That(ortDefault.ToString(), Is.EqualTo("ONNX Runtime's default intra-op threads (IntraOpNumThreads = 0 (ONNX Runtime's default); cores available: 8), sequential, no spinning, dynamic blocks (base 4)"));
             Assert.That(() => CpuThreading.Choose(-1, null, 8), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("IntraOpNumThreads"));
             Assert.That(() => CpuThreading.Choose(null, null, 0), Throws.TypeOf<ArgumentOutOfRangeException>());
+        });
+    }
+
+    [Test]
+    public void Session_config_entries_override_spinning_and_blocks_and_the_choice_says_so()
+    {
+        var entries = new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "1", ["session.dynamic_block_base"] = "0" };
+        var overridden = CpuThreading.Choose(null, null, 2, entries);
+        var other = CpuThreading.Choose(null, null, 2, new Dictionary<string, string> { ["session.dynamic_block_base"] = "8" });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(overridden.ToString(), Is.EqualTo("2 intra-op threads (cores available: 2), sequential, spinning"));
+            Assert.That(overridden.SessionConfigEntries(), Is.EqualTo(new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "1" }));
+            Assert.That(other.DynamicBlockBase, Is.EqualTo(8));
+            Assert.That(other.AllowSpinning, Is.False);
+        });
+    }
+
+    [Test]
+    public async Task A_cpu_entrys_session_config_shows_in_the_models_threading_and_its_ids_do_not_change()
+    {
+        var plain = new GptOptions { ModelPath = TestPaths.TinyShakespeare, IntraOpNumThreads = 2 };
+        var spinning = new GptOptions { ModelPath = TestPaths.TinyShakespeare, IntraOpNumThreads = 2 };
+        var entry = new ExecutionProviderOptions(ExecutionProviderOptions.Cpu);
+        entry.SessionConfigEntries["session.intra_op.allow_spinning"] = "1";
+        spinning.ExecutionProviders.Add(entry);
+
+        using var plainModel = GptModel.Load(plain);
+        using var spinningModel = GptModel.Load(spinning);
+        var options = new GenerationOptions { DoSample = false, MaxNewTokens = 12 };
+        var plainIds = (await GptGenerator.Create(plainModel).GenerateAsync("ROMEO:", options)).TokenIds;
+        var spinningIds = (await GptGenerator.Create(spinningModel).GenerateAsync("ROMEO:", options)).TokenIds;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(plainModel.Threading.AllowSpinning, Is.False);
+            Assert.That(plainModel.Threading.DynamicBlockBase, Is.EqualTo(4));
+            Assert.That(spinningModel.Threading.AllowSpinning, Is.True);
+            Assert.That(spinningModel.Threading.DynamicBlockBase, Is.EqualTo(4));
+            Assert.That(spinningIds, Is.EqualTo(plainIds));
+            Assert.That(plainIds, Has.Count.EqualTo(12));
         });
     }
 
