@@ -86,9 +86,13 @@ internal static partial class SessionFactory
                 options.ExecutionMode = ExecutionMode.ORT_PARALLEL;
             }
 
+            // The user's entries win; each key is added once (ONNX Runtime warns on stderr when a key is added twice).
             foreach (var (key, value) in threading.SessionConfigEntries())
             {
-                options.AddSessionConfigEntry(key, value);
+                if (!provider.SessionConfigEntries.ContainsKey(key))
+                {
+                    options.AddSessionConfigEntry(key, value);
+                }
             }
 
             if (provider.EnableCpuMemArena is { } arena)

@@ -6,10 +6,10 @@ namespace OnnxGpt.Tests.Providers;
 [TestFixture]
 public sealed class CpuThreadingTests
 {
-    [TestCase(1, 1, 0)]
-    [TestCase(2, 2, 4)]
-    [TestCase(16, 16, 4)]
-    public void Nothing_configured_uses_one_thread_per_available_core_sleeping_with_dynamic_blocks(int cores, int expectedThreads, int expectedBlocks)
+    [TestCase(1, 1)]
+    [TestCase(2, 2)]
+    [TestCase(16, 16)]
+    public void Nothing_configured_uses_one_spinning_thread_per_available_core_with_the_even_split(int cores, int expectedThreads)
     {
         var threading = CpuThreading.Choose(null, null, cores);
 
@@ -17,15 +17,13 @@ public sealed class CpuThreadingTests
         {
             Assert.That(threading.IntraOpThreads, Is.EqualTo(expectedThreads));
             Assert.That(threading.InterOpThreads, Is.Zero);
-            Assert.That(threading.AllowSpinning, Is.False);
-            Assert.That(threading.DynamicBlockBase, Is.EqualTo(expectedBlocks));
+            Assert.That(threading.AllowSpinning, Is.True);
+            Assert.That(threading.DynamicBlockBase, Is.Zero);
             Assert.That(threading.Source, Is.EqualTo("cores available"));
             Assert.That(threading.ToString(), Is.EqualTo(expectedThreads == 1
-                ? $"1 intra-op thread (cores available: {cores}), sequential, no spinning"
-                : $"{expectedThreads} intra-op threads (cores available: {cores}), sequential, no spinning, dynamic blocks (base 4)"));
-            Assert.That(threading.SessionConfigEntries(), Is.EqualTo(expectedBlocks == 0
-                ? new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "0" }
-                : new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "0", ["session.dynamic_block_base"] = "4" }));
+                ? $"1 intra-op thread (cores available: {cores}), sequential, spinning"
+                : $"{expectedThreads} intra-op threads (cores available: {cores}), sequential, spinning"));
+            Assert.That(threading.SessionConfigEntries(), Is.EqualTo(new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "1" }));
         });
     }
 
@@ -37,9 +35,9 @@ public sealed class CpuThreadingTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(set.ToString(), Is.EqualTo("3 intra-op threads (IntraOpNumThreads; cores available: 8), 2 inter-op threads, no spinning, dynamic blocks (base 4)"));
+            Assert.That(set.ToString(), Is.EqualTo("3 intra-op threads (IntraOpNumThreads; cores available: 8), 2 inter-op threads, spinning"));
             Assert.That(ortDefault.IntraOpThreads, Is.Zero);
-            Assert.That(ortDefault.ToString(), Is.EqualTo("ONNX Runtime's default intra-op threads (IntraOpNumThreads = 0 (ONNX Runtime's default); cores available: 8), sequential, no spinning, dynamic blocks (base 4)"));
+            Assert.That(ortDefault.ToString(), Is.EqualTo("ONNX Runtime's default intra-op threads (IntraOpNumThreads = 0 (ONNX Runtime's default); cores available: 8), sequential, spinning"));
             Assert.That(() => CpuThreading.Choose(-1, null, 8), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("IntraOpNumThreads"));
             Assert.That(() => CpuThreading.Choose(null, null, 0), Throws.TypeOf<ArgumentOutOfRangeException>());
         });
@@ -48,16 +46,16 @@ public sealed class CpuThreadingTests
     [Test]
     public void Session_config_entries_override_spinning_and_blocks_and_the_choice_says_so()
     {
-        var entries = new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "1", ["session.dynamic_block_base"] = "0" };
+        var entries = new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "0", ["session.dynamic_block_base"] = "4" };
         var overridden = CpuThreading.Choose(null, null, 2, entries);
         var other = CpuThreading.Choose(null, null, 2, new Dictionary<string, string> { ["session.dynamic_block_base"] = "8" });
 
         Assert.Multiple(() =>
         {
-            Assert.That(overridden.ToString(), Is.EqualTo("2 intra-op threads (cores available: 2), sequential, spinning"));
-            Assert.That(overridden.SessionConfigEntries(), Is.EqualTo(new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "1" }));
+            Assert.That(overridden.ToString(), Is.EqualTo("2 intra-op threads (cores available: 2), sequential, no spinning, dynamic blocks (base 4)"));
+            Assert.That(overridden.SessionConfigEntries(), Is.EqualTo(new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "0", ["session.dynamic_block_base"] = "4" }));
             Assert.That(other.DynamicBlockBase, Is.EqualTo(8));
-            Assert.That(other.AllowSpinning, Is.False);
+            Assert.That(other.AllowSpinning, Is.True);
         });
     }
 
@@ -67,7 +65,8 @@ public sealed class CpuThreadingTests
         var plain = new GptOptions { ModelPath = TestPaths.TinyShakespeare, IntraOpNumThreads = 2 };
         var spinning = new GptOptions { ModelPath = TestPaths.TinyShakespeare, IntraOpNumThreads = 2 };
         var entry = new ExecutionProviderOptions(ExecutionProviderOptions.Cpu);
-        entry.SessionConfigEntries["session.intra_op.allow_spinning"] = "1";
+        entry.SessionConfigEntries["session.intra_op.allow_spinning"] = "0";
+        entry.SessionConfigEntries["session.dynamic_block_base"] = "4";
         spinning.ExecutionProviders.Add(entry);
 
         using var plainModel = GptModel.Load(plain);
@@ -78,9 +77,9 @@ public sealed class CpuThreadingTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(plainModel.Threading.AllowSpinning, Is.False);
-            Assert.That(plainModel.Threading.DynamicBlockBase, Is.EqualTo(4));
-            Assert.That(spinningModel.Threading.AllowSpinning, Is.True);
+            Assert.That(plainModel.Threading.AllowSpinning, Is.True);
+            Assert.That(plainModel.Threading.DynamicBlockBase, Is.Zero);
+            Assert.That(spinningModel.Threading.AllowSpinning, Is.False);
             Assert.That(spinningModel.Threading.DynamicBlockBase, Is.EqualTo(4));
             Assert.That(spinningIds, Is.EqualTo(plainIds));
             Assert.That(plainIds, Has.Count.EqualTo(12));
@@ -115,7 +114,7 @@ public sealed class CpuThreadingTests
         Assert.Multiple(() =>
         {
             Assert.That(wideModel.Threading.IntraOpThreads, Is.EqualTo(1));
-            Assert.That(wideModel.Threading.AllowSpinning, Is.False);
+            Assert.That(wideModel.Threading.AllowSpinning, Is.True);
             Assert.That(entryModel.Threading.IntraOpThreads, Is.EqualTo(3));
             Assert.That(entryModel.Threading.Source, Is.EqualTo("IntraOpNumThreads"));
         });

@@ -87,7 +87,7 @@ public sealed class ExecutionProviderTests
             ["Gpt:ExecutionProviders:1:Name"] = "Cpu",
             ["Gpt:ExecutionProviders:1:IntraOpNumThreads"] = "1",
             ["Gpt:ExecutionProviders:1:EnableCpuMemArena"] = "false",
-            ["Gpt:ExecutionProviders:1:SessionConfigEntries:session.intra_op.allow_spinning"] = "1",
+            ["Gpt:ExecutionProviders:1:SessionConfigEntries:session.intra_op.allow_spinning"] = "0",
         }).Build();
         var services = new ServiceCollection();
         services.AddGpt(configuration.GetSection("Gpt"));
@@ -107,9 +107,9 @@ public sealed class ExecutionProviderTests
                 ["do_copy_in_default_stream"] = "1",
             }));
             Assert.That(options.ExecutionProviders[1].IntraOpNumThreads, Is.EqualTo(1));
-            Assert.That(options.ExecutionProviders[1].SessionConfigEntries, Is.EqualTo(new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "1" }));
+            Assert.That(options.ExecutionProviders[1].SessionConfigEntries, Is.EqualTo(new Dictionary<string, string> { ["session.intra_op.allow_spinning"] = "0" }));
             Assert.That(provider.GetRequiredService<GptModel>().ExecutionProvider, Is.EqualTo("Cpu"));
-            Assert.That(provider.GetRequiredService<GptModel>().Threading.AllowSpinning, Is.True, "the entry's session config shows in the choice");
+            Assert.That(provider.GetRequiredService<GptModel>().Threading.AllowSpinning, Is.False, "the entry's session config shows in the choice");
         });
     }
 
