@@ -123,126 +123,125 @@ internal sealed class OpenAIEndpoints
             : Results.Json(new ModelEntry(model.Id, model.Created), OpenAiJson.Options);
     }
 
-    private async Task<IResult> ChatAsync(HttpContext context)
+    private Task<IResult> ChatAsync(HttpContext context) => HandleAsync(context, "messages", OpenAiRequest.ParseChat, RespondChatAsync);
+
+    private Task<IResult> CompletionAsync(HttpContext context) => HandleAsync(context, "prompt", OpenAiRequest.ParseCompletion, RespondCompletionAsync);
+
+    /// <summary>What every generating endpoint does around its answer: counts the request, reads and parses the body, finds the model, bounds the prompt's length, and turns any failure into OpenAI's error shape.</summary>
+    private async Task<IResult> HandleAsync(HttpContext context, string promptParam, Func<JsonElement, OpenAIEndpointOptions, OpenAiRequest> parse, Func<HttpContext, OpenAiRequest, ServedModel, Task<IResult>> respond)
     {
         using var handling = _requests.Enter();
-        var aborted = context.RequestAborted;
         try
         {
-            var request = OpenAiRequest.ParseChat(await OpenAiBody.ReadAsync(context.Request, BodyLimit, _options.MaxJsonDepth, aborted).ConfigureAwait(false), _options);
+            var request = parse(await OpenAiBody.ReadAsync(context.Request, BodyLimit, _options.MaxJsonDepth, context.RequestAborted).ConfigureAwait(false), _options);
             var served = Find(request.Model);
-            CheckCharacters(served, request.PromptCharacters, "messages");
-            var options = request.ToChatOptions();
-            if (request.MaxTokens is { } maxTokens && served.GptChat is { } gptChat)
-            {
-                // A conversation longer than the context loses its oldest turns (Chat:ContextOverflow), unless set to Throw.
-                CheckContext(served, _dropsOldestTurns[served] ? null : GptPrompt.FromText(gptChat.FormatPrompt(request.Messages, options)), maxTokens, "messages");
-            }
-
-            var id = "chatcmpl-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture);
-            var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            if (!request.Stream)
-            {
-                var response = await served.Chat.GetResponseAsync(request.Messages, options, aborted).ConfigureAwait(false);
-                var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(c => ToolCallOf(c, null)).ToList();
-                var text = response.Text;
-                var message = new AssistantMessage(calls.Count > 0 && text.Length == 0 ? null : text, calls.Count > 0 ? calls : null);
-                return Results.Json(
-                    new ChatCompletion(id, created, served.Id, [new ChatChoice(0, message, null, response.FinishReason?.Value)], UsageFrom(response.Usage)),
-                    OpenAiJson.Options);
-            }
-
-            var updates = served.Chat.GetStreamingResponseAsync(request.Messages, options, aborted).GetAsyncEnumerator(aborted);
-            await using var disposeUpdates = updates.ConfigureAwait(false);
-            var hasUpdate = await updates.MoveNextAsync().ConfigureAwait(false);   // errors before the first token still get a status code
-            await StartEventStream(context).ConfigureAwait(false);
-            await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [new ChatChunkChoice(0, new Delta("assistant", string.Empty), null, null)])).ConfigureAwait(false);
-            UsageDetails? usage = null;
-            var callIndex = 0;
-            for (; hasUpdate; hasUpdate = await updates.MoveNextAsync().ConfigureAwait(false))
-            {
-                var update = updates.Current;
-                usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
-                if (update.Text.Length > 0)
-                {
-                    await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [new ChatChunkChoice(0, new Delta(null, update.Text), null, null)])).ConfigureAwait(false);
-                }
-
-                foreach (var call in update.Contents.OfType<FunctionCallContent>())
-                {
-                    var delta = new Delta(null, null, [ToolCallOf(call, callIndex++)]);
-                    await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [new ChatChunkChoice(0, delta, null, null)])).ConfigureAwait(false);
-                }
-
-                if (update.FinishReason is { } finish)
-                {
-                    await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [new ChatChunkChoice(0, new Delta(null, null), null, finish.Value)])).ConfigureAwait(false);
-                }
-            }
-
-            if (request.IncludeUsage)
-            {
-                await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [], UsageFrom(usage))).ConfigureAwait(false);
-            }
-
-            await WriteDone(context).ConfigureAwait(false);
-            return Results.Empty;
+            CheckCharacters(served, request.PromptCharacters, promptParam);
+            return await respond(context, request, served).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            return Fail(context, ex, "messages");
+            return Fail(context, ex, promptParam);
         }
     }
 
-    private async Task<IResult> CompletionAsync(HttpContext context)
+    private async Task<IResult> RespondChatAsync(HttpContext context, OpenAiRequest request, ServedModel served)
     {
-        using var handling = _requests.Enter();
         var aborted = context.RequestAborted;
-        try
+        var options = request.ToChatOptions();
+        if (request.MaxTokens is { } maxTokens && served.GptChat is { } gptChat)
         {
-            var request = OpenAiRequest.ParseCompletion(await OpenAiBody.ReadAsync(context.Request, BodyLimit, _options.MaxJsonDepth, aborted).ConfigureAwait(false), _options);
-            var served = Find(request.Model);
-            CheckCharacters(served, request.PromptCharacters, "prompt");
-            var options = request.ToGenerationOptions();
-            if (request.MaxTokens is { } maxTokens)
+            // A conversation longer than the context loses its oldest turns (Chat:ContextOverflow), unless set to Throw.
+            CheckContext(served, _dropsOldestTurns[served] ? null : GptPrompt.FromText(gptChat.FormatPrompt(request.Messages, options)), maxTokens, "messages");
+        }
+
+        var id = "chatcmpl-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture);
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (!request.Stream)
+        {
+            var response = await served.Chat.GetResponseAsync(request.Messages, options, aborted).ConfigureAwait(false);
+            var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(c => ToolCallOf(c, null)).ToList();
+            var text = response.Text;
+            var message = new AssistantMessage(calls.Count > 0 && text.Length == 0 ? null : text, calls.Count > 0 ? calls : null);
+            return Results.Json(
+                new ChatCompletion(id, created, served.Id, [new ChatChoice(0, message, null, response.FinishReason?.Value)], UsageFrom(response.Usage)),
+                OpenAiJson.Options);
+        }
+
+        var updates = served.Chat.GetStreamingResponseAsync(request.Messages, options, aborted).GetAsyncEnumerator(aborted);
+        await using var disposeUpdates = updates.ConfigureAwait(false);
+        var hasUpdate = await updates.MoveNextAsync().ConfigureAwait(false);   // errors before the first token still get a status code
+        await StartEventStream(context).ConfigureAwait(false);
+        await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [new ChatChunkChoice(0, new Delta("assistant", string.Empty), null, null)])).ConfigureAwait(false);
+        UsageDetails? usage = null;
+        var callIndex = 0;
+        for (; hasUpdate; hasUpdate = await updates.MoveNextAsync().ConfigureAwait(false))
+        {
+            var update = updates.Current;
+            usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
+            if (update.Text.Length > 0)
             {
-                CheckContext(served, request.Prompt!, maxTokens, "prompt");
+                await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [new ChatChunkChoice(0, new Delta(null, update.Text), null, null)])).ConfigureAwait(false);
             }
 
-            var generator = served.Generator;
-            var id = "cmpl-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture);
-            var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            if (!request.Stream)
+            foreach (var call in update.Contents.OfType<FunctionCallContent>())
             {
-                var result = await generator.GenerateAsync(request.Prompt!, options, aborted).ConfigureAwait(false);
-                return Results.Json(new Completion(id, created, served.Id, [new CompletionChoice(result.Text, 0, null, FinishReasonOf(result))], UsageOf(result)), OpenAiJson.Options);
+                var delta = new Delta(null, null, [ToolCallOf(call, callIndex++)]);
+                await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [new ChatChunkChoice(0, delta, null, null)])).ConfigureAwait(false);
             }
 
-            var tokens = generator.StreamAsync(request.Prompt!, options, aborted).GetAsyncEnumerator(aborted);
-            await using var disposeTokens = tokens.ConfigureAwait(false);
-            var hasToken = await tokens.MoveNextAsync().ConfigureAwait(false);
-            await StartEventStream(context).ConfigureAwait(false);
-            for (; hasToken; hasToken = await tokens.MoveNextAsync().ConfigureAwait(false))
+            if (update.FinishReason is { } finish)
             {
-                var token = tokens.Current;
-                if (token.Text.Length > 0 || token.Result is not null)
+                await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [new ChatChunkChoice(0, new Delta(null, null), null, finish.Value)])).ConfigureAwait(false);
+            }
+        }
+
+        if (request.IncludeUsage)
+        {
+            await WriteEvent(context, new ChatCompletionChunk(id, created, served.Id, [], UsageFrom(usage))).ConfigureAwait(false);
+        }
+
+        await WriteDone(context).ConfigureAwait(false);
+        return Results.Empty;
+    }
+
+    private async Task<IResult> RespondCompletionAsync(HttpContext context, OpenAiRequest request, ServedModel served)
+    {
+        var aborted = context.RequestAborted;
+        var options = request.ToGenerationOptions();
+        if (request.MaxTokens is { } maxTokens)
+        {
+            CheckContext(served, request.Prompt!, maxTokens, "prompt");
+        }
+
+        var generator = served.Generator;
+        var id = "cmpl-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture);
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (!request.Stream)
+        {
+            var result = await generator.GenerateAsync(request.Prompt!, options, aborted).ConfigureAwait(false);
+            return Results.Json(new Completion(id, created, served.Id, [new CompletionChoice(result.Text, 0, null, FinishReasonOf(result))], UsageOf(result)), OpenAiJson.Options);
+        }
+
+        var tokens = generator.StreamAsync(request.Prompt!, options, aborted).GetAsyncEnumerator(aborted);
+        await using var disposeTokens = tokens.ConfigureAwait(false);
+        var hasToken = await tokens.MoveNextAsync().ConfigureAwait(false);
+        await StartEventStream(context).ConfigureAwait(false);
+        for (; hasToken; hasToken = await tokens.MoveNextAsync().ConfigureAwait(false))
+        {
+            var token = tokens.Current;
+            if (token.Text.Length > 0 || token.Result is not null)
+            {
+                var finish = token.Result is { } result ? FinishReasonOf(result) : null;
+                await WriteEvent(context, new Completion(id, created, served.Id, [new CompletionChoice(token.Text, 0, null, finish)], null)).ConfigureAwait(false);
+                if (token.Result is { } last && request.IncludeUsage)
                 {
-                    var finish = token.Result is { } result ? FinishReasonOf(result) : null;
-                    await WriteEvent(context, new Completion(id, created, served.Id, [new CompletionChoice(token.Text, 0, null, finish)], null)).ConfigureAwait(false);
-                    if (token.Result is { } last && request.IncludeUsage)
-                    {
-                        await WriteEvent(context, new Completion(id, created, served.Id, [], UsageOf(last))).ConfigureAwait(false);
-                    }
+                    await WriteEvent(context, new Completion(id, created, served.Id, [], UsageOf(last))).ConfigureAwait(false);
                 }
             }
+        }
 
-            await WriteDone(context).ConfigureAwait(false);
-            return Results.Empty;
-        }
-        catch (Exception ex)
-        {
-            return Fail(context, ex, "prompt");
-        }
+        await WriteDone(context).ConfigureAwait(false);
+        return Results.Empty;
     }
 
     private ServedModel Find(string? model) =>
