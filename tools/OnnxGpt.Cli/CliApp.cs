@@ -41,6 +41,7 @@ internal static class CliApp
             SoakCommand.Create(),
             BenchCommand.Create(),
             QuantizeCommand.Create(),
+            OptimizeCommand.Create(),
             PerplexityCommand.Create(),
             ServeCommand.Create(),
         };

@@ -87,6 +87,7 @@ internal sealed record ChatTemplateJson(string Text, IReadOnlyList<int> Ids);
 [JsonSerializable(typeof(OnnxGpt.Providers.ExecutionProviderReport))]
 [JsonSerializable(typeof(SoakReport))]
 [JsonSerializable(typeof(QuantizeJson))]
+[JsonSerializable(typeof(OptimizeJson))]
 [JsonSerializable(typeof(PerplexityJson))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {

@@ -9,4 +9,5 @@ namespace OnnxGpt.Onnx.Quantization;
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(Dictionary<string, int>))]
 internal sealed partial class ConfigJson : JsonSerializerContext;

@@ -329,19 +329,19 @@ public static class ModelQuantizer
         return perm is null || (perm.Ints.Count == 2 && perm.Ints[0] == 1 && perm.Ints[1] == 0);
     }
 
-    private static AttributeProto IntAttribute(string name, long value) =>
+    internal static AttributeProto IntAttribute(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
-    private static TensorProto NewTensor(string name, TensorProto.Types.DataType type, long[] dims)
+    internal static TensorProto NewTensor(string name, TensorProto.Types.DataType type, long[] dims)
     {
         var tensor = new TensorProto { Name = name, DataType = (int)type };
         tensor.Dims.AddRange(dims);
         return tensor;
     }
 
-    private sealed record ExternalRef(string Location, long Offset, long Length);
+    internal sealed record ExternalRef(string Location, long Offset, long Length);
 
-    private static ExternalRef? External(TensorProto tensor)
+    internal static ExternalRef? External(TensorProto tensor)
     {
         if (tensor.DataLocation != TensorProto.Types.DataLocation.External)
         {
@@ -455,7 +455,7 @@ public static class ModelQuantizer
     /// Writes the external data file: new tensors from <paramref name="pending"/>, and the source's external tensors
     /// copied through a small buffer; inline source tensors stay inline.
     /// </summary>
-    private static void WriteData(GraphProto graph, Dictionary<TensorProto, byte[]> pending, string sourceFolder, string dataPath, CancellationToken cancellationToken)
+    internal static void WriteData(GraphProto graph, Dictionary<TensorProto, byte[]> pending, string sourceFolder, string dataPath, CancellationToken cancellationToken)
     {
         var location = Path.GetFileName(dataPath);
         var buffer = new byte[1 << 20];
@@ -538,10 +538,10 @@ public static class ModelQuantizer
         _ => throw new QuantizationException($"Initializer '{tensor.Name}' is external without a length, and its element type {tensor.DataType} has no known size."),
     };
 
-    private static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
+    internal static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
 
     /// <summary>Copies the folder's configuration and tokenizer files (not graphs or weights) into the output folder.</summary>
-    private static List<string> CopyFolderFiles(string sourceFolder, string outputDirectory, HashSet<string> dataFiles)
+    internal static List<string> CopyFolderFiles(string sourceFolder, string outputDirectory, HashSet<string> dataFiles)
     {
         var copied = new List<string>();
         if (Path.GetFullPath(sourceFolder) == Path.GetFullPath(outputDirectory))
@@ -554,7 +554,7 @@ public static class ModelQuantizer
             var name = Path.GetFileName(file);
             if (name.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".onnx.data", StringComparison.OrdinalIgnoreCase)
                 || name.EndsWith(".onnx_data", StringComparison.OrdinalIgnoreCase) || dataFiles.Contains(name)
-                || name is ConfigFileName or "weights.manifest.json")
+                || name is ConfigFileName or "optimize_config.json" or "weights.manifest.json")
             {
                 continue;
             }

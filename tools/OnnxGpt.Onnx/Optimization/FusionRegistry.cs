@@ -1,0 +1,35 @@
+namespace OnnxGpt.Onnx.Optimization;
+
+/// <summary>The fusions <see cref="GraphOptimizer"/> knows, by name, in the order they run when all are asked for.</summary>
+internal static class FusionRegistry
+{
+    /// <summary>Creates the fusions, in their running order (later fusions may consume earlier ones' operators).</summary>
+    public static IReadOnlyList<IGraphFusion> CreateAll() =>
+    [
+    ];
+
+    /// <summary>The known fusion names, in running order.</summary>
+    public static IReadOnlyList<string> Names => [.. CreateAll().Select(f => f.Name)];
+
+    /// <summary>The fusions named in <paramref name="names"/> (all when empty), in the registry's running order.</summary>
+    /// <exception cref="OptimizationException">A name is unknown; the message lists the known ones.</exception>
+    public static IReadOnlyList<IGraphFusion> Select(IEnumerable<string> names)
+    {
+        var all = CreateAll();
+        var wanted = names.ToList();
+        if (wanted.Count == 0)
+        {
+            return all;
+        }
+
+        foreach (var name in wanted)
+        {
+            if (!all.Any(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new OptimizationException($"No fusion named '{name}'; the fusions are: {string.Join(", ", all.Select(f => f.Name))}.");
+            }
+        }
+
+        return [.. all.Where(f => wanted.Any(w => string.Equals(f.Name, w, StringComparison.OrdinalIgnoreCase)))];
+    }
+}
