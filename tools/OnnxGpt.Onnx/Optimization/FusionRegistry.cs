@@ -6,6 +6,7 @@ internal static class FusionRegistry
     /// <summary>Creates the fusions, in their running order (later fusions may consume earlier ones' operators).</summary>
     public static IReadOnlyList<IGraphFusion> CreateAll() =>
     [
+        new AttentionFusion(),
     ];
 
     /// <summary>The known fusion names, in running order.</summary>
