@@ -181,6 +181,7 @@ public sealed class AttentionFusionTests
             }
 
             var options = new OptimizeOptions { ModelPath = source, OutputDirectory = output };
+            options.Fusions.Add("MultiHeadAttention");
             var result = GraphOptimizer.Optimize(options);
             using (Assert.EnterMultipleScope())
             {
@@ -192,6 +193,46 @@ public sealed class AttentionFusionTests
         finally
         {
             Directory.Delete(source, recursive: true);
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        }
+    }
+
+    [TestCase("gpt2-tiny", 2)]
+    [TestCase("gpt2-tiny-combined", 2)]
+    [TestCase("gpt2-tiny-nocache", 2)]
+    [TestCase("tiny-shakespeare-dynamo", 0)]
+    [TestCase("tiny-llama-shakespeare", 0)]
+    public async Task Every_graph_convention_is_fused_where_it_matches_and_generates_the_originals_ids(string fixture, int expected)
+    {
+        // Combined past (one [2, batch, heads, past, head size] tensor a layer) and no cache at all (the exporter's
+        // empty past) match too; the dynamo export (constant shapes) and Llama (rotary, grouped heads) do not.
+        var source = Path.Combine(AppContext.BaseDirectory, "fixtures", "conventions", fixture);
+        var output = Path.Combine(Path.GetTempPath(), "onnxgpt-attention-" + fixture + "-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = new OptimizeOptions { ModelPath = source, OutputDirectory = output };
+            options.Fusions.Add("MultiHeadAttention");
+            var result = GraphOptimizer.Optimize(options);
+            using var original = GptModel.Load(source);
+            using var fused = GptModel.Load(output);
+            var greedy = new GenerationOptions { DoSample = false, MaxNewTokens = 24 };
+            var prompt = GptPrompt.FromTokenIds([1, 2, 3, 4, 5]);
+            var want = await GptGenerator.Create(original).GenerateAsync(prompt, greedy);
+            var got = await GptGenerator.Create(fused).GenerateAsync(prompt, greedy);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(result.Fusions.Single().Count, Is.EqualTo(expected));
+                Assert.That(result.OperatorsAfter.GetValueOrDefault("com.microsoft:MultiHeadAttention"), Is.EqualTo(expected));
+                Assert.That(result.NodesAfter == result.NodesBefore, Is.EqualTo(expected == 0));
+                Assert.That(got.TokenIds, Is.EqualTo(want.TokenIds));
+                Assert.That(got.GeneratedTokenCount, Is.EqualTo(want.GeneratedTokenCount));
+            }
+        }
+        finally
+        {
             if (Directory.Exists(output))
             {
                 Directory.Delete(output, recursive: true);
