@@ -6,6 +6,11 @@ internal static class FusionRegistry
     /// <summary>Creates the fusions, in their running order (later fusions may consume earlier ones' operators).</summary>
     public static IReadOnlyList<IGraphFusion> CreateAll() =>
     [
+        new SkipLayerNormFusion(),
+        new SkipSimplifiedLayerNormFusion(),
+        new BiasSkipLayerNormFusion(),
+        new FastGeluFusion(),
+        new BiasFastGeluFusion(),
     ];
 
     /// <summary>The known fusion names, in running order.</summary>
