@@ -12,8 +12,16 @@ namespace OnnxGpt.Onnx.Optimization;
 internal sealed class FastGeluFusion : IGraphFusion
 {
     private const float Tolerance = 1e-4f;
+    private readonly bool _cubeAsPowOnly;
 
-    public string Name => "FastGelu";
+    /// <summary>Creates the fusion.</summary>
+    /// <param name="cubeAsPowOnly">
+    /// False: fuse into FastGelu. True (the <c>GeluCubeAsPow</c> rewrite): only rewrite x^3 as <c>Pow(x, 3)</c>, the
+    /// arrangement ONNX Runtime's FastGeluFusion knows, so that ONNX Runtime fuses the GELU itself at load.
+    /// </param>
+    public FastGeluFusion(bool cubeAsPowOnly = false) => _cubeAsPowOnly = cubeAsPowOnly;
+
+    public string Name => _cubeAsPowOnly ? "GeluCubeAsPow" : "FastGelu";
 
     public int Apply(GraphContext graph)
     {
@@ -22,6 +30,23 @@ internal sealed class FastGeluFusion : IGraphFusion
         {
             if (GraphContext.Is(tanh, "Tanh") && Match(graph, tanh) is { } match)
             {
+                if (_cubeAsPowOnly)
+                {
+                    if (match.CubeNodes is [{ OpType: "Mul" }, { OpType: "Pow" }])
+                    {
+                        continue; // Already Pow(x, 3) * c.
+                    }
+
+                    var three = graph.AddInitializer(tanh.Name + "_three", [], [3f]);
+                    var c = graph.AddInitializer(tanh.Name + "_c", [], [0.044715f]);
+                    var cubed = graph.FreshName(tanh.Name + "_cube");
+                    graph.Remove(match.CubeNodes);
+                    graph.Add(graph.NewNode("Pow", "", [match.X, three], [cubed], tanh.Name + "_Pow"));
+                    graph.Add(graph.NewNode("Mul", "", [cubed, c], [match.CubeOutput], tanh.Name + "_MulCube"));
+                    fused++;
+                    continue;
+                }
+
                 var gelu = graph.NewNode("FastGelu", GraphContext.MicrosoftDomain, [match.X], [match.Output], tanh.Name + "_FastGelu");
                 graph.Remove(match.Nodes);
                 graph.Add(gelu);
@@ -32,7 +57,7 @@ internal sealed class FastGeluFusion : IGraphFusion
         return fused;
     }
 
-    private sealed record GeluMatch(string X, string Output, List<NodeProto> Nodes);
+    private sealed record GeluMatch(string X, string Output, List<NodeProto> Nodes, List<NodeProto> CubeNodes, string CubeOutput);
 
     private static GeluMatch? Match(GraphContext graph, NodeProto tanh)
     {
@@ -49,16 +74,19 @@ internal sealed class FastGeluFusion : IGraphFusion
 
         nodes.Add(inner);
         string? x = null;
+        var cubeNodes = new List<NodeProto>();
+        var cubeOutput = "";
         for (var i = 0; i < 2 && x is null; i++)
         {
             var candidate = inner.Input[i];
             var cubeValue = inner.Input[1 - i];
-            var cubeNodes = new List<NodeProto>();
+            cubeNodes.Clear();
             if (graph.Producer(cubeValue) is { } cube && GraphContext.Is(cube, "Mul") && graph.OnlyConsumer(cubeValue, inner)
                 && Product(graph, cube, cubeNodes, candidate) is { } leaves && TakeConstant(graph, leaves, 0.044715f)
                 && leaves.Count == 3 && leaves.All(l => l == candidate))
             {
                 x = candidate;
+                cubeOutput = cubeValue;
                 nodes.AddRange(cubeNodes);
             }
         }
@@ -97,7 +125,7 @@ internal sealed class FastGeluFusion : IGraphFusion
                 && factors.Count == 2 && factors.Contains(x) && factors.Contains(onePlus))
             {
                 nodes.AddRange(productNodes);
-                return new GeluMatch(x, root.Output[0], nodes);
+                return new GeluMatch(x, root.Output[0], nodes, cubeNodes, cubeOutput);
             }
         }
 

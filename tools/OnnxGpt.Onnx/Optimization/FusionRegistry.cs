@@ -11,6 +11,7 @@ internal static class FusionRegistry
         new BiasSkipLayerNormFusion(),
         new FastGeluFusion(),
         new BiasFastGeluFusion(),
+        new FastGeluFusion(cubeAsPowOnly: true),
     ];
 
     /// <summary>The known fusion names, in running order.</summary>
