@@ -215,7 +215,7 @@ public static class BenchmarkRunner
 
         return new BenchmarkReport
         {
-            Model = Path.GetFileName(folder.Directory.TrimEnd(Path.DirectorySeparatorChar)),
+            Model = Path.GetFileName(folder.Directory.TrimEnd(Path.DirectorySeparatorChar)) + (settings.Variant is { } shown ? " (" + shown + ")" : ""),
             ModelDirectory = folder.Directory,
             PromptTokens = prompt.Length,
             NewTokens = settings.NewTokens,

@@ -25,7 +25,12 @@ internal static class BenchCommand
         var gguf = new Option<string[]>("--gguf") { Description = "GGUF weight types for llamasharp (repeatable, one row each): F32, Q8_0, Q4_0. Default: F32. Written from the folder's float32 model.onnx into gguf/model-TYPE.gguf when missing.", HelpName = "TYPE", AllowMultipleArgumentsPerToken = true };
         var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads for every implementation. Default: OnnxGpt's choice, one per core this process may use; 0: ONNX Runtime's own default.", "N");
         var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
-        var variant = CommonOptions.Variant();
+        var variant = new Option<string[]>("--variant")
+        {
+            Description = "The graph variant to run (model_NAME.onnx; '-' for model.onnx). Repeatable: each variant of each --model is measured in turn in this run, one report each, in the order given (repeat them, e.g. - fused - fused, to interleave). Default: model.onnx.",
+            HelpName = "NAME",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var json = CommonOptions.Json();
         var sessionConfig = new Option<string[]>("--session-config") { Description = "An ONNX Runtime session config entry KEY=VALUE for OnnxGpt and the ONNX Runtime loops (repeatable), e.g. session.intra_op.allow_spinning=0.", HelpName = "KEY=VALUE" };
         var tightConfig = new Option<string[]>("--tight-config") { Description = "An extra ORT tight row with these settings, KEY=VALUE[,KEY=VALUE...] (repeatable): session config keys, or memory_pattern=0|1, cpu_mem_arena=0|1, threads=N.", HelpName = "ENTRIES" };
@@ -50,7 +55,8 @@ internal static class BenchCommand
             var folders = r.GetValue(models) is { Length: > 0 } given ? given : [CommonOptions.DefaultModelPath];
             var reports = new List<BenchmarkReport>();
             var stderr = r.InvocationConfiguration.Error;
-            foreach (var folder in folders)
+            var variants = r.GetValue(variant) is { Length: > 0 } named ? named.Select(v => v is "-" or "" ? null : v).ToArray() : [null];
+            foreach (var (folder, graphVariant) in folders.SelectMany(f => variants.Select(v => (f, v))))
             {
                 if (!Directory.Exists(folder))
                 {
@@ -61,7 +67,7 @@ internal static class BenchCommand
                 var settings = new BenchmarkSettings
                 {
                     ModelDirectory = folder,
-                    Variant = r.GetValue(variant),
+                    Variant = graphVariant,
                     PromptLength = r.GetValue(promptTokens),
                     NewTokens = r.GetValue(newTokens),
                     MeasuredRuns = r.GetValue(runs),

@@ -7,6 +7,12 @@ internal static class FusionRegistry
     public static IReadOnlyList<IGraphFusion> CreateAll() =>
     [
         new AttentionFusion(),
+        new SkipLayerNormFusion(),
+        new SkipSimplifiedLayerNormFusion(),
+        new BiasSkipLayerNormFusion(),
+        new FastGeluFusion(),
+        new BiasFastGeluFusion(),
+        new FastGeluFusion(cubeAsPowOnly: true),
     ];
 
     /// <summary>The known fusion names, in running order.</summary>

@@ -10,12 +10,10 @@ namespace OnnxGpt.Onnx.Optimization;
 /// (onnxruntime/python/tools/transformers) and ONNX Runtime does not do by itself at load: each fusion finds its
 /// pattern and replaces it with one com.microsoft operator. Weights are copied tensor by tensor (external data in,
 /// external data out); configuration and tokenizer files are copied beside the graph and the pass recorded in
-/// <c>optimize_config.json</c>. The input may be a quantized graph.
+/// <c>optimize_config.json</c> (<c>optimize_config_NAME.json</c> for a variant). The input may be a quantized graph.
 /// </summary>
 public static class GraphOptimizer
 {
-    private const string ConfigFileName = "optimize_config.json";
-
     /// <summary>The fusions, by name, in the order they run.</summary>
     public static IReadOnlyList<string> FusionNames => FusionRegistry.Names;
 
@@ -115,7 +113,9 @@ public static class GraphOptimizer
             ["nodes_before"] = nodesBefore,
             ["nodes_after"] = context.Graph.Node.Count,
         };
-        File.WriteAllText(Path.Combine(outputDirectory, ConfigFileName), JsonSerializer.Serialize(config, ConfigJson.Default.DictionaryStringObject));
+        // One record per variant, so that optimizing several variants into one folder keeps each one's.
+        var configName = options.Variant is null ? "optimize_config.json" : $"optimize_config_{options.Variant}.json";
+        File.WriteAllText(Path.Combine(outputDirectory, configName), JsonSerializer.Serialize(config, ConfigJson.Default.DictionaryStringObject));
         return new OptimizationResult
         {
             GraphPath = outputGraph,

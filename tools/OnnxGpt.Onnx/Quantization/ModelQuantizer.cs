@@ -554,7 +554,7 @@ public static class ModelQuantizer
             var name = Path.GetFileName(file);
             if (name.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".onnx.data", StringComparison.OrdinalIgnoreCase)
                 || name.EndsWith(".onnx_data", StringComparison.OrdinalIgnoreCase) || dataFiles.Contains(name)
-                || name is ConfigFileName or "optimize_config.json" or "weights.manifest.json")
+                || name is ConfigFileName or "weights.manifest.json" || name.StartsWith("optimize_config", StringComparison.Ordinal))
             {
                 continue;
             }
