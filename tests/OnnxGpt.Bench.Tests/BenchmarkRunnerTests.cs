@@ -66,6 +66,7 @@ public sealed class BenchmarkRunnerTests
             {
                 Assert.That(report.Implementations.Where(i => i.Status == ImplementationStatus.Failed).Select(i => i.Name + ": " + i.Note), Is.Empty);
                 Assert.That(report.Implementations.Where(i => i.Status == ImplementationStatus.Ok).Select(i => i.TokenIds), Has.All.EqualTo(reference.Implementations[0].TokenIds));
+                Assert.That(report.Model, Is.EqualTo(Path.GetFileName(dir) + " (copy)"), "a variant's report names it, so that several in one run tell apart");
             }
         }
         finally

@@ -148,6 +148,28 @@ public sealed class GraphOptimizerTests
         }
     }
 
+    [Test]
+    public void A_graph_no_fusion_matches_is_written_byte_for_byte_unchanged()
+    {
+        var source = Path.Combine(AppContext.BaseDirectory, "fixtures", "hub", "llama3");
+        var folder = Directory.CreateTempSubdirectory("onnxgpt-optimize-none-").FullName;
+        try
+        {
+            // A tiny seeded graph (no norms, no GELU) with a Shape and an Identity nothing reads: those stay too.
+            var result = GraphOptimizer.Optimize(new OptimizeOptions { ModelPath = source, OutputDirectory = folder });
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(result.Fusions.Select(f => f.Count), Is.All.Zero);
+                Assert.That((result.NodesBefore, result.NodesAfter), Is.EqualTo((12, 12)));
+                Assert.That(File.ReadAllBytes(result.GraphPath), Is.EqualTo(File.ReadAllBytes(Path.Combine(source, "onnx", "model.onnx"))));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static DenseTensor<float>[] EmptyCache() => [.. Enumerable.Range(0, 8).Select(_ => new DenseTensor<float>([1, 8, 0, 32]))];
 
     private static (float[] Logits, DenseTensor<float>[] Present) Run(InferenceSession session, long[] ids, int past, DenseTensor<float>[] cache)

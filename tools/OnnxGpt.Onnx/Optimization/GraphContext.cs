@@ -24,6 +24,8 @@ internal sealed class GraphContext
     private readonly HashSet<string> _graphOutputs = new(StringComparer.Ordinal);
     private readonly HashSet<string> _graphInputs = new(StringComparer.Ordinal);
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly HashSet<NodeProto> _deadAtStart;
+    private readonly HashSet<TensorProto> _unusedAtStart;
     private bool _stale = true;
     private int _nextName;
 
@@ -35,6 +37,9 @@ internal sealed class GraphContext
         _model = model;
         _graphFolder = graphFolder;
         Graph = model.Graph ?? throw new OptimizationException("The model holds no graph.");
+        var used = Used();
+        _deadAtStart = new HashSet<NodeProto>(Graph.Node.Where(n => IsDead(n, used)), ReferenceEqualityComparer.Instance);
+        _unusedAtStart = new HashSet<TensorProto>(Graph.Initializer.Where(t => !used.Contains(t.Name)), ReferenceEqualityComparer.Instance);
     }
 
     /// <summary>The graph.</summary>
@@ -262,24 +267,22 @@ internal sealed class GraphContext
         return node;
     }
 
-    /// <summary>Drops nodes and initializers nothing reads (the graph's outputs are read) and sorts the nodes topologically.</summary>
+    /// <summary>
+    /// Drops the nodes and initializers that fusions left unread (what nothing read before the pass stays, so a graph
+    /// no fusion matched is written unchanged) and sorts the nodes topologically.
+    /// </summary>
     public void Finish()
     {
         while (true)
         {
-            var used = new HashSet<string>(Graph.Output.Select(o => o.Name), StringComparer.Ordinal);
-            foreach (var node in Graph.Node)
-            {
-                used.UnionWith(node.Input);
-            }
-
-            var deadNodes = Graph.Node.Where(n => n.Output.All(o => o.Length == 0 || !used.Contains(o))).ToList();
+            var used = Used();
+            var deadNodes = Graph.Node.Where(n => IsDead(n, used) && !_deadAtStart.Contains(n)).ToList();
             foreach (var node in deadNodes)
             {
                 Graph.Node.Remove(node);
             }
 
-            var deadTensors = Graph.Initializer.Where(t => !used.Contains(t.Name)).ToList();
+            var deadTensors = Graph.Initializer.Where(t => !used.Contains(t.Name) && !_unusedAtStart.Contains(t)).ToList();
             foreach (var tensor in deadTensors)
             {
                 Graph.Initializer.Remove(tensor);
@@ -325,6 +328,19 @@ internal sealed class GraphContext
     /// <summary>Whether <paramref name="node"/> is <paramref name="opType"/> in the default ONNX domain.</summary>
     public static bool Is(NodeProto? node, string opType) =>
         node is not null && node.OpType == opType && node.Domain is not { Length: > 0 } or "ai.onnx";
+
+    private static bool IsDead(NodeProto node, HashSet<string> used) => node.Output.All(o => o.Length == 0 || !used.Contains(o));
+
+    private HashSet<string> Used()
+    {
+        var used = new HashSet<string>(Graph.Output.Select(o => o.Name), StringComparer.Ordinal);
+        foreach (var node in Graph.Node)
+        {
+            used.UnionWith(node.Input);
+        }
+
+        return used;
+    }
 
     private NodeProto? ConstantNode(string value) => Producer(value) is { } p && Is(p, "Constant") ? p : null;
 
