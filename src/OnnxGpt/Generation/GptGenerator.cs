@@ -129,10 +129,11 @@ public sealed class GptGenerator : IGptGenerator
                     break;
                 }
 
-                if (Thread.CurrentThread.IsThreadPoolThread && ThreadPool.PendingWorkItemCount > 0)
+                if (delivered > 0 && Thread.CurrentThread.IsThreadPoolThread && ThreadPool.PendingWorkItemCount > 0)
                 {
                     // A lone row holds its caller's pool thread between tokens: work queued behind it (the arrival of
-                    // the next request, on a machine with few pool threads) runs first.
+                    // the next request, on a machine with few pool threads) runs first. Not before the first token,
+                    // whose time the hop would add to.
                     await Task.Yield();
                 }
 
