@@ -88,9 +88,11 @@ public sealed class GptGenerator : IGptGenerator
             yield break;
         }
 
+        var scheduler = _model.Runtime.Scheduler;
+        bool alone;
         try
         {
-            _model.Runtime.Scheduler.Submit(row);
+            alone = scheduler.Submit(row);
         }
         catch
         {
@@ -104,13 +106,47 @@ public sealed class GptGenerator : IGptGenerator
         var deliveredChars = 0;
         try
         {
+            // The model's only request runs on this thread, as without batching, until a second request arrives:
+            // then the scheduler's thread runs both, and this reader waits for its tokens.
+            while (alone)
+            {
+                while (row.Tokens.TryRead(out var token))
+                {
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        await ThrowCancelledAsync(scheduler, row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    delivered++;
+                    deliveredChars += token.Text.Length;
+                    LogIfFinished(token);
+                    yield return token;
+                    await ThreadPoolSwitch.IfNeeded();
+                }
+
+                if (row.Tokens.Completion.IsCompleted)
+                {
+                    break;
+                }
+
+                if (delivered > 0 && Thread.CurrentThread.IsThreadPoolThread && ThreadPool.PendingWorkItemCount > 0)
+                {
+                    // A lone row holds its caller's pool thread between tokens: work queued behind it (the arrival of
+                    // the next request, on a machine with few pool threads) runs first. Not before the first token,
+                    // whose time the hop would add to.
+                    await Task.Yield();
+                }
+
+                alone = scheduler.DriveAlone(row);
+            }
+
             while (await row.Tokens.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 while (row.Tokens.TryRead(out var token))
                 {
                     if (cancellationToken.IsCancellationRequested)
                     {
-                        await ThrowCancelledAsync(row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);
+                        await ThrowCancelledAsync(scheduler, row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);
                     }
 
                     delivered++;
@@ -122,17 +158,17 @@ public sealed class GptGenerator : IGptGenerator
 
             if (row.Failure is GenerationCanceledException)
             {
-                await ThrowCancelledAsync(row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);
+                await ThrowCancelledAsync(scheduler, row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);
             }
 
             ThrowIfFailed(row);
         }
         finally
         {
-            // A reader that stops early (a disconnected client) frees its row at the next step.
+            // A reader that stops early (a disconnected client) frees its row at the next step (at once when it ran alone).
             if (!row.Tokens.Completion.IsCompleted)
             {
-                row.Abandon();
+                scheduler.Leave(row);
             }
         }
     }
@@ -314,9 +350,9 @@ public sealed class GptGenerator : IGptGenerator
     /// Waits for the engine to drop the cancelled row (within one step; its cache is then back in the pool) and
     /// throws with the tokens the reader was given.
     /// </summary>
-    private static async Task ThrowCancelledAsync(GenerationRow row, int delivered, int deliveredChars, CancellationToken cancellationToken)
+    private static async Task ThrowCancelledAsync(GenerationScheduler scheduler, GenerationRow row, int delivered, int deliveredChars, CancellationToken cancellationToken)
     {
-        row.Abandon();
+        scheduler.Leave(row);
         while (await row.Tokens.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
             while (row.Tokens.TryRead(out _))
