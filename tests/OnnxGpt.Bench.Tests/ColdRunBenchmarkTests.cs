@@ -14,7 +14,7 @@ public sealed class ColdRunBenchmarkTests
     {
         // A stand-in for onnxgpt generate: three "tokens" after 200 ms, COLD_GAP seconds apart (0.1 unless the configuration sets it).
         const string Script = "g=${COLD_GAP:-0.1}; sleep 0.2; printf a; sleep $g; printf b; sleep $g; printf c";
-        var configuration = new KeyValuePair<string, IReadOnlyDictionary<string, string>>("slow", new Dictionary<string, string> { ["COLD_GAP"] = "0.4" });
+        var configuration = new ColdRunConfiguration("slow", new Dictionary<string, string> { ["COLD_GAP"] = "0.4" });
 
         var report = await ColdRunBenchmark.RunAsync("/bin/sh", ["-c", Script], "model", "prompt", 3, 1, [configuration], null, CancellationToken.None);
 

@@ -5,9 +5,10 @@ public sealed class BenchColdCommandTests
     [Test]
     public void Env_takes_a_label_and_comma_separated_variables()
     {
-        var (label, variables) = BenchCommand.ParseEnvironment("jit=DOTNET_TieredPGO=0,DOTNET_TC_QuickJitForLoops=1");
+        var (label, variables, executable) = BenchCommand.ParseEnvironment("jit=DOTNET_TieredPGO=0,DOTNET_TC_QuickJitForLoops=1");
 
         Assert.That(label, Is.EqualTo("jit"));
+        Assert.That(executable, Is.Null);
         Assert.That(variables, Is.EqualTo(new Dictionary<string, string> { ["DOTNET_TieredPGO"] = "0", ["DOTNET_TC_QuickJitForLoops"] = "1" }));
     }
 

@@ -18,15 +18,15 @@ public static class ColdRunBenchmark
     /// <param name="prompt">The prompt text.</param>
     /// <param name="newTokens">Tokens to generate (end-of-sequence is forbidden until then, so every process writes as many).</param>
     /// <param name="runs">Processes per configuration.</param>
-    /// <param name="configurations">Label and environment of each configuration; the default (no variables) is added first.</param>
+    /// <param name="configurations">The configurations to compare; the default (this executable, no variables) is added first.</param>
     /// <param name="progress">Progress lines.</param>
     /// <param name="cancellationToken">Stops between processes.</param>
     /// <returns>The report.</returns>
-    public static async Task<ColdRunReport> RunAsync(string executable, IReadOnlyList<string> prefixArguments, string model, string prompt, int newTokens, int runs, IReadOnlyList<KeyValuePair<string, IReadOnlyDictionary<string, string>>> configurations, IProgress<string>? progress, CancellationToken cancellationToken)
+    public static async Task<ColdRunReport> RunAsync(string executable, IReadOnlyList<string> prefixArguments, string model, string prompt, int newTokens, int runs, IReadOnlyList<ColdRunConfiguration> configurations, IProgress<string>? progress, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(newTokens, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
-        var all = new List<KeyValuePair<string, IReadOnlyDictionary<string, string>>> { new("default", new Dictionary<string, string>()) };
+        var all = new List<ColdRunConfiguration> { new("default", new Dictionary<string, string>()) };
         all.AddRange(configurations);
         var count = newTokens.ToString(CultureInfo.InvariantCulture);
         string[] arguments = ["generate", "-m", model, prompt, "-n", count, "--min-new-tokens", count];
@@ -37,8 +37,10 @@ public static class ColdRunBenchmark
         {
             for (var c = 0; c < all.Count; c++)
             {
-                progress?.Report($"{all[c].Key}: process {run + 1}/{runs}");
-                var (toFirst, rate, total) = await RunOnceAsync(executable, [.. prefixArguments, .. arguments], all[c].Value, newTokens, cancellationToken);
+                progress?.Report($"{all[c].Label}: process {run + 1}/{runs}");
+                var (toFirst, rate, total) = all[c].Executable is { } other
+                    ? await RunOnceAsync(other, arguments, all[c].Environment, newTokens, cancellationToken)
+                    : await RunOnceAsync(executable, [.. prefixArguments, .. arguments], all[c].Environment, newTokens, cancellationToken);
                 first[c].Add(toFirst);
                 decode[c].Add(rate);
                 process[c].Add(total);
@@ -53,8 +55,9 @@ public static class ColdRunBenchmark
             ProcessorCount = Environment.ProcessorCount,
             Results = [.. all.Select((c, i) => new ColdRunResult
             {
-                Label = c.Key,
-                Environment = c.Value,
+                Label = c.Label,
+                Environment = c.Environment,
+                Executable = c.Executable,
                 StartToFirstTokenMs = Median(first[i]),
                 DecodeTokensPerSecond = Median(decode[i]),
                 ProcessMs = Median(process[i]),

@@ -9,6 +9,9 @@ public sealed class ColdRunResult
     /// <summary>The environment variables set for the child processes (empty for the default).</summary>
     public required IReadOnlyDictionary<string, string> Environment { get; init; }
 
+    /// <summary>The executable its processes ran, when not the benchmark's own.</summary>
+    public string? Executable { get; init; }
+
     /// <summary>Median milliseconds from starting the process to its first generated text on standard output.</summary>
     public required double StartToFirstTokenMs { get; init; }
 
