@@ -190,8 +190,9 @@ internal sealed class OrtGraph
                 case ThreadsKey:
                     break;
                 case ProfileKey:
-                    options.EnableProfiling = true;
+                    // The prefix first: EnableProfiling starts the profiler with the prefix it finds.
                     options.ProfileOutputPathPrefix = value;
+                    options.EnableProfiling = true;
                     break;
                 default:
                     options.AddSessionConfigEntry(key, value);
