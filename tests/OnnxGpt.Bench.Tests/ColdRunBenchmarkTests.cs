@@ -21,10 +21,10 @@ public sealed class ColdRunBenchmarkTests
         var (fast, slow) = (report.Results[0], report.Results[1]);
         Assert.That(fast.Label, Is.EqualTo("default"));
         Assert.That(slow.Label, Is.EqualTo("slow"));
-        Assert.That(slow.StartToFirstTokenMs, Is.InRange(180, 600));
-        // Two tokens after the first over 0.2 s and over 0.8 s.
-        Assert.That(fast.DecodeTokensPerSecond, Is.InRange(6.0, 10.5));
-        Assert.That(slow.DecodeTokensPerSecond, Is.InRange(2.0, 2.6));
+        Assert.That(slow.StartToFirstTokenMs, Is.InRange(180, 1500));
+        // Two tokens after the first over 0.2 s and over 0.8 s (a loaded machine only sleeps longer: the upper bounds hold).
+        Assert.That(fast.DecodeTokensPerSecond, Is.InRange(3.0, 10.5));
+        Assert.That(slow.DecodeTokensPerSecond, Is.InRange(1.2, 2.6));
         Assert.That(slow.ProcessMs, Is.GreaterThanOrEqualTo(slow.StartToFirstTokenMs + 780));
         Assert.That(report.Command, Is.EqualTo("generate -m model prompt -n 3 --min-new-tokens 3"));
     }
