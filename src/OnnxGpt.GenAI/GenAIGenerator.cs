@@ -139,7 +139,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         try
         {
             string provider;
-            (model, provider) = LoadModel(config, modelPath, options, logger);
+            (model, provider) = LoadModel(config, modelPath, options, genAIOptions.ConfigOverlay, logger);
             adapters = LoadAdapters(model, folder.Directory, modelPath, genAIOptions);
             if (folder.Tokenizer is null && folder.HasTokenizerJson)
             {
@@ -286,7 +286,7 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         }
     }
 
-    private static (Model Model, string Provider) LoadModel(Config config, string modelPath, GptOptions options, ILogger logger)
+    private static (Model Model, string Provider) LoadModel(Config config, string modelPath, GptOptions options, string? userOverlay, ILogger logger)
     {
         IReadOnlyList<ExecutionProviderOptions> list = options.ExecutionProviders.Count == 0 ? [new ExecutionProviderOptions(ExecutionProviderOptions.Cpu)] : [.. options.ExecutionProviders];
         var failures = new List<KeyValuePair<string, string>>();
@@ -318,8 +318,20 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
                         break;
                     default:
                         // "Cpu": no provider appended; onnxruntime-genai then runs on ONNX Runtime's CPU provider.
-                        ApplyCpuSessionOptions(config, provider);
+                        ApplyCpuSessionOptions(config, provider, options.IntraOpNumThreads);
                         break;
+                }
+
+                if (name != ExecutionProviderOptions.Cpu && SessionOptionsOverlay(provider, null) is { } entries)
+                {
+                    // Session config entries are not the CPU's alone (they stay in the config for a later entry too).
+                    config.Overlay(entries);
+                }
+
+                if (!string.IsNullOrWhiteSpace(userOverlay))
+                {
+                    // GenAIOptions.ConfigOverlay is the user's last word over OnnxGpt's choices (it was checked once already).
+                    config.Overlay(userOverlay);
                 }
 
                 return (new Model(config), name);
@@ -344,30 +356,63 @@ public sealed class GenAIGenerator : IGptGenerator, IDisposable
         throw new ExecutionProviderException(failures);
     }
 
-    /// <summary>The CPU entry's own session settings, as genai_config.json's decoder session_options.</summary>
-    private static void ApplyCpuSessionOptions(Config config, ExecutionProviderOptions provider)
+    /// <summary>The CPU entry's session settings (OnnxGpt's thread choice and its session config entries), as genai_config.json's decoder session_options.</summary>
+    private static void ApplyCpuSessionOptions(Config config, ExecutionProviderOptions provider, int? intraOpThreads)
     {
-        var settings = new List<string>();
-        if (provider.IntraOpNumThreads is > 0)
+        var threading = CpuThreading.Choose(provider.IntraOpNumThreads ?? intraOpThreads, provider.InterOpNumThreads, CpuThreading.CoresAvailable, provider.SessionConfigEntries);
+        if (SessionOptionsOverlay(provider, threading) is { } overlay)
         {
-            settings.Add("\"intra_op_num_threads\":" + provider.IntraOpNumThreads.Value.ToString(CultureInfo.InvariantCulture));
-        }
-
-        if (provider.InterOpNumThreads is > 0)
-        {
-            settings.Add("\"inter_op_num_threads\":" + provider.InterOpNumThreads.Value.ToString(CultureInfo.InvariantCulture));
-        }
-
-        if (provider.EnableCpuMemArena is { } arena)
-        {
-            settings.Add("\"enable_cpu_mem_arena\":" + (arena ? "true" : "false"));
-        }
-
-        if (settings.Count > 0)
-        {
-            config.Overlay("{\"model\":{\"decoder\":{\"session_options\":{" + string.Join(",", settings) + "}}}}");
+            config.Overlay(overlay);
         }
     }
+
+    /// <summary>
+    /// The genai_config.json overlay that gives onnxruntime-genai's decoder session what OnnxGpt's own runtime would
+    /// set (SessionFactory): on the CPU (<paramref name="threading"/> not null) the chosen intra-op and inter-op
+    /// threads, the arena switch and the threading's config entries (spinning, dynamic blocks) the user did not set
+    /// themselves; then the entry's <see cref="ExecutionProviderOptions.SessionConfigEntries"/>. onnxruntime-genai
+    /// passes every string-valued key of <c>session_options</c> it does not know itself to ONNX Runtime's
+    /// <c>AddConfigEntry</c>. Null when there is nothing to set.
+    /// </summary>
+    internal static string? SessionOptionsOverlay(ExecutionProviderOptions provider, CpuThreading? threading)
+    {
+        var settings = new List<string>();
+        if (threading is not null)
+        {
+            if (threading.IntraOpThreads > 0)
+            {
+                settings.Add("\"intra_op_num_threads\":" + threading.IntraOpThreads.ToString(CultureInfo.InvariantCulture));
+            }
+
+            if (threading.InterOpThreads > 0)
+            {
+                settings.Add("\"inter_op_num_threads\":" + threading.InterOpThreads.ToString(CultureInfo.InvariantCulture));
+            }
+
+            if (provider.EnableCpuMemArena is { } arena)
+            {
+                settings.Add("\"enable_cpu_mem_arena\":" + (arena ? "true" : "false"));
+            }
+
+            foreach (var (key, value) in threading.SessionConfigEntries())
+            {
+                if (!provider.SessionConfigEntries.ContainsKey(key))
+                {
+                    settings.Add(ConfigEntry(key, value));
+                }
+            }
+        }
+
+        foreach (var (key, value) in provider.SessionConfigEntries)
+        {
+            settings.Add(ConfigEntry(key, value));
+        }
+
+        return settings.Count == 0 ? null : "{\"model\":{\"decoder\":{\"session_options\":{" + string.Join(",", settings) + "}}}}";
+    }
+
+    private static string ConfigEntry(string key, string value) =>
+        "\"" + System.Text.Json.JsonEncodedText.Encode(key) + "\":\"" + System.Text.Json.JsonEncodedText.Encode(value) + "\"";
 
     private static Adapters? LoadAdapters(Model model, string directory, string modelPath, GenAIOptions options)
     {

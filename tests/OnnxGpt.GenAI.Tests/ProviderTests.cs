@@ -66,6 +66,52 @@ public class ProviderTests
     }
 
     [Test]
+    public void The_cpu_overlay_carries_the_thread_choice_and_the_entry_session_config_entries_the_user_entries_winning()
+    {
+        var provider = new ExecutionProviderOptions("Cpu") { IntraOpNumThreads = 3, InterOpNumThreads = 1, EnableCpuMemArena = false };
+        provider.SessionConfigEntries["session.dynamic_block_base"] = "4";
+        provider.SessionConfigEntries["session.set_denormal_as_zero"] = "1";
+        var threading = CpuThreading.Choose(provider.IntraOpNumThreads, provider.InterOpNumThreads, 2, provider.SessionConfigEntries);
+
+        var overlay = GenAIGenerator.SessionOptionsOverlay(provider, threading);
+
+        Assert.That(overlay, Is.EqualTo("{\"model\":{\"decoder\":{\"session_options\":{\"intra_op_num_threads\":3,\"inter_op_num_threads\":1,\"enable_cpu_mem_arena\":false,"
+            + "\"session.intra_op.allow_spinning\":\"1\",\"session.dynamic_block_base\":\"4\",\"session.set_denormal_as_zero\":\"1\"}}}}"));
+    }
+
+    [Test]
+    public void The_default_cpu_overlay_is_one_thread_per_available_core_spinning()
+    {
+        var overlay = GenAIGenerator.SessionOptionsOverlay(new ExecutionProviderOptions("Cpu"), CpuThreading.Choose(null, null, 2));
+
+        Assert.That(overlay, Is.EqualTo("{\"model\":{\"decoder\":{\"session_options\":{\"intra_op_num_threads\":2,\"session.intra_op.allow_spinning\":\"1\"}}}}"));
+    }
+
+    [Test]
+    public void A_gpu_entry_without_session_config_entries_has_no_overlay_and_one_with_entries_passes_them_alone()
+    {
+        var cuda = new ExecutionProviderOptions("Cuda");
+        Assert.That(GenAIGenerator.SessionOptionsOverlay(cuda, null), Is.Null);
+
+        cuda.SessionConfigEntries["session.disable_prepacking"] = "1";
+        Assert.That(GenAIGenerator.SessionOptionsOverlay(cuda, null), Is.EqualTo("{\"model\":{\"decoder\":{\"session_options\":{\"session.disable_prepacking\":\"1\"}}}}"));
+    }
+
+    [Test]
+    public void Cpu_session_config_entries_reach_onnxruntime_genai_session()
+    {
+        // An entry ONNX Runtime acts on at load: reading model.onnx as an ORT-format file fails, so the load failing proves the entry arrived.
+        var options = new GptOptions { ModelPath = Fixtures.TinyShakespeare };
+        var cpu = new ExecutionProviderOptions("Cpu");
+        cpu.SessionConfigEntries["session.load_model_format"] = "ORT";
+        options.ExecutionProviders.Add(cpu);
+
+        var ex = Assert.Throws<ModelLoadException>(() => GenAIGenerator.Create(options));
+
+        Assert.That(ex!.Message, Does.Contain("onnxruntime-genai cannot load the model"));
+    }
+
+    [Test]
     public void A_folder_without_genai_config_is_a_ModelLoadException_that_says_so()
     {
         var directory = Directory.CreateTempSubdirectory("onnxgpt-genai-");

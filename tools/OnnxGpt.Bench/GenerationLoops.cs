@@ -149,10 +149,13 @@ internal sealed class OrtGraph
     /// <summary>A pseudo-key: the intra-op threads (overrides the benchmark's).</summary>
     public const string ThreadsKey = "threads";
 
+    /// <summary>A pseudo-key: ONNX Runtime's profiler on, writing PREFIX_date.json (per-node times of every run of the session).</summary>
+    public const string ProfileKey = "profile";
+
     /// <summary>
     /// The session options of the ONNX Runtime loops: OnnxGpt's thread choice for <paramref name="threads"/>, then
     /// <paramref name="sessionConfig"/>: session config entries, except the pseudo-keys <see cref="MemoryPatternKey"/>,
-    /// <see cref="CpuMemArenaKey"/> and <see cref="ThreadsKey"/>, which set the options of those names.
+    /// <see cref="CpuMemArenaKey"/>, <see cref="ThreadsKey"/> and <see cref="ProfileKey"/>, which set the options of those names.
     /// </summary>
     public static SessionOptions CreateSessionOptions(int? threads, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
@@ -185,6 +188,11 @@ internal sealed class OrtGraph
                     options.EnableCpuMemArena = value != "0";
                     break;
                 case ThreadsKey:
+                    break;
+                case ProfileKey:
+                    // The prefix first: EnableProfiling starts the profiler with the prefix it finds.
+                    options.ProfileOutputPathPrefix = value;
+                    options.EnableProfiling = true;
                     break;
                 default:
                     options.AddSessionConfigEntry(key, value);

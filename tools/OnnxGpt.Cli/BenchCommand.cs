@@ -33,7 +33,7 @@ internal static class BenchCommand
         };
         var json = CommonOptions.Json();
         var sessionConfig = new Option<string[]>("--session-config") { Description = "An ONNX Runtime session config entry KEY=VALUE for OnnxGpt and the ONNX Runtime loops (repeatable), e.g. session.intra_op.allow_spinning=0.", HelpName = "KEY=VALUE" };
-        var tightConfig = new Option<string[]>("--tight-config") { Description = "An extra ORT tight row with these settings, KEY=VALUE[,KEY=VALUE...] (repeatable): session config keys, or memory_pattern=0|1, cpu_mem_arena=0|1, threads=N.", HelpName = "ENTRIES" };
+        var tightConfig = new Option<string[]>("--tight-config") { Description = "An extra ORT tight row with these settings, KEY=VALUE[,KEY=VALUE...] (repeatable): session config keys, or memory_pattern=0|1, cpu_mem_arena=0|1, threads=N, profile=PREFIX (ONNX Runtime's per-node profile, PREFIX_date.json).", HelpName = "ENTRIES" };
         var stepTimes = new Option<bool>("--step-times") { Description = "List every decode step's time (first measured run of each implementation) in the JSON report." };
         var command = new Command("bench", "Measure OnnxGpt against ONNX Runtime loops and onnxruntime-genai on the same graph: time to first token, decode tokens/s, per-token time early and late, allocations, memory, and the bandwidth ceiling.")
         {
@@ -93,6 +93,7 @@ internal static class BenchCommand
         command.Subcommands.Add(CreateTokenizer());
         command.Subcommands.Add(CreateConcurrency());
         command.Subcommands.Add(CreateSpeculative());
+        command.Subcommands.Add(CreateCold());
         return command;
     }
 
@@ -137,6 +138,81 @@ internal static class BenchCommand
             return reports.All(x => x.IdsMatch) ? ExitCodes.Success : ExitCodes.Failure;
         });
         return command;
+    }
+
+    private static Command CreateCold()
+    {
+        var model = new Option<string>("--model", "-m") { Description = "The model folder. Default: the embedded tiny-shakespeare model.", HelpName = "DIR" };
+        var prompt = new Option<string>("--prompt", "-p") { Description = "The prompt.", HelpName = "TEXT", DefaultValueFactory = _ => "ROMEO:" };
+        var newTokens = NumberOption.Create<int>("--new-tokens", 128, "Tokens each process generates.", "N");
+        var runs = NumberOption.Create<int>("--runs", 5, "Processes per configuration (medians are reported).", "N");
+        var env = new Option<string[]>("--env") { Description = "A configuration to compare with the default (repeatable): LABEL=KEY=VALUE[,KEY=VALUE...] environment variables for its processes, e.g. nopgo=DOTNET_TieredPGO=0.", HelpName = "LABEL=VARS" };
+        var executables = new Option<string[]>("--executable") { Description = "Another onnxgpt to compare with this one (repeatable): LABEL=PATH, e.g. r2r=publish/onnxgpt (a ReadyToRun publish).", HelpName = "LABEL=PATH" };
+        var json = CommonOptions.Json();
+        var command = new Command("cold", "Cold runs as a user types them: a new onnxgpt generate process per run, timed from its start to its first token, its decode rate and its whole life; configurations (environment variables) take turns.")
+        {
+            model, prompt, newTokens, runs, env, executables, json,
+        };
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var folder = Path.GetFullPath(r.GetValue(model) ?? CommonOptions.DefaultModelPath);
+            if (!Directory.Exists(folder))
+            {
+                throw new CliUsageException($"No model folder at '{folder}'.");
+            }
+
+            var (executable, prefix) = ThisExecutable();
+            var configurations = (r.GetValue(env) ?? []).Select(ParseEnvironment).ToList();
+            foreach (var other in r.GetValue(executables) ?? [])
+            {
+                var equals = other.IndexOf('=', StringComparison.Ordinal);
+                if (equals <= 0 || !File.Exists(other[(equals + 1)..]))
+                {
+                    throw new CliUsageException($"--executable '{other}': expected LABEL=PATH of an existing file.");
+                }
+
+                configurations.Add(new ColdRunConfiguration(other[..equals], new Dictionary<string, string>(), Path.GetFullPath(other[(equals + 1)..])));
+            }
+
+            var stderr = r.InvocationConfiguration.Error;
+            var report = await ColdRunBenchmark.RunAsync(executable, prefix, folder, r.GetValue(prompt)!, r.GetValue(newTokens), r.GetValue(runs), configurations, new Progress<string>(line => stderr.WriteLine(line)), ct);
+            await WriteReportsAsync(r.InvocationConfiguration.Output, r.GetValue(json), [report], x => x.ToJson(), (x, console) => x.WriteTable(console), ct);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>The command that runs this CLI again: its app host, or <c>dotnet</c> with its assembly.</summary>
+    private static (string Executable, string[] Prefix) ThisExecutable()
+    {
+        var path = Environment.ProcessPath ?? throw new CliUsageException("Cannot tell which executable runs onnxgpt.");
+        return string.Equals(Path.GetFileNameWithoutExtension(path), "dotnet", StringComparison.OrdinalIgnoreCase)
+            ? (path, [typeof(BenchCommand).Assembly.Location])
+            : (path, []);
+    }
+
+    /// <summary>Parses <c>LABEL=KEY=VALUE[,KEY=VALUE...]</c>.</summary>
+    internal static ColdRunConfiguration ParseEnvironment(string text)
+    {
+        var equals = text.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0 || equals == text.Length - 1)
+        {
+            throw new CliUsageException($"--env '{text}': expected LABEL=KEY=VALUE[,KEY=VALUE...], e.g. nopgo=DOTNET_TieredPGO=0.");
+        }
+
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in text[(equals + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var split = pair.IndexOf('=', StringComparison.Ordinal);
+            if (split <= 0)
+            {
+                throw new CliUsageException($"--env '{text}': '{pair}' is not KEY=VALUE.");
+            }
+
+            variables[pair[..split]] = pair[(split + 1)..];
+        }
+
+        return new ColdRunConfiguration(text[..equals], variables);
     }
 
     private static Command CreateTokenizer()
