@@ -74,4 +74,27 @@ public sealed class StepDistributionTests
             Assert.That(report.Threading, Is.EqualTo("2 intra-op threads (IntraOpNumThreads; cores available: " + Environment.ProcessorCount + "), sequential, no spinning, dynamic blocks (base 4)"), "the session config entry shows in the choice");
         }
     }
+
+    [Test]
+    public async Task Batching_off_is_a_row_of_its_own_with_the_same_ids()
+    {
+        var report = await BenchmarkRunner.RunAsync(new BenchmarkSettings
+        {
+            ModelDirectory = Path.Combine(AppContext.BaseDirectory, "models", "tiny-shakespeare"),
+            NewTokens = 12,
+            WarmupRuns = 0,
+            MeasuredRuns = 1,
+            IntraOpThreads = 2,
+            MeasureBandwidth = false,
+            Implementations = BenchmarkImplementations.OnnxGpt | BenchmarkImplementations.OnnxGptNoBatching,
+        });
+
+        var ran = report.Implementations.Where(i => i.Status == ImplementationStatus.Ok).ToList();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(ran.Select(i => i.Name), Is.EqualTo(new[] { "OnnxGpt", "OnnxGpt (batching off)" }));
+            Assert.That(ran[1].TokenIds, Is.EqualTo(ran[0].TokenIds));
+            Assert.That(ran[0].TokenIds, Has.Count.EqualTo(12));
+        }
+    }
 }

@@ -34,6 +34,13 @@ public enum BenchmarkImplementations
     /// </summary>
     OnnxGptManaged = 32,
 
+    /// <summary>
+    /// OnnxGpt as <see cref="OnnxGpt"/> with <c>GptOptions.EnableBatching = false</c>: the request drives its own engine
+    /// instead of the model's scheduler, so that a single stream's cost of continuous batching is measured in turns
+    /// with it. Not part of <see cref="All"/>.
+    /// </summary>
+    OnnxGptNoBatching = 64,
+
     /// <summary>OnnxGpt, the two ONNX Runtime loops and GenAI (not the optional <see cref="LlamaSharp"/>).</summary>
     All = OnnxGpt | OrtNaive | OrtTight | GenAI,
 }

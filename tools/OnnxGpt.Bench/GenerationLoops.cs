@@ -22,12 +22,14 @@ internal sealed class OnnxGptLoop : IGenerationLoop
 
     public const string ManagedDisplayName = "OnnxGpt (managed run)";
 
+    public const string NoBatchingDisplayName = "OnnxGpt (batching off)";
+
     private readonly GptModel _model;
     private readonly GptGenerator _generator;
 
-    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null, IReadOnlyDictionary<string, string>? sessionConfig = null, bool managedRun = false)
+    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null, IReadOnlyDictionary<string, string>? sessionConfig = null, bool managedRun = false, bool batching = true)
     {
-        var options = new GptOptions { ModelPath = folder.Directory, Variant = folder.Variant, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null };
+        var options = new GptOptions { ModelPath = folder.Directory, Variant = folder.Variant, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null, EnableBatching = batching };
         if (provider is not null || sessionConfig is { Count: > 0 })
         {
             var entry = new OnnxGpt.Providers.ExecutionProviderOptions(provider ?? OnnxGpt.Providers.ExecutionProviderOptions.Cpu);
@@ -41,7 +43,7 @@ internal sealed class OnnxGptLoop : IGenerationLoop
 
         _model = GptModel.Load(options, null, deviceCacheMemory: null, nativeRun: !managedRun);
         _generator = GptGenerator.Create(_model);
-        var name = managedRun ? ManagedDisplayName : DisplayName;
+        var name = managedRun ? ManagedDisplayName : batching ? DisplayName : NoBatchingDisplayName;
         Name = provider is null ? name : $"{name} ({_model.ExecutionProvider})";
     }
 

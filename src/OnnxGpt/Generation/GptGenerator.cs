@@ -53,6 +53,12 @@ public sealed class GptGenerator : IGptGenerator
             : null;
     }
 
+    /// <summary>
+    /// How often, at most, a lone row running on its caller's pool thread lets queued pool work run first (the arrival
+    /// of a second request that would join its batch): a few steps of a small graph, one step of a large one.
+    /// </summary>
+    private const long LoneRowYieldIntervalMs = 2;
+
     /// <inheritdoc />
     public async IAsyncEnumerable<GeneratedToken> StreamAsync(GptPrompt prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -104,6 +110,7 @@ public sealed class GptGenerator : IGptGenerator
         // The engine may run ahead of a slow reader; on cancellation the reader throws with what it was given.
         var delivered = 0;
         var deliveredChars = 0;
+        var lastYield = Environment.TickCount64;
         try
         {
             // The model's only request runs on this thread, as without batching, until a second request arrives:
@@ -129,12 +136,15 @@ public sealed class GptGenerator : IGptGenerator
                     break;
                 }
 
-                if (delivered > 0 && Thread.CurrentThread.IsThreadPoolThread && ThreadPool.PendingWorkItemCount > 0)
+                if (delivered > 0 && Environment.TickCount64 - lastYield >= LoneRowYieldIntervalMs
+                    && Thread.CurrentThread.IsThreadPoolThread && ThreadPool.PendingWorkItemCount > 0)
                 {
                     // A lone row holds its caller's pool thread between tokens: work queued behind it (the arrival of
                     // the next request, on a machine with few pool threads) runs first. Not before the first token,
-                    // whose time the hop would add to.
+                    // whose time the hop would add to, and at most once an interval: on a small graph a hop per
+                    // token (a pool thread to be scheduled beside ONNX Runtime's spinning one) costs more than a step.
                     await Task.Yield();
+                    lastYield = Environment.TickCount64;
                 }
 
                 alone = scheduler.DriveAlone(row);
