@@ -115,7 +115,7 @@ public sealed class GptGenerator : IGptGenerator
         {
             // The model's only request runs on this thread, as without batching, until a second request arrives:
             // then the scheduler's thread runs both, and this reader waits for its tokens.
-            while (alone)
+            while (true)
             {
                 while (row.Tokens.TryRead(out var token))
                 {
@@ -128,7 +128,20 @@ public sealed class GptGenerator : IGptGenerator
                     deliveredChars += token.Text.Length;
                     LogIfFinished(token);
                     yield return token;
-                    await ThreadPoolSwitch.IfNeeded();
+                    if (alone)
+                    {
+                        await ThreadPoolSwitch.IfNeeded();
+                    }
+                }
+
+                if (!alone)
+                {
+                    if (!await row.Tokens.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    continue;
                 }
 
                 if (row.Tokens.Completion.IsCompleted)
@@ -148,22 +161,6 @@ public sealed class GptGenerator : IGptGenerator
                 }
 
                 alone = scheduler.DriveAlone(row);
-            }
-
-            while (await row.Tokens.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
-            {
-                while (row.Tokens.TryRead(out var token))
-                {
-                    if (cancellationToken.IsCancellationRequested)
-                    {
-                        await ThrowCancelledAsync(scheduler, row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    delivered++;
-                    deliveredChars += token.Text.Length;
-                    LogIfFinished(token);
-                    yield return token;
-                }
             }
 
             if (row.Failure is GenerationCanceledException)

@@ -44,11 +44,7 @@ public static class GraphOptimizer
 
         var sourceGraphFolder = Path.GetDirectoryName(Path.GetFullPath(sourceGraph))!;
         var outputDirectory = options.OutputDirectory;
-        var outputGraph = options.Variant is null
-            ? Path.Combine(outputDirectory, "model.onnx")
-            : File.Exists(Path.Combine(outputDirectory, "model.onnx"))
-                ? Path.Combine(outputDirectory, $"model_{options.Variant}.onnx")
-                : Path.Combine(outputDirectory, "onnx", $"model_{options.Variant}.onnx");
+        var outputGraph = ModelQuantizer.OutputGraphPath(outputDirectory, options.Variant);
         if (Path.GetFullPath(outputGraph) == Path.GetFullPath(sourceGraph))
         {
             throw new OptimizationException($"The output graph '{outputGraph}' would overwrite the source; choose another output folder or give a variant.");

@@ -39,11 +39,7 @@ public static class ModelQuantizer
 
         // A variant goes where the folder's graphs are: beside a model.onnx already at the output's top (the library
         // looks in onnx/ only when the top holds no graph), else in the hub layout's onnx/ subfolder.
-        var outputGraph = options.Variant is null
-            ? Path.Combine(outputDirectory, "model.onnx")
-            : File.Exists(Path.Combine(outputDirectory, "model.onnx"))
-                ? Path.Combine(outputDirectory, $"model_{options.Variant}.onnx")
-                : Path.Combine(outputDirectory, "onnx", $"model_{options.Variant}.onnx");
+        var outputGraph = OutputGraphPath(outputDirectory, options.Variant);
         if (Path.GetFullPath(outputGraph) == Path.GetFullPath(sourceGraph))
         {
             throw new QuantizationException($"The output graph '{outputGraph}' would overwrite the source; choose another --output or give a --variant.");
@@ -585,4 +581,14 @@ public static class ModelQuantizer
         };
         File.WriteAllText(Path.Combine(outputDirectory, ConfigFileName), JsonSerializer.Serialize(config, ConfigJson.Default.DictionaryStringObject));
     }
+
+    /// <summary>
+    /// Where a written graph goes: <c>model.onnx</c>, or a variant beside a <c>model.onnx</c> already at the output's
+    /// top, else in the hub layout's <c>onnx/</c> subfolder (as the library looks for it).
+    /// </summary>
+    internal static string OutputGraphPath(string outputDirectory, string? variant) => variant is null
+        ? Path.Combine(outputDirectory, "model.onnx")
+        : File.Exists(Path.Combine(outputDirectory, "model.onnx"))
+            ? Path.Combine(outputDirectory, $"model_{variant}.onnx")
+            : Path.Combine(outputDirectory, "onnx", $"model_{variant}.onnx");
 }
