@@ -79,8 +79,8 @@ internal sealed record SoakReport(
         b.AppendLine();
         b.AppendLine(c, $"{Concurrency} concurrent streams, {Seconds:F0} s; finish reasons: {string.Join(", ", FinishReasons.Select(f => $"{f.Key} {f.Value}"))}; "
             + $"failures: {(FailuresByReason.Count == 0 ? "none" : string.Join(", ", FailuresByReason.Select(f => $"{f.Key} {f.Value}")))}; "
-            + $"working set end vs after warm-up: {WorkingSetGrowthPercent:+0.0;-0.0}% "
-            + $"({GrowthOutsideCachePoolPercent:+0.0;-0.0}% less the cache pool); caches still rented: {CachesStillRented}");
+            + $"working set end vs after warm-up: {WorkingSetGrowthPercent:+0.0;-0.0;0.0}% "
+            + $"({GrowthOutsideCachePoolPercent:+0.0;-0.0;0.0}% less the cache pool); caches still rented: {CachesStillRented}");
         return b.ToString();
     }
 }
