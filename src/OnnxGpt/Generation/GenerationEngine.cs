@@ -94,6 +94,9 @@ internal sealed class GenerationEngine : IDisposable
     /// <summary>Rows in the running batch.</summary>
     public int Running => _running.Count;
 
+    /// <summary>The engine's only row when it holds exactly one, prefilled and running; otherwise null.</summary>
+    public GenerationRow? LoneRunning => _pending.Count == 0 && _running.Count == 1 ? _running[0] : null;
+
     /// <summary>The most rows one step has run together so far.</summary>
     public int PeakRows { get; private set; }
 

@@ -76,6 +76,12 @@ internal sealed class GenerationRow
 
     public void Abandon() => _abandoned = true;
 
+    /// <summary>
+    /// Read from <see cref="Tokens"/> in place of a token: the batch shrank back to this row, and its reader drives it
+    /// alone from now on (<see cref="GenerationScheduler.DriveAlone"/>). Never yielded to the caller.
+    /// </summary>
+    public static GeneratedToken HandBack { get; } = new(-1, string.Empty, -1);
+
     /// <summary>Hands a token to the reader.</summary>
     public void Emit(GeneratedToken token) => _tokens.Writer.TryWrite(token);
 

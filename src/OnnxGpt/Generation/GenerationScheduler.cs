@@ -188,6 +188,7 @@ internal sealed class GenerationScheduler : IDisposable
                     _engine.Iterate(_arrivals);
                 }
 
+                GenerationRow? handBack = null;
                 lock (_gate)
                 {
                     if (_engine.Count == 0 && _inbox.IsEmpty)
@@ -195,6 +196,19 @@ internal sealed class GenerationScheduler : IDisposable
                         // Idle again: the next request runs alone on its caller's thread.
                         _threadDrives = false;
                     }
+                    else if (_inbox.IsEmpty && _engine.LoneRunning is { Abandoned: false } lone)
+                    {
+                        // The batch shrank back to one row: its reader drives it again, as a first lone request.
+                        _alone = lone;
+                        _threadDrives = false;
+                        handBack = lone;
+                    }
+                }
+
+                if (handBack is not null)
+                {
+                    // From a pool thread, so that the reader's continuation does not run (and drive) on this one.
+                    ThreadPool.UnsafeQueueUserWorkItem(static row => row.Emit(GenerationRow.HandBack), handBack, preferLocal: false);
                 }
             }
         }

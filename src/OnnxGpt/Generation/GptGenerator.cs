@@ -119,6 +119,13 @@ public sealed class GptGenerator : IGptGenerator
             {
                 while (row.Tokens.TryRead(out var token))
                 {
+                    if (ReferenceEquals(token, GenerationRow.HandBack))
+                    {
+                        // The batch shrank back to this row: it runs on this thread again.
+                        alone = true;
+                        continue;
+                    }
+
                     if (cancellationToken.IsCancellationRequested)
                     {
                         await ThrowCancelledAsync(scheduler, row, delivered, deliveredChars, cancellationToken).ConfigureAwait(false);

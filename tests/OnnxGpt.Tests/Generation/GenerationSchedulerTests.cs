@@ -104,6 +104,57 @@ public sealed class GenerationSchedulerTests
     }
 
     [Test]
+    public async Task When_the_batch_shrinks_back_to_one_row_its_reader_drives_it_again_off_the_scheduler_thread()
+    {
+        var expectedLone = await SingleRunAsync("ROMEO:", 80);
+        var expectedSecond = await SingleRunAsync("First Citizen:", 12);
+        using var model = GptModel.Load(TestPaths.TinyShakespeare);
+        var generator = GptGenerator.Create(model);
+        var probe = new ThreadProbe();
+
+        var lone = generator.StreamAsync("ROMEO:", Greedy(80, probe)).GetAsyncEnumerator();
+        var loneIds = new List<int>();
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.That(await lone.MoveNextAsync(), Is.True);
+            loneIds.Add(lone.Current.Id);
+        }
+
+        // The second request joins; once it has ended, the lone row is handed back to its reader: every later step
+        // runs off the scheduler's thread, as a first lone request's do.
+        var second = generator.GenerateAsync("First Citizen:", Greedy(12));
+        while (!second.IsCompleted && await lone.MoveNextAsync())
+        {
+            loneIds.Add(lone.Current.Id);
+        }
+
+        var secondResult = await second;
+        var stepsWhileBatched = probe.Calls;
+        while (await lone.MoveNextAsync())
+        {
+            loneIds.Add(lone.Current.Id);
+        }
+
+        await lone.DisposeAsync();
+        var scheduler = model.Runtime.Scheduler.Thread!.ManagedThreadId;
+        var afterwards = probe.Order.Skip(stepsWhileBatched).ToArray();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(loneIds, Is.EqualTo(expectedLone));
+            Assert.That(secondResult.TokenIds, Is.EqualTo(expectedSecond));
+            Assert.That(probe.Order.Take(stepsWhileBatched), Does.Contain(scheduler), "batched, the scheduler's thread ran the row");
+            Assert.That(afterwards, Has.Length.GreaterThanOrEqualTo(80 - stepsWhileBatched - 1));
+            Assert.That(afterwards, Does.Not.Contain(scheduler), "handed back, the reader's thread ran every step");
+            Assert.That(model.CacheStatistics.Rented, Is.Zero);
+        });
+
+        // The next request runs alone and gets its single-run ids.
+        var again = await generator.GenerateAsync("ROMEO:", Greedy(80));
+        Assert.That(again.TokenIds, Is.EqualTo(expectedLone));
+    }
+
+    [Test]
     public async Task Cancelling_a_lone_row_ends_it_with_the_tokens_it_was_given_and_frees_its_cache()
     {
         var expected = await SingleRunAsync("ROMEO:", 40);
@@ -184,6 +235,18 @@ public sealed class GenerationSchedulerTests
                 lock (_threads)
                 {
                     return [.. _threads.Distinct()];
+                }
+            }
+        }
+
+        /// <summary>Each call's thread, in call order.</summary>
+        public IReadOnlyList<int> Order
+        {
+            get
+            {
+                lock (_threads)
+                {
+                    return [.. _threads];
                 }
             }
         }
