@@ -13,12 +13,20 @@ internal static class FusionRegistry
         new FastGeluFusion(),
         new BiasFastGeluFusion(),
         new FastGeluFusion(cubeAsPowOnly: true),
+        new LmHeadFusion(LmHeadForm.TransB),
+        new LmHeadFusion(LmHeadForm.Unpacked),
+        new LmHeadFusion(LmHeadForm.Split2),
+        new LmHeadFusion(LmHeadForm.Split4),
     ];
+
+    /// <summary>The fusions that run only when named: alternative forms of one node (at most one of them applies).</summary>
+    public static IReadOnlySet<string> OptIn { get; } =
+        new HashSet<string>(["LmHeadTransB", "LmHeadUnpacked", "LmHeadSplit2", "LmHeadSplit4"], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The known fusion names, in running order.</summary>
     public static IReadOnlyList<string> Names => [.. CreateAll().Select(f => f.Name)];
 
-    /// <summary>The fusions named in <paramref name="names"/> (all when empty), in the registry's running order.</summary>
+    /// <summary>The fusions named in <paramref name="names"/> (all but the <see cref="OptIn"/> ones when empty), in the registry's running order.</summary>
     /// <exception cref="OptimizationException">A name is unknown; the message lists the known ones.</exception>
     public static IReadOnlyList<IGraphFusion> Select(IEnumerable<string> names)
     {
@@ -26,7 +34,7 @@ internal static class FusionRegistry
         var wanted = names.ToList();
         if (wanted.Count == 0)
         {
-            return all;
+            return [.. all.Where(f => !OptIn.Contains(f.Name))];
         }
 
         foreach (var name in wanted)

@@ -230,6 +230,20 @@ internal sealed class GraphContext
         return tensor.Name;
     }
 
+    /// <summary>Adds a small int64 initializer, inline, under a fresh name built from <paramref name="prefix"/>.</summary>
+    public string AddInt64Initializer(string prefix, long[] dims, long[] values)
+    {
+        var tensor = new TensorProto { Name = FreshName(prefix), DataType = (int)TensorProto.Types.DataType.Int64 };
+        tensor.Dims.AddRange(dims);
+        tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
+        Graph.Initializer.Add(tensor);
+        _stale = true;
+        return tensor.Name;
+    }
+
+    /// <summary>Marks the maps stale after a fusion changed the graph's inputs or outputs directly.</summary>
+    public void Changed() => _stale = true;
+
     /// <summary>A value or node name used nowhere in the graph, built from <paramref name="prefix"/>.</summary>
     public string FreshName(string prefix)
     {
