@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace OnnxGpt.Sampling;
 
 /// <summary>
@@ -82,8 +80,7 @@ internal sealed class TokenSampler
     }
 
     /// <summary>The first index of the highest score, as torch.argmax.</summary>
-    internal static int ArgMax(ReadOnlySpan<float> logits) =>
-        logits.IsEmpty ? 0 : Math.Max(0, TensorPrimitives.IndexOfMax(logits));
+    internal static int ArgMax(ReadOnlySpan<float> logits) => Selection.IndexOfMax(logits);
 
     /// <summary>
     /// Writes the ids of the highest finite scores to <paramref name="ids"/>, highest first (ties: lower id first),
