@@ -71,7 +71,8 @@ internal sealed class TokenSampler
             throw new GptException("Every token was removed by the sampling stages, or the model produced NaN scores; nothing can be sampled.");
         }
 
-        var token = _random is null ? ArgMax(logits)
+        // Greedy: the first index of the max ExpSum already found (not NaN here), as ArgMax gives, without a second pass.
+        var token = _random is null ? logits.IndexOf(max)
             : draft >= 0 && draft < exps.Length ? DrawAfterDraft(exps, sum, draft, _random)
             : Draw(exps, sum, _random);
         LastLogSumExp = max + Math.Log(sum);

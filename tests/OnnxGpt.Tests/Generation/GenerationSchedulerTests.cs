@@ -14,6 +14,19 @@ public sealed class GenerationSchedulerTests
     private static GenerationOptions Greedy(int tokens, ISamplingStage? stage = null) =>
         new() { DoSample = false, MaxNewTokens = tokens, MinNewTokens = tokens, CustomStages = stage is null ? [] : [stage] };
 
+    /// <summary>Reads the next <paramref name="count"/> tokens' ids from <paramref name="stream"/>, each of which must come.</summary>
+    private static async Task<List<int>> ReadIdsAsync(IAsyncEnumerator<GeneratedToken> stream, int count)
+    {
+        var ids = new List<int>();
+        for (var i = 0; i < count; i++)
+        {
+            Assert.That(await stream.MoveNextAsync(), Is.True);
+            ids.Add(stream.Current.Id);
+        }
+
+        return ids;
+    }
+
     private static async Task<int[]> SingleRunAsync(string prompt, int tokens)
     {
         using var alone = GptModel.Load(new GptOptions { ModelPath = TestPaths.TinyShakespeare, EnableBatching = false });
@@ -66,12 +79,7 @@ public sealed class GenerationSchedulerTests
         var probe = new ThreadProbe();
 
         var lone = generator.StreamAsync("ROMEO:", Greedy(60, probe)).GetAsyncEnumerator();
-        var loneIds = new List<int>();
-        for (var i = 0; i < 10; i++)
-        {
-            Assert.That(await lone.MoveNextAsync(), Is.True);
-            loneIds.Add(lone.Current.Id);
-        }
+        var loneIds = await ReadIdsAsync(lone, 10);
 
         var aloneThreads = probe.Threads.ToArray();
         var threadWhileAlone = model.Runtime.Scheduler.Thread;
@@ -113,12 +121,7 @@ public sealed class GenerationSchedulerTests
         var probe = new ThreadProbe();
 
         var lone = generator.StreamAsync("ROMEO:", Greedy(80, probe)).GetAsyncEnumerator();
-        var loneIds = new List<int>();
-        for (var i = 0; i < 5; i++)
-        {
-            Assert.That(await lone.MoveNextAsync(), Is.True);
-            loneIds.Add(lone.Current.Id);
-        }
+        var loneIds = await ReadIdsAsync(lone, 5);
 
         // The second request joins; once it has ended, the lone row is handed back to its reader: every later step
         // runs off the scheduler's thread, as a first lone request's do.
