@@ -16,7 +16,7 @@ public static class ConcurrencyBenchmark
     public static readonly IReadOnlyList<int> DefaultStreams = [1, 2, 4, 8, 16];
 
     /// <summary>Measured requests per client of the closed loop, after its first (staggering) one.</summary>
-    private const int MeasuredRequestsPerClient = 2;
+    private const int MeasuredRequestsPerClient = 3;
 
     /// <summary>
     /// Loads the model twice (batching on and off) and, at each stream count, measures both in turn (which goes first
@@ -27,7 +27,7 @@ public static class ConcurrencyBenchmark
     /// <param name="streams">Stream counts to measure.</param>
     /// <param name="promptTokens">Prompt length of each stream (the prompts differ between streams).</param>
     /// <param name="newTokens">Tokens each stream generates (greedy; end-of-sequence is suppressed).</param>
-    /// <param name="intraOpThreads">ONNX Runtime intra-op threads; null: its default.</param>
+    /// <param name="intraOpThreads">ONNX Runtime intra-op threads; null: OnnxGpt's choice (<see cref="GptOptions.IntraOpNumThreads"/>).</param>
     /// <param name="closedLoop">Whether to measure the closed loop too, after the bursts.</param>
     /// <param name="progress">Progress lines.</param>
     /// <param name="cancellationToken">Stops the run.</param>
@@ -87,7 +87,8 @@ public static class ConcurrencyBenchmark
     /// Each client runs one staggering request (client i generates (i + 1) / count of the new tokens, so that the
     /// clients' later requests start spread across one request's duration), then <see cref="MeasuredRequestsPerClient"/>
     /// full requests back to back; time to first token and per-stream speed are those of the full requests, each from
-    /// its own start; the aggregate counts every token from the start to the last request's end.
+    /// its own start; the aggregate counts every token from the start to the last request's end, and the steady rate
+    /// only the tokens of the window in which every client is past its staggering request and none has finished.
     /// </summary>
     private static async Task<ConcurrencyResult> RunClosedLoopAsync(GptGenerator generator, int count, int promptTokens, int newTokens, IReadOnlyList<int> eos, CancellationToken cancellationToken)
     {
@@ -107,7 +108,34 @@ public static class ConcurrencyBenchmark
 
         var measuredRequests = clients.SelectMany(c => c.Measured).ToArray();
         var tokens = clients.Sum(c => c.First.Tokens + c.Measured.Sum(m => m.Tokens));
-        return Summarize(count, started, measuredRequests, tokens, measuredRequests.Max(r => r.Last));
+        var steady = SteadyTokensPerSecond(
+            clients.SelectMany(c => c.Measured.Prepend(c.First)),
+            clients.Max(c => c.Measured[0].Start),
+            clients.Min(c => c.Measured[^1].Last));
+        return Summarize(count, started, measuredRequests, tokens, measuredRequests.Max(r => r.Last)) with { SteadyTokensPerSecond = steady };
+    }
+
+    /// <summary>
+    /// Tokens of <paramref name="requests"/> that arrived within (<paramref name="from"/>, <paramref name="to"/>] per
+    /// second of that window; null when the window is empty.
+    /// </summary>
+    internal static double? SteadyTokensPerSecond(IEnumerable<RequestTiming> requests, long from, long to)
+    {
+        if (to <= from)
+        {
+            return null;
+        }
+
+        var tokens = 0;
+        foreach (var request in requests)
+        {
+            foreach (var stamp in request.Stamps)
+            {
+                tokens += stamp > from && stamp <= to ? 1 : 0;
+            }
+        }
+
+        return tokens / Stopwatch.GetElapsedTime(from, to).TotalSeconds;
     }
 
     private static int[] Prompt(GptGenerator generator, int promptTokens, int stream, IReadOnlyList<int> eos) =>
@@ -118,17 +146,14 @@ public static class ConcurrencyBenchmark
     {
         var options = new GenerationOptions { DoSample = false, MaxNewTokens = newTokens, MinNewTokens = newTokens };
         var start = Stopwatch.GetTimestamp();
-        long first = 0;
+        var stamps = new long[newTokens];
         var tokens = 0;
         await foreach (var _ in generator.StreamAsync(prompt, options, cancellationToken).ConfigureAwait(false))
         {
-            if (tokens++ == 0)
-            {
-                first = Stopwatch.GetTimestamp();
-            }
+            stamps[tokens++] = Stopwatch.GetTimestamp();
         }
 
-        return new RequestTiming(start, first, Stopwatch.GetTimestamp(), tokens);
+        return new RequestTiming(start, tokens > 0 ? stamps[0] : start, Stopwatch.GetTimestamp(), tokens, stamps[..tokens]);
     }
 
     private static ConcurrencyResult Summarize(int count, long started, RequestTiming[] requests, int tokens, long end)
@@ -151,5 +176,6 @@ public static class ConcurrencyBenchmark
     internal static double Percentile(IReadOnlyList<double> sorted, double fraction) =>
         sorted[Math.Clamp((int)Math.Ceiling(fraction * sorted.Count) - 1, 0, sorted.Count - 1)];
 
-    private readonly record struct RequestTiming(long Start, long First, long Last, int Tokens);
+    /// <summary>One request's start, first token and end timestamps, its token count and each token's arrival.</summary>
+    internal readonly record struct RequestTiming(long Start, long First, long Last, int Tokens, long[] Stamps);
 }

@@ -29,7 +29,7 @@ public sealed class ConcurrencyReport
     /// <returns>The JSON text.</returns>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
-    /// <summary>Writes one table row per load, stream count and batching setting, with the ratios against one stream of the same load and setting.</summary>
+    /// <summary>Writes one table row per load, stream count and batching setting, with the ratios against one stream of the same load and setting (the steady rate's against one stream's steady rate).</summary>
     /// <param name="console">Where to write.</param>
     public void WriteTable(IAnsiConsole console)
     {
@@ -41,6 +41,8 @@ public sealed class ConcurrencyReport
             .AddColumn("batching")
             .AddColumn(new TableColumn("aggregate tok/s").RightAligned())
             .AddColumn(new TableColumn("x 1 stream").RightAligned())
+            .AddColumn(new TableColumn("steady tok/s").RightAligned())
+            .AddColumn(new TableColumn("steady x 1").RightAligned())
             .AddColumn(new TableColumn("per-stream tok/s").RightAligned())
             .AddColumn(new TableColumn("TTFT p50 ms").RightAligned())
             .AddColumn(new TableColumn("TTFT p99 ms").RightAligned())
@@ -54,6 +56,8 @@ public sealed class ConcurrencyReport
                 r.Batching ? "on" : "off",
                 r.AggregateTokensPerSecond.ToString("F1", CultureInfo.InvariantCulture),
                 single is null ? "-" : (r.AggregateTokensPerSecond / single.AggregateTokensPerSecond).ToString("F2", CultureInfo.InvariantCulture) + "x",
+                r.SteadyTokensPerSecond is { } steady ? steady.ToString("F1", CultureInfo.InvariantCulture) : "-",
+                r.SteadyTokensPerSecond is { } mine && single?.SteadyTokensPerSecond is { } one ? (mine / one).ToString("F2", CultureInfo.InvariantCulture) + "x" : "-",
                 r.PerStreamTokensPerSecond.ToString("F1", CultureInfo.InvariantCulture),
                 r.TimeToFirstTokenP50Ms.ToString("F1", CultureInfo.InvariantCulture),
                 r.TimeToFirstTokenP99Ms.ToString("F1", CultureInfo.InvariantCulture),

@@ -15,6 +15,13 @@ public sealed record ConcurrencyResult
     /// <summary>Tokens of all streams per second, from the start to the last stream's end.</summary>
     public required double AggregateTokensPerSecond { get; init; }
 
+    /// <summary>
+    /// Closed loop only: tokens of all streams per second over the window in which every client runs its measured
+    /// requests (from the last client's first measured start to the first client's last end), without the stagger
+    /// before it and the drain after it, when fewer streams run; null for a burst.
+    /// </summary>
+    public double? SteadyTokensPerSecond { get; init; }
+
     /// <summary>The median stream's tokens after its first per second after its first.</summary>
     public required double PerStreamTokensPerSecond { get; init; }
 

@@ -267,7 +267,7 @@ internal static class BenchCommand
         var streams = NumberOption.CreateList("--streams", "Concurrent stream counts (repeatable or comma-separated). Default: 1, 2, 4, 8, 16.", "N");
         var promptTokens = NumberOption.Create<int>("--prompt-tokens", 16, "Prompt length of each stream in tokens.", "N");
         var newTokens = NumberOption.Create<int>("--new-tokens", 64, "Tokens each stream generates.", "N");
-        var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads. Default: ONNX Runtime's.", "N");
+        var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads. Default: OnnxGpt's choice, one per core this process may use; 0: ONNX Runtime's own default.", "N");
         var burstOnly = new Option<bool>("--burst-only") { Description = "Measure only the burst (every stream starts one request at once), not the closed loop after it (each client starts its next request when its previous one ends)." };
         var json = CommonOptions.Json();
         var command = new Command("concurrency", "Concurrent greedy streams with continuous batching on and off: aggregate and per-stream decode tokens/s, time to first token p50/p99, at each stream count, as a burst and as a closed loop.")
