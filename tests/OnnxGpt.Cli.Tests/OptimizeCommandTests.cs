@@ -27,7 +27,8 @@ public sealed class OptimizeCommandTests
                 Assert.That(fusions.GetProperty("BiasSkipLayerNormalization").GetInt32(), Is.EqualTo(8));
                 Assert.That(fusions.GetProperty("FastGelu").GetInt32(), Is.EqualTo(4));
                 Assert.That(fusions.GetProperty("BiasFastGelu").GetInt32(), Is.EqualTo(4));
-                Assert.That((json.GetProperty("nodesBefore").GetInt32(), json.GetProperty("nodesAfter").GetInt32()), Is.EqualTo((391, 84)));
+                Assert.That(fusions.GetProperty("LogitsToKeep").GetInt32(), Is.EqualTo(1));
+                Assert.That((json.GetProperty("nodesBefore").GetInt32(), json.GetProperty("nodesAfter").GetInt32()), Is.EqualTo((391, 87)));
                 Assert.That(json.GetProperty("operatorsAfter").GetProperty("com.microsoft:SkipLayerNormalization").GetInt32(), Is.EqualTo(9));
                 Assert.That(text, Does.Contain("model_gelu.onnx: 391 -> 343 nodes"));
                 Assert.That(text, Does.Contain("  FastGelu: 4"));

@@ -500,6 +500,14 @@ internal sealed unsafe class DecoderSession : IDisposable
             n = firstOwnedInput;
         }
 
+        // A graph with num_logits_to_keep scores only the last position, unless speculation verifies every one.
+        var lastOnly = false;
+        if (_layout.HasLogitsToKeep && !prefillGraph)
+        {
+            lastOnly = _verifyLogits is null;
+            inputs[n++] = lastOnly ? _model.Runtime.KeepLastLogits : _model.Runtime.KeepAllLogits;
+        }
+
         if (feedCount == 1 && _layout.LogitsElementType == TensorElementType.Float && _decodeLogitsRows != _rows)
         {
             BindDecodeLogits();
@@ -555,7 +563,12 @@ internal sealed unsafe class DecoderSession : IDisposable
         {
             try
             {
-                ReadLastLogits(outputs[0], feedCount);
+                if (_layout.HasLogitsToKeep && feedCount > 1)
+                {
+                    CheckKeptLogits(outputs[0], lastOnly ? 1 : feedCount);
+                }
+
+                ReadLastLogits(outputs[0], lastOnly ? 1 : feedCount);
             }
             finally
             {
@@ -597,6 +610,16 @@ internal sealed unsafe class DecoderSession : IDisposable
         IntPtr value;
         OrtNative.Check(_api.CreateTensorWithData(_memoryInfo, data, bytes, shape, rank, elementType, &value), "CreateTensorWithDataAsOrtValue");
         return value;
+    }
+
+    /// <summary>A graph whose <c>num_logits_to_keep</c> means something else must not be read past its logits' end.</summary>
+    private void CheckKeptLogits(IntPtr logits, int positions)
+    {
+        var shape = _api.GetShape(logits);
+        if (shape.Length != 3 || shape[0] != _rows || shape[1] != positions || shape[2] != _vocabulary)
+        {
+            throw new GptException($"'{_model.Info.ModelPath}' returned logits of shape [{string.Join(", ", shape)}] where [{_rows}, {positions}, {_vocabulary}] was expected for {GraphLayout.LogitsToKeepName} = {(positions == 1 ? 1 : 0)}. Remove that input from the graph (onnxgpt optimize adds it with its LogitsToKeep fusion; leave that fusion out).");
+        }
     }
 
     private void ReadLastLogits(IntPtr logits, int sequenceLength)

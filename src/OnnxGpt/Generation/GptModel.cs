@@ -108,7 +108,7 @@ public sealed class GptModel : IGenerationModel, IDisposable
         InferenceSession? prefillSession = null;
         try
         {
-            var layout = GraphLayout.Detect(session.InputMetadata, session.OutputMetadata, config, modelPath);
+            var layout = GraphLayout.Detect(session.InputMetadata, session.OutputMetadata, config, modelPath, session.OverridableInitializerMetadata);
             if (prefillGraphPath is not null)
             {
                 prefillSession = SessionFactory.Create(prefillGraphPath, modelPath, [options.ExecutionProviders.FirstOrDefault(p => ExecutionProviderOptions.Normalize(p.Name) == provider) ?? new ExecutionProviderOptions(provider)], options.IntraOpNumThreads, logger, requireFirst: true).Session;

@@ -13,9 +13,12 @@ namespace OnnxGpt.Generation;
 /// continuous-batching scheduler. <see cref="GptModel"/> is the public facade over it. Disposing it while runs are in
 /// progress defers the native release to the last run's end.
 /// </summary>
-internal sealed class ModelRuntime
+internal sealed unsafe class ModelRuntime
 {
     private readonly Lock _gate = new();
+
+    // num_logits_to_keep's two values, 1 then 0, on the pinned object heap; the tensors over them are only read.
+    private readonly long[] _logitsToKeep = GC.AllocateArray<long>(2, pinned: true);
     private readonly GptModel _model;
     private int _activeRuns;
     private bool _disposed;
@@ -33,6 +36,13 @@ internal sealed class ModelRuntime
         Session = session;
         Layout = layout;
         Runner = new SessionRunner(session, layout.InputNames, layout.OutputNames, nativeRun);
+        if (layout.HasLogitsToKeep)
+        {
+            _logitsToKeep[0] = 1;
+            KeepLastLogits = KeepTensor(0, layout.LogitsToKeepRank);
+            KeepAllLogits = KeepTensor(1, layout.LogitsToKeepRank);
+        }
+
         Conversations = new ConversationStore<DecoderSession>(model.Options.MaxKeptConversations);
         CachePool = new KvCachePool(layout, model.Info.ContextLength, model.Info.VocabularySize, idlePerCapacity: IdleCachesPerCapacity(model.Options), cacheMemory);
     }
@@ -52,6 +62,12 @@ internal sealed class ModelRuntime
 
     /// <summary>Runs <see cref="PrefillSession"/>, which takes no cache inputs and gives the logits and the cache.</summary>
     public SessionRunner? PrefillRunner { get; }
+
+    /// <summary><c>num_logits_to_keep</c> = 1 (only the last position's logits), when the graph takes it; else zero.</summary>
+    public IntPtr KeepLastLogits { get; }
+
+    /// <summary><c>num_logits_to_keep</c> = 0 (every position's logits), when the graph takes it; else zero.</summary>
+    public IntPtr KeepAllLogits { get; }
 
     /// <summary>The caches of recent conversations, for prefix reuse.</summary>
     public ConversationStore<DecoderSession> Conversations { get; }
@@ -271,8 +287,28 @@ internal sealed class ModelRuntime
     /// </summary>
     private static int IdleCachesPerCapacity(GptOptions options) => options.MaxConcurrentRequests ?? Math.Max(16, Environment.ProcessorCount * 2);
 
+    private IntPtr KeepTensor(int index, int rank)
+    {
+        var shape = stackalloc long[1] { 1 };
+        IntPtr value;
+        fixed (long* data = &_logitsToKeep[index])
+        {
+            OrtNative.Check(OrtNative.Functions.CreateTensorWithData(OrtMemoryInfo.DefaultInstance.DangerousGetHandle(), data, sizeof(long), shape, (nuint)rank, (int)Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64, &value), "CreateTensorWithDataAsOrtValue");
+        }
+
+        return value;
+    }
+
     private void ReleaseNative()
     {
+        foreach (var keep in new[] { KeepLastLogits, KeepAllLogits })
+        {
+            if (keep != IntPtr.Zero)
+            {
+                OrtNative.Functions.ReleaseValue(keep);
+            }
+        }
+
         Session.Dispose();
         PrefillSession?.Dispose();
         Runner.Dispose();

@@ -14,6 +14,9 @@ internal sealed partial class GraphLayout
     public const string UseCacheBranchName = "use_cache_branch";
     public const string LogitsName = "logits";
 
+    /// <summary>Hugging Face's input that limits the lm_head to the last positions (0: all); <c>onnxgpt optimize</c> adds it.</summary>
+    public const string LogitsToKeepName = "num_logits_to_keep";
+
     private GraphLayout(
         KvCacheConvention convention,
         bool hasAttentionMask,
@@ -25,7 +28,8 @@ internal sealed partial class GraphLayout
         int headSize,
         TensorElementType cacheElementType,
         TensorElementType logitsElementType,
-        int? logitsVocabularySize)
+        int? logitsVocabularySize,
+        int logitsToKeepRank)
     {
         Convention = convention;
         HasAttentionMask = hasAttentionMask;
@@ -38,6 +42,7 @@ internal sealed partial class GraphLayout
         CacheElementType = cacheElementType;
         LogitsElementType = logitsElementType;
         LogitsVocabularySize = logitsVocabularySize;
+        LogitsToKeepRank = logitsToKeepRank;
 
         var inputs = new List<string> { InputIdsName };
         if (hasAttentionMask)
@@ -55,6 +60,11 @@ internal sealed partial class GraphLayout
         if (hasUseCacheBranch)
         {
             inputs.Add(UseCacheBranchName);
+        }
+
+        if (logitsToKeepRank >= 0)
+        {
+            inputs.Add(LogitsToKeepName);
         }
 
         InputNames = [.. inputs];
@@ -96,7 +106,16 @@ internal sealed partial class GraphLayout
     /// <summary>The last dimension of <c>logits</c> when the graph fixes it.</summary>
     public int? LogitsVocabularySize { get; }
 
-    /// <summary>All inputs in feeding order: ids, mask, positions, past..., use_cache_branch.</summary>
+    /// <summary>
+    /// Whether the graph takes <see cref="LogitsToKeepName"/> (as an input, or an overridable initializer): a prompt's
+    /// run then asks for the last position's logits only.
+    /// </summary>
+    public bool HasLogitsToKeep => LogitsToKeepRank >= 0;
+
+    /// <summary>The rank of <see cref="LogitsToKeepName"/> (0: a scalar, 1: one value); -1 without it.</summary>
+    public int LogitsToKeepRank { get; }
+
+    /// <summary>All inputs in feeding order: ids, mask, positions, past..., use_cache_branch, num_logits_to_keep.</summary>
     public string[] InputNames { get; }
 
     /// <summary>Index in <see cref="InputNames"/> of the first cache input.</summary>
@@ -110,11 +129,13 @@ internal sealed partial class GraphLayout
     /// <param name="outputs">The session's output metadata.</param>
     /// <param name="config">Configuration files beside the graph, used where the graph leaves a dimension symbolic.</param>
     /// <param name="modelPath">For error messages.</param>
+    /// <param name="overridable">The session's overridable initializers (inputs with a default value), if any.</param>
     public static GraphLayout Detect(
         IReadOnlyDictionary<string, NodeMetadata> inputs,
         IReadOnlyDictionary<string, NodeMetadata> outputs,
         ModelConfiguration config,
-        string modelPath)
+        string modelPath,
+        IReadOnlyDictionary<string, NodeMetadata>? overridable = null)
     {
         if (!inputs.TryGetValue(InputIdsName, out var ids))
         {
@@ -185,7 +206,18 @@ internal sealed partial class GraphLayout
             throw new ModelLoadException(modelPath, $"the graph has {pastNames.Length} cache inputs but {presentNames.Length} cache outputs; each past input needs its present output.");
         }
 
-        var known = new HashSet<string>(pastNames, StringComparer.Ordinal) { InputIdsName, AttentionMaskName, PositionIdsName, UseCacheBranchName };
+        var keepRank = -1;
+        if ((inputs.GetValueOrDefault(LogitsToKeepName) ?? overridable?.GetValueOrDefault(LogitsToKeepName)) is { } keep)
+        {
+            if (keep.ElementDataType != TensorElementType.Int64 || keep.Dimensions.Length > 1 || keep.Dimensions is [> 1])
+            {
+                throw new ModelLoadException(modelPath, $"'{LogitsToKeepName}' is {keep.ElementDataType} of {keep.Dimensions.Length} dimensions; OnnxGpt feeds it as one int64 value.");
+            }
+
+            keepRank = keep.Dimensions.Length;
+        }
+
+        var known = new HashSet<string>(pastNames, StringComparer.Ordinal) { InputIdsName, AttentionMaskName, PositionIdsName, UseCacheBranchName, LogitsToKeepName };
         var unknown = inputs.Keys.Where(n => !known.Contains(n)).ToList();
         if (unknown.Count > 0)
         {
@@ -233,7 +265,7 @@ internal sealed partial class GraphLayout
         }
 
         var vocab = logits.Dimensions[2] > 0 ? logits.Dimensions[2] : (int?)null;
-        return new GraphLayout(convention, hasMask, hasPositions, hasBranch, pastNames, presentNames, kvHeads, headSize, cacheType, logits.ElementDataType, vocab)
+        return new GraphLayout(convention, hasMask, hasPositions, hasBranch, pastNames, presentNames, kvHeads, headSize, cacheType, logits.ElementDataType, vocab, keepRank)
         {
             FirstPositionId = config.FirstPositionId,
         };

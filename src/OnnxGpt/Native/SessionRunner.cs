@@ -137,7 +137,8 @@ internal sealed unsafe class SessionRunner : IDisposable
             using var binding = _session.CreateIoBinding();
             for (var i = 0; i < inputCount; i++)
             {
-                var view = View(inputs[i], _session.InputMetadata[_inputNames[i]].ElementDataType);
+                var meta = _session.InputMetadata.GetValueOrDefault(_inputNames[i]) ?? _session.OverridableInitializerMetadata[_inputNames[i]];
+                var view = View(inputs[i], meta.ElementDataType);
                 views.Add(view);
                 binding.BindInput(_inputNames[i], view);
             }

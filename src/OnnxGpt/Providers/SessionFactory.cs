@@ -31,6 +31,13 @@ internal static partial class SessionFactory
             var options = CreateSessionOptions(provider, name, intraOpThreads, out var appendFailure);
             try
             {
+                if (options is not null)
+                {
+                    // ONNX Runtime writes its warnings to stderr, past the host's ILogger (for example the benign one about
+                    // the overridable num_logits_to_keep that onnxgpt optimize adds): shown only to a host logging at Debug.
+                    options.LogSeverityLevel = logger.IsEnabled(LogLevel.Debug) ? OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING : OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+                }
+
                 if (appendFailure is null)
                 {
                     if (name == ExecutionProviderOptions.Cpu)

@@ -32,9 +32,11 @@ public sealed class GraphOptimizerTests
             Assert.That(_result.Fusions.Select(f => (f.Name, f.Count)), Is.EqualTo(new[]
             {
                 ("MultiHeadAttention", 4), ("SkipLayerNormalization", 9), ("SkipSimplifiedLayerNormalization", 0), ("BiasSkipLayerNormalization", 8),
-                ("FastGelu", 4), ("BiasFastGelu", 4), ("GeluCubeAsPow", 0),
+                ("FastGelu", 4), ("BiasFastGelu", 4), ("GeluCubeAsPow", 0), ("LogitsToKeep", 1),
             }));
-            Assert.That((_result.NodesBefore, _result.NodesAfter), Is.EqualTo((391, 84)));
+
+            // LogitsToKeep adds a Neg, a Reshape and a Slice before the lm_head.
+            Assert.That((_result.NodesBefore, _result.NodesAfter), Is.EqualTo((391, 87)));
             Assert.That(_result.OperatorsAfter["com.microsoft:SkipLayerNormalization"], Is.EqualTo(9));
             Assert.That(_result.OperatorsAfter["com.microsoft:FastGelu"], Is.EqualTo(4));
             Assert.That(_result.OperatorsAfter.ContainsKey("LayerNormalization"), Is.False);
@@ -108,7 +110,7 @@ public sealed class GraphOptimizerTests
             using (Assert.EnterMultipleScope())
             {
                 Assert.That(result.GraphPath, Is.EqualTo(Path.Combine(folder, "model_fused.onnx")));
-                Assert.That(result.Fusions.Sum(f => f.Count), Is.EqualTo(29));
+                Assert.That(result.Fusions.Sum(f => f.Count), Is.EqualTo(30), "29 fusions and the int4 lm_head's LogitsToKeep");
                 Assert.That(result.OperatorsAfter["com.microsoft:MatMulNBits"], Is.EqualTo(17));
                 Assert.That(actual.TokenIds, Is.EqualTo(expected.TokenIds));
             }

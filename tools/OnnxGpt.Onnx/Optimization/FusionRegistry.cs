@@ -17,6 +17,7 @@ internal static class FusionRegistry
         new LmHeadFusion(LmHeadForm.Unpacked),
         new LmHeadFusion(LmHeadForm.Split2),
         new LmHeadFusion(LmHeadForm.Split4),
+        new LogitsToKeepFusion(),
     ];
 
     /// <summary>The fusions that run only when named: alternative forms of one node (at most one of them applies).</summary>

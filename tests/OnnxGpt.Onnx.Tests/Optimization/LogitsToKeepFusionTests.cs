@@ -1,0 +1,146 @@
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using OnnxGpt.Generation;
+using OnnxGpt.Onnx.Optimization;
+using OnnxGpt.Onnx.Quantization;
+
+namespace OnnxGpt.Onnx.Tests.Optimization;
+
+/// <summary>
+/// The LogitsToKeep pass: the lm_head scores only the last <c>num_logits_to_keep</c> positions (every one when the
+/// input is not fed, as before), and OnnxGpt feeds it: 1 for prompts and steps, 0 where speculation verifies every
+/// drafted position.
+/// </summary>
+[TestFixture]
+public sealed class LogitsToKeepFusionTests
+{
+    private static readonly string TinyShakespeare = Path.Combine(AppContext.BaseDirectory, "models", "tiny-shakespeare");
+    private static readonly long[] Ids = [39, 51, 49, 51, 33, 14, 198, 40, 481];
+    private string _output = null!;
+    private OptimizationResult _result = null!;
+
+    [OneTimeSetUp]
+    public void Optimize()
+    {
+        _output = Directory.CreateTempSubdirectory("onnxgpt-keep-").FullName;
+        var options = new OptimizeOptions { ModelPath = TinyShakespeare, OutputDirectory = _output };
+        options.Fusions.Add("LogitsToKeep");
+        _result = GraphOptimizer.Optimize(options);
+    }
+
+    [OneTimeTearDown]
+    public void Delete() => Directory.Delete(_output, recursive: true);
+
+    [Test]
+    public void The_lm_head_scores_the_last_positions_asked_for_and_every_position_when_the_input_is_not_fed()
+    {
+        using var original = new InferenceSession(Path.Combine(TinyShakespeare, "model.onnx"));
+        using var kept = new InferenceSession(_result.GraphPath);
+        var all = Run(original, keep: null);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(_result.Fusions, Is.EqualTo(new[] { new FusionCount("LogitsToKeep", 1) }));
+            Assert.That(_result.OperatorsAfter["Slice"], Is.EqualTo(1));
+            Assert.That(kept.OverridableInitializerMetadata.Keys, Does.Contain("num_logits_to_keep"), "an input with a default, so that runtimes that do not know it still run the graph");
+            Assert.That(kept.InputMetadata.Keys, Does.Not.Contain("num_logits_to_keep"));
+            Assert.That(all.Shape, Is.EqualTo(new long[] { 1, 9, 2048 }));
+            foreach (var (keep, expectedPositions) in new (long?, int)[] { (null, 9), (0, 9), (1, 1), (3, 3), (20, 9) })
+            {
+                var logits = Run(kept, keep);
+                Assert.That(logits.Shape, Is.EqualTo(new long[] { 1, expectedPositions, 2048 }), $"num_logits_to_keep = {keep}");
+                Assert.That(logits.Values, Is.EqualTo(all.Values[((9 - expectedPositions) * 2048)..]).Within(1e-5f), $"num_logits_to_keep = {keep}");
+            }
+        }
+    }
+
+    [Test]
+    public async Task OnnxGpt_feeds_one_for_prompts_and_steps_and_zero_where_speculation_verifies_every_position()
+    {
+        // A default of 2 fits neither: greedy, batched and prompt-lookup ids match only when OnnxGpt feeds the input itself.
+        var trap = Directory.CreateTempSubdirectory("onnxgpt-keep-trap-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(_output))
+            {
+                File.Copy(file, Path.Combine(trap, Path.GetFileName(file)));
+            }
+
+            var model = ModelQuantizer.ReadModel(Path.Combine(trap, "model.onnx"));
+            var initializer = model.Graph.Initializer.Single(t => t.Name == "num_logits_to_keep");
+            initializer.Int64Data[0] = 2;
+            File.WriteAllBytes(Path.Combine(trap, "model.onnx"), model.ToByteArray());
+
+            using var plain = GptModel.Load(TinyShakespeare);
+            using var keeping = GptModel.Load(trap);
+            var expected = GptGenerator.Create(plain);
+            var actual = GptGenerator.Create(keeping);
+            var greedy = new GenerationOptions { DoSample = false, MaxNewTokens = 48 };
+            var passage = (await expected.GenerateAsync("ROMEO:", greedy)).Text;
+            var copy = "ROMEO:" + passage + "\n\nROMEO:" + passage[..12];
+            var lookup = new GenerationOptions { DoSample = false, MaxNewTokens = 40, PromptLookupTokens = 8 };
+            GptPrompt[] prompts = ["ROMEO:", "KING RICHARD III:\nNow is the winter of our discontent"];
+
+            var single = await actual.GenerateAsync("ROMEO:", greedy);
+            var speculated = await actual.GenerateAsync(copy, lookup);
+            var reference = await expected.GenerateAsync(copy, new GenerationOptions { DoSample = false, MaxNewTokens = 40 });
+            var batch = await actual.GenerateBatchAsync(prompts, [greedy]);
+            var batchReference = await expected.GenerateBatchAsync(prompts, [greedy]);
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(single.Text, Is.EqualTo(passage));
+                Assert.That(speculated.TokenIds, Is.EqualTo(reference.TokenIds));
+                Assert.That(speculated.AcceptedDraftTokenCount, Is.GreaterThan(10), "drafts were verified in runs of several positions");
+                Assert.That(batch.Select(r => r.TokenIds), Is.EqualTo(batchReference.Select(r => r.TokenIds)));
+            }
+        }
+        finally
+        {
+            Directory.Delete(trap, recursive: true);
+        }
+    }
+
+    [Test]
+    public void A_graph_that_already_takes_the_input_is_left_as_it_is()
+    {
+        var again = Directory.CreateTempSubdirectory("onnxgpt-keep-again-").FullName;
+        try
+        {
+            var options = new OptimizeOptions { ModelPath = _output, OutputDirectory = again };
+            options.Fusions.Add("LogitsToKeep");
+            var result = GraphOptimizer.Optimize(options);
+            Assert.That(result.Fusions, Is.EqualTo(new[] { new FusionCount("LogitsToKeep", 0) }));
+        }
+        finally
+        {
+            Directory.Delete(again, recursive: true);
+        }
+    }
+
+    /// <summary>The prompt's logits from an empty cache, with <c>num_logits_to_keep</c> fed when given.</summary>
+    private static (long[] Shape, float[] Values) Run(InferenceSession session, long? keep)
+    {
+        var inputs = new List<NamedOnnxValue>
+        {
+            NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(Ids, [1, Ids.Length])),
+            NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, Ids.Length).ToArray(), [1, Ids.Length])),
+            NamedOnnxValue.CreateFromTensor("position_ids", new DenseTensor<long>(Enumerable.Range(0, Ids.Length).Select(i => (long)i).ToArray(), [1, Ids.Length])),
+        };
+        for (var layer = 0; layer < 4; layer++)
+        {
+            inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{layer}.key", new DenseTensor<float>([1, 8, 0, 32])));
+            inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{layer}.value", new DenseTensor<float>([1, 8, 0, 32])));
+        }
+
+        if (keep is { } value)
+        {
+            inputs.Add(NamedOnnxValue.CreateFromTensor("num_logits_to_keep", new DenseTensor<long>(new[] { value }, [])));
+        }
+
+        using var results = session.Run(inputs);
+        var logits = results.Single(r => r.Name == "logits").AsTensor<float>();
+        return ([.. logits.Dimensions.ToArray().Select(d => (long)d)], logits.ToArray());
+    }
+}
