@@ -102,6 +102,52 @@ public sealed class LogitsToKeepFusionTests
         }
     }
 
+    [TestCase("gpt2-tiny", true)]
+    [TestCase("gpt2-tiny-combined", true)]
+    [TestCase("gpt2-tiny-nocache", false)]
+    [TestCase("tiny-shakespeare-dynamo", true)]
+    [TestCase("tiny-llama-shakespeare", true)]
+    public async Task Every_graph_convention_keeps_its_greedy_and_prompt_lookup_ids(string fixture, bool cached)
+    {
+        var source = Path.Combine(AppContext.BaseDirectory, "fixtures", "conventions", fixture);
+        var folder = Directory.CreateTempSubdirectory("onnxgpt-keep-" + fixture + "-").FullName;
+        try
+        {
+            var options = new OptimizeOptions { ModelPath = source, OutputDirectory = folder };
+            options.Fusions.Add("LogitsToKeep");
+            var result = GraphOptimizer.Optimize(options);
+            using var original = GptModel.Load(source);
+            using var kept = GptModel.Load(folder);
+            var greedy = new GenerationOptions { DoSample = false, MaxNewTokens = 24 };
+            var lookup = new GenerationOptions { DoSample = false, MaxNewTokens = 24, PromptLookupTokens = 4 };
+            GptPrompt[] prompts = [GptPrompt.FromTokenIds([5, 9, 14, 3, 5, 9, 14, 3]), GptPrompt.FromTokenIds([7, 2])];
+
+            var expected = new List<GenerationResult>();
+            var single = new List<GenerationResult>();
+            foreach (var prompt in prompts)
+            {
+                expected.Add(await GptGenerator.Create(original).GenerateAsync(prompt, greedy));
+                single.Add(await GptGenerator.Create(kept).GenerateAsync(prompt, greedy));
+            }
+
+            // A graph without a cache runs one request at a time and feeds its whole sequence each step (1 keeps the last).
+            var batch = cached ? await GptGenerator.Create(kept).GenerateBatchAsync(prompts, [greedy]) : single;
+            var speculated = await GptGenerator.Create(kept).GenerateAsync(prompts[0], lookup);
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(result.Fusions.Single().Count, Is.EqualTo(1));
+                Assert.That(single.Select(r => r.TokenIds), Is.EqualTo(expected.Select(r => r.TokenIds)));
+                Assert.That(batch.Select(r => r.TokenIds), Is.EqualTo(expected.Select(r => r.TokenIds)));
+                Assert.That(speculated.TokenIds, Is.EqualTo(expected[0].TokenIds));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Test]
     public void A_graph_that_already_takes_the_input_is_left_as_it_is()
     {
