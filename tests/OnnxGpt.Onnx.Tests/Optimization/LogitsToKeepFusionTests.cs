@@ -149,19 +149,34 @@ public sealed class LogitsToKeepFusionTests
     }
 
     [Test]
-    public void A_graph_that_already_takes_the_input_is_left_as_it_is()
+    public void A_graph_that_already_takes_the_input_or_imports_an_opset_before_10_is_left_as_it_is()
     {
         var again = Directory.CreateTempSubdirectory("onnxgpt-keep-again-").FullName;
+        var old = Directory.CreateTempSubdirectory("onnxgpt-keep-opset9-").FullName;
         try
         {
             var options = new OptimizeOptions { ModelPath = _output, OutputDirectory = again };
             options.Fusions.Add("LogitsToKeep");
             var result = GraphOptimizer.Optimize(options);
-            Assert.That(result.Fusions, Is.EqualTo(new[] { new FusionCount("LogitsToKeep", 0) }));
+
+            // Slice took its starts as attributes before opset 10.
+            var model = ModelQuantizer.ReadModel(Path.Combine(TinyShakespeare, "model.onnx"));
+            model.OpsetImport.Single(o => o.Domain.Length == 0 || o.Domain == "ai.onnx").Version = 9;
+            File.WriteAllBytes(Path.Combine(old, "model.onnx"), model.ToByteArray());
+            var opset9 = new OptimizeOptions { ModelPath = Path.Combine(old, "model.onnx"), OutputDirectory = Path.Combine(old, "out") };
+            opset9.Fusions.Add("LogitsToKeep");
+            var oldResult = GraphOptimizer.Optimize(opset9);
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(result.Fusions, Is.EqualTo(new[] { new FusionCount("LogitsToKeep", 0) }));
+                Assert.That(oldResult.Fusions, Is.EqualTo(new[] { new FusionCount("LogitsToKeep", 0) }));
+            }
         }
         finally
         {
             Directory.Delete(again, recursive: true);
+            Directory.Delete(old, recursive: true);
         }
     }
 

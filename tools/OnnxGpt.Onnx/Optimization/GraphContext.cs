@@ -258,6 +258,10 @@ internal sealed class GraphContext
         }
     }
 
+    /// <summary>The opset version the model imports for <paramref name="domain"/> ("" is ONNX's own), or 0 when it imports none.</summary>
+    public long OpsetVersion(string domain) =>
+        _model.OpsetImport.FirstOrDefault(o => o.Domain == domain || (domain.Length == 0 && o.Domain == "ai.onnx"))?.Version ?? 0;
+
     /// <summary>Imports <paramref name="domain"/> at <paramref name="version"/> when the model does not yet.</summary>
     public void UseDomain(string domain, long version)
     {

@@ -14,7 +14,7 @@ namespace OnnxGpt.Onnx.Optimization;
 /// Matches the MatMul that produces <c>logits</c> (through per-position operators after it: Cast, and Add, Mul, Div
 /// or Sub with a constant, and Tanh) with a constant weight; the lm_head forms of <see cref="LmHeadFusion"/> (a
 /// FusedMatMul, or a Concat of them over one input) as well. A graph whose logits come out of a subgraph (Optimum's
-/// merged layout) or through a reshape is left as it is.
+/// merged layout) or through a reshape, or that imports an ONNX opset before 10 (Slice with attributes), is left as it is.
 /// </remarks>
 internal sealed class LogitsToKeepFusion : IGraphFusion
 {
@@ -27,7 +27,9 @@ internal sealed class LogitsToKeepFusion : IGraphFusion
 
     public int Apply(GraphContext graph)
     {
-        if (!graph.IsGraphOutput(LogitsName) || graph.IsGraphInput(InputName) || graph.Initializer(InputName) is not null)
+        // Slice takes its starts as an input from opset 10 on.
+        if (!graph.IsGraphOutput(LogitsName) || graph.IsGraphInput(InputName) || graph.Initializer(InputName) is not null
+            || graph.OpsetVersion("") < 10)
         {
             return 0;
         }
