@@ -380,6 +380,11 @@ public static class BenchmarkRunner
         var label = $"{name}: round {round + 1}/{settings.MeasuredRuns}";
         status?.Report($"{label}: loading");
         Collect();
+
+        // What the previous implementation (or the GGUF writer) freed leaves the working set before this one's peak
+        // starts: the GC decommits its free regions (an aggressive collection), glibc its free pages.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        NativeHeap.Trim();
         sampler.ResetPeak();
         var loadStarted = Stopwatch.GetTimestamp();
         using var loop = factory();
