@@ -356,6 +356,103 @@ internal sealed unsafe class DecoderSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// Adds <paramref name="source"/>'s row after this batch's rows, right-aligned to the batch's length (zeroed padding on
+    /// its left), copying only that row. False, with nothing changed, where only <see cref="Rebuild"/> can do it: a
+    /// combined cache (its value half moves with the row count), no room for another row or the next position, or a row
+    /// longer than the batch.
+    /// </summary>
+    public bool TryAppendRow(RowSource source)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_layout.Convention != KvCacheConvention.SeparateKeyValue || !_cache.IsHostMemory || _rows + 1 > _cache.BatchSize
+            || _length + 1 > _cache.Capacity || source.Length > _length || source.Length < 1 || _length == 0 || ReferenceEquals(source.Session, this))
+        {
+            return false;
+        }
+
+        var rowBytes = RowBytes();
+        var pad = _length - source.Length;
+        var from = source.Session;
+        var start = from._pads[source.Row];
+        for (var i = 0; i < _cache.TensorCount; i++)
+        {
+            var destination = (byte*)_cache.Buffer(i, _side);
+            var sourceBase = (byte*)from._cache.Buffer(i, from._side);
+            for (var h = 0; h < _headsDim; h++)
+            {
+                var to = destination + ((((long)_rows * _headsDim) + h) * _length * rowBytes);
+                var at = sourceBase + (((((long)source.Row * _headsDim) + h) * from._length) + start) * rowBytes;
+                new Span<byte>(to, (int)(pad * rowBytes)).Clear();
+                Buffer.MemoryCopy(at, to + (pad * rowBytes), source.Length * rowBytes, source.Length * rowBytes);
+            }
+        }
+
+        if (_pads.Length <= _rows)
+        {
+            Array.Resize(ref _pads, _cache.BatchSize);
+        }
+
+        _pads[_rows] = pad;
+        _rows++;
+        RecreatePast();
+        return true;
+    }
+
+    /// <summary>
+    /// Drops <paramref name="row"/>: the last row moves into its place (one row copied), so the caller moves its last row
+    /// to that slot too. False, with nothing changed, for a combined or device cache (<see cref="Rebuild"/> then).
+    /// </summary>
+    public bool TryRemoveRow(int row)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_layout.Convention != KvCacheConvention.SeparateKeyValue || !_cache.IsHostMemory || _rows < 2 || row < 0 || row >= _rows)
+        {
+            return false;
+        }
+
+        var last = _rows - 1;
+        if (row != last)
+        {
+            var bytes = _headsDim * _length * RowBytes();
+            for (var i = 0; i < _cache.TensorCount; i++)
+            {
+                var buffer = (byte*)_cache.Buffer(i, _side);
+                Buffer.MemoryCopy(buffer + (last * bytes), buffer + (row * bytes), bytes, bytes);
+            }
+
+            _pads[row] = _pads[last];
+        }
+
+        _rows--;
+        RecreatePast();
+        return true;
+    }
+
+    /// <summary>Leading positions every row pads (what a <see cref="Rebuild"/> would drop).</summary>
+    public int CommonPadding()
+    {
+        var least = _length;
+        for (var r = 0; r < _rows; r++)
+        {
+            least = Math.Min(least, _pads[r]);
+        }
+
+        return _rows == 0 ? 0 : least;
+    }
+
+    /// <summary>Bytes of one position of one head.</summary>
+    private long RowBytes() => _layout.HeadSize * (_layout.CacheElementType == TensorElementType.Float16 ? 2L : 4L);
+
+    private void RecreatePast()
+    {
+        ReleasePast();
+        for (var i = 0; i < _cache.TensorCount; i++)
+        {
+            _cache.Past[i] = CreateCacheTensor(i, _side, _length);
+        }
+    }
+
     private void BindFlags()
     {
         if (_layout.HasUseCacheBranch)

@@ -28,6 +28,9 @@ internal sealed class GenerationEngine : IDisposable
     /// </summary>
     internal const int DefaultPrefillGroupTokens = 64;
 
+    /// <summary>Padding every row carries before the batch is compacted, at least (and at least a quarter of its length).</summary>
+    private const int MinimumCompaction = 16;
+
     private readonly GptModel? _ownModel;
     private readonly GptDecoder? _decoder;
     private readonly int[] _one = new int[1];
@@ -99,6 +102,9 @@ internal sealed class GenerationEngine : IDisposable
 
     /// <summary>The most rows one step has run together so far.</summary>
     public int PeakRows { get; private set; }
+
+    /// <summary>How many times the batch was copied whole (joins and leaves copy one row where they can; for tests).</summary>
+    public int Rebuilds { get; private set; }
 
     /// <summary>Queues a row; it is admitted at the next iteration with room.</summary>
     public void Add(GenerationRow row)
@@ -494,6 +500,13 @@ internal sealed class GenerationEngine : IDisposable
             home.Attach(CancellationToken.None);
             _batch = home;
         }
+        else if (!_dirty && _batch is not null && _batch.Rows == _running.Count - 1 && _batch.TryAppendRow(new RowSource(home, row.Slot, home.RowLength(row.Slot))))
+        {
+            // Joined after the running rows, right-aligned: only its own positions were copied.
+            row.Home = _batch;
+            row.Slot = _batch.Rows - 1;
+            Spend(home);
+        }
         else
         {
             Spend(home);
@@ -509,8 +522,9 @@ internal sealed class GenerationEngine : IDisposable
             return;
         }
 
-        if (_dirty || _batch!.Length + 1 > _batch.Capacity)
+        if (_dirty || _batch!.Length + 1 > _batch.Capacity || _batch.CommonPadding() >= Math.Max(MinimumCompaction, _batch.Length / 4))
         {
+            // Rows joined, left or ran out of room, or a quarter of every row is padding the longest row left behind.
             RebuildBatch();
         }
 
@@ -544,7 +558,7 @@ internal sealed class GenerationEngine : IDisposable
         }
 
         var logits = batch.Logits;
-        var kept = 0;
+        var ended = false;
         for (var j = 0; j < count; j++)
         {
             var row = _running[j];
@@ -567,17 +581,46 @@ internal sealed class GenerationEngine : IDisposable
                 _ended.Add(row);
             }
 
-            if (row.Ended)
+            ended |= row.Ended;
+        }
+
+        if (ended)
+        {
+            RemoveEnded(batch);
+        }
+    }
+
+    /// <summary>
+    /// Takes the rows that ended out of the running batch. Each leaves by moving the batch's last row into its slot (one
+    /// row copied, <see cref="DecoderSession.TryRemoveRow"/>); where that cannot be done, the rows keep their order and
+    /// the next step rebuilds the batch.
+    /// </summary>
+    private void RemoveEnded(DecoderSession batch)
+    {
+        for (var j = _running.Count - 1; j >= 0; j--)
+        {
+            if (!_running[j].Ended)
             {
-                _dirty = true;
+                continue;
+            }
+
+            var last = _running.Count - 1;
+            if (!_dirty && ReferenceEquals(batch, _batch) && batch.Rows == _running.Count && batch.TryRemoveRow(j))
+            {
+                if (j != last)
+                {
+                    _running[j] = _running[last];
+                    _running[j].Slot = j;
+                }
+
+                _running.RemoveAt(last);
             }
             else
             {
-                _running[kept++] = row;
+                _running.RemoveAt(j);
+                _dirty = true;
             }
         }
-
-        _running.RemoveRange(kept, count - kept);
     }
 
     /// <summary>
@@ -672,6 +715,7 @@ internal sealed class GenerationEngine : IDisposable
     /// <summary>Copies every running row into one batch, right-aligned to the longest, in <see cref="_running"/>'s order.</summary>
     private void RebuildBatch()
     {
+        Rebuilds++;
         var count = _running.Count;
         var longest = 0;
         for (var j = 0; j < count; j++)

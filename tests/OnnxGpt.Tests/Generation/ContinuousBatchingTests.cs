@@ -34,7 +34,10 @@ public sealed class ContinuousBatchingTests
     }
 
     /// <summary>Row i joins after 2i iterations and generates 3i fewer tokens than the first, so rows join and leave while others run.</summary>
-    private static (GenerationRow Row, int[] Expected)[] RunStaggered(GptModel model, IReadOnlyList<ReferenceData.GreedyCase> cases, out int peak)
+    private static (GenerationRow Row, int[] Expected)[] RunStaggered(GptModel model, IReadOnlyList<ReferenceData.GreedyCase> cases, out int peak) =>
+        RunStaggered(model, cases, out peak, out _);
+
+    private static (GenerationRow Row, int[] Expected)[] RunStaggered(GptModel model, IReadOnlyList<ReferenceData.GreedyCase> cases, out int peak, out int rebuilds)
     {
         var plan = cases.Concat(cases.Take(1)).Select((c, i) => (Case: c, JoinAt: 2 * i, Tokens: Math.Max(2, c.GreedyIds.Length - (3 * (i % 4))))).ToArray();
         var rows = new (GenerationRow Row, int[] Expected)[plan.Length];
@@ -56,6 +59,7 @@ public sealed class ContinuousBatchingTests
         }
 
         peak = engine.PeakRows;
+        rebuilds = engine.Rebuilds;
         return rows;
     }
 
@@ -77,6 +81,30 @@ public sealed class ContinuousBatchingTests
 
             Assert.That(peak, Is.GreaterThanOrEqualTo(Math.Min(3, cases.Count)), "rows ran together");
             Assert.That(model.CacheStatistics.Rented, Is.Zero, "every cache went back to the pool");
+        });
+    }
+
+    [Test]
+    public void Joining_and_leaving_copy_one_row_on_separate_caches_and_rebuild_the_batch_on_combined_ones()
+    {
+        // The same GPT-2 in two cache layouts: a combined cache's value half moves with the row count, so only it rebuilds.
+        using var separate = GptModel.Load(PathOf("gpt2-tiny"));
+        using var combined = GptModel.Load(PathOf("gpt2-tiny-combined"));
+        var cases = ReferenceData.Greedy("gpt2-tiny", PathOf("gpt2-tiny")).ToList();
+
+        var separateRows = RunStaggered(separate, cases, out _, out var separateRebuilds);
+        var combinedRows = RunStaggered(combined, cases, out _, out var combinedRebuilds);
+
+        TestContext.Out.WriteLine($"{cases.Count + 1} rows: {separateRebuilds} rebuilds (separate), {combinedRebuilds} (combined)");
+        Assert.Multiple(() =>
+        {
+            foreach (var (row, expected) in separateRows.Concat(combinedRows))
+            {
+                Assert.That(Ids(row), Is.EqualTo(expected));
+            }
+
+            Assert.That(separateRebuilds, Is.LessThan(combinedRebuilds), "joins and leaves copied one row (the batch still grows by rebuilding: 1, 2, then 4 rows)");
+            Assert.That(separate.CacheStatistics.Rented + combined.CacheStatistics.Rented, Is.Zero);
         });
     }
 
