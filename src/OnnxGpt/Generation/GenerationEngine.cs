@@ -9,8 +9,8 @@ namespace OnnxGpt.Generation;
 /// The one generation loop. Each <see cref="Iterate"/> retires cancelled and abandoned rows, admits waiting rows
 /// (their prompts run together, left-padded, or alone in bounded chunks), samples their first tokens and joins them
 /// to the running batch, then runs one step for every running row in one session run and samples each row's next
-/// token. A row that ends leaves at once; the batch is rebuilt without it (its padding shrinks when it was the
-/// longest) and its memory goes back to the pool. Single requests, batches, next-token distributions and concurrent
+/// token. A row that ends leaves at once: the batch's last row takes its slot (or, for a combined cache, the batch is
+/// rebuilt without it), and the padding the longest rows leave behind is dropped once it is a quarter of every row. Single requests, batches, next-token distributions and concurrent
 /// requests (through <see cref="GenerationScheduler"/>) all run here; each row keeps its own sampler, stops, seed
 /// and finish reason, and a failure in one row's sampling ends only that row. A <see cref="GptDecoder"/> (another
 /// backend) plugs in instead of the model's own sessions: each row then runs its <see cref="DecoderSequence"/>, and
