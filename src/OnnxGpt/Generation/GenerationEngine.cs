@@ -522,9 +522,9 @@ internal sealed class GenerationEngine : IDisposable
             return;
         }
 
-        if (_dirty || _batch!.Length + 1 > _batch.Capacity || _batch.CommonPadding() >= Math.Max(MinimumCompaction, _batch.Length / 4))
+        if (_dirty || _batch!.Length + 1 > _batch.Capacity || NeedsCompaction(_batch))
         {
-            // Rows joined, left or ran out of room, or a quarter of every row is padding the longest row left behind.
+            // Rows joined, left or ran out of room, or padding the longest rows left behind is dropped.
             RebuildBatch();
         }
 
@@ -588,6 +588,17 @@ internal sealed class GenerationEngine : IDisposable
         {
             RemoveEnded(batch);
         }
+    }
+
+    /// <summary>
+    /// Whether the batch should drop the padding every row carries: once it is a quarter of every row (at least
+    /// <see cref="MinimumCompaction"/> positions), or at once for a row left alone, whose cache speculation rolls back
+    /// and a conversation keeps, both of which need it unpadded.
+    /// </summary>
+    private static bool NeedsCompaction(DecoderSession batch)
+    {
+        var padding = batch.CommonPadding();
+        return padding > 0 && (batch.Rows == 1 || padding >= Math.Max(MinimumCompaction, batch.Length / 4));
     }
 
     /// <summary>

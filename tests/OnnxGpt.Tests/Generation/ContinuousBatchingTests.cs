@@ -109,6 +109,48 @@ public sealed class ContinuousBatchingTests
     }
 
     [Test]
+    public void A_row_left_alone_in_the_batch_is_unpadded_before_its_next_step_and_keeps_its_single_run_ids()
+    {
+        // Speculation rolls a lone row's cache back and a conversation keeps it: both need it without padding.
+        using var model = GptModel.Load(PathOf("gpt2-tiny"));
+        int[] longPrompt = [5, 9, 14, 3, 5, 9, 14, 3, 7, 2];
+        int[] shortPrompt = [7, 2];
+        var alone = Row(model, shortPrompt, 12);
+        using (var single = new GenerationEngine(model, maxRows: 8))
+        {
+            single.Add(alone);
+            while (single.Count > 0)
+            {
+                single.Iterate();
+            }
+        }
+
+        using var engine = new GenerationEngine(model, maxRows: 8);
+        var longer = Row(model, longPrompt, 3);
+        var shorter = Row(model, shortPrompt, 12);
+        engine.Add(longer);
+        engine.Add(shorter);
+        while (!longer.Ended)
+        {
+            engine.Iterate();
+        }
+
+        engine.Iterate();
+        var unpadded = shorter.Home!.RowLength(shorter.Slot) == shorter.Home.Length;
+        while (engine.Count > 0)
+        {
+            engine.Iterate();
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(unpadded, Is.True, "the longer row's padding was dropped once the shorter ran alone");
+            Assert.That(Ids(shorter), Is.EqualTo(Ids(alone)));
+            Assert.That(model.CacheStatistics.Rented, Is.Zero);
+        });
+    }
+
+    [Test]
     public void Float16_caches_join_and_leave_like_float32_ones()
     {
         using var folder = new TempDirectory();
