@@ -135,8 +135,7 @@ internal sealed unsafe class DecoderSession : IDisposable
 
         // Keys and values are [outer, positions, head size] with outer = heads (x2 when combined): copy the first
         // `length` positions of every head into the other buffer, which then becomes the past.
-        var elementSize = _layout.CacheElementType == TensorElementType.Float16 ? 2 : 4;
-        var row = (long)_layout.HeadSize * elementSize;
+        var row = RowBytes();
         var outer = (long)_headsDim * (_layout.Convention == KvCacheConvention.Combined ? 2 : 1);
         for (var i = 0; i < _cache.TensorCount; i++)
         {
@@ -302,8 +301,7 @@ internal sealed unsafe class DecoderSession : IDisposable
             side = 0;
         }
 
-        var elementSize = (long)(_cache.BytesPerPosition / (nuint)(_headsDim * _layout.HeadSize * (_layout.Convention == KvCacheConvention.Combined ? 2 : 1)));
-        var rowBytes = _layout.HeadSize * elementSize;
+        var rowBytes = RowBytes();
         var kinds = _layout.Convention == KvCacheConvention.Combined ? 2 : 1;
         for (var i = 0; i < _cache.TensorCount; i++)
         {
@@ -320,9 +318,7 @@ internal sealed unsafe class DecoderSession : IDisposable
                     for (var h = 0; h < _headsDim; h++)
                     {
                         var from = sourceBase + ((((((k * source._rows) + row.Row) * _headsDim) + h) * source._length) + start) * rowBytes;
-                        var to = destination + (((((k * count) + j) * _headsDim) + h) * longest) * rowBytes;
-                        new Span<byte>(to, (int)(pad * rowBytes)).Clear();
-                        Buffer.MemoryCopy(from, to + (pad * rowBytes), row.Length * rowBytes, row.Length * rowBytes);
+                        PlaceRow(destination + (((((k * count) + j) * _headsDim) + h) * longest) * rowBytes, from, pad, row.Length, rowBytes);
                     }
                 }
             }
@@ -350,10 +346,7 @@ internal sealed unsafe class DecoderSession : IDisposable
         _rows = count;
         _side = side;
         _length = longest;
-        for (var i = 0; i < _cache.TensorCount; i++)
-        {
-            _cache.Past[i] = CreateCacheTensor(i, _side, longest);
-        }
+        RecreatePast();
     }
 
     /// <summary>
@@ -381,10 +374,12 @@ internal sealed unsafe class DecoderSession : IDisposable
             var sourceBase = (byte*)from._cache.Buffer(i, from._side);
             for (var h = 0; h < _headsDim; h++)
             {
-                var to = destination + ((((long)_rows * _headsDim) + h) * _length * rowBytes);
-                var at = sourceBase + (((((long)source.Row * _headsDim) + h) * from._length) + start) * rowBytes;
-                new Span<byte>(to, (int)(pad * rowBytes)).Clear();
-                Buffer.MemoryCopy(at, to + (pad * rowBytes), source.Length * rowBytes, source.Length * rowBytes);
+                PlaceRow(
+                    destination + ((((long)_rows * _headsDim) + h) * _length * rowBytes),
+                    sourceBase + (((((long)source.Row * _headsDim) + h) * from._length) + start) * rowBytes,
+                    pad,
+                    source.Length,
+                    rowBytes);
             }
         }
 
@@ -439,6 +434,13 @@ internal sealed unsafe class DecoderSession : IDisposable
         }
 
         return _rows == 0 ? 0 : least;
+    }
+
+    /// <summary>Writes one head of one row right-aligned: <paramref name="pad"/> zeroed positions, then <paramref name="length"/> copied ones.</summary>
+    private static void PlaceRow(byte* to, byte* from, long pad, long length, long rowBytes)
+    {
+        new Span<byte>(to, (int)(pad * rowBytes)).Clear();
+        Buffer.MemoryCopy(from, to + (pad * rowBytes), length * rowBytes, length * rowBytes);
     }
 
     /// <summary>Bytes of one position of one head.</summary>
