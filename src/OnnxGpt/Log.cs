@@ -34,4 +34,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Generation finished: {FinishReason}, {PromptTokens} prompt + {GeneratedTokens} generated tokens, {TokensPerSecond:F1} tokens/s")]
     public static partial void GenerationFinished(ILogger logger, string finishReason, int promptTokens, int generatedTokens, double tokensPerSecond);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "{ModelPath}: the graph is loaded as it is ({Reason}).")]
+    public static partial void GraphNotRewritten(ILogger logger, string modelPath, string reason);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "{ModelPath}: the graph was rewritten in memory at load ({Passes}).")]
+    public static partial void GraphRewritten(ILogger logger, string modelPath, string passes);
 }

@@ -76,7 +76,7 @@ public sealed class StepDistributionTests
     }
 
     [Test]
-    public async Task Batching_off_is_a_row_of_its_own_with_the_same_ids()
+    public async Task Batching_off_and_the_graph_as_stored_are_rows_of_their_own_with_the_same_ids()
     {
         var report = await BenchmarkRunner.RunAsync(new BenchmarkSettings
         {
@@ -86,14 +86,15 @@ public sealed class StepDistributionTests
             MeasuredRuns = 1,
             IntraOpThreads = 2,
             MeasureBandwidth = false,
-            Implementations = BenchmarkImplementations.OnnxGpt | BenchmarkImplementations.OnnxGptNoBatching,
+            Implementations = BenchmarkImplementations.OnnxGpt | BenchmarkImplementations.OnnxGptNoBatching | BenchmarkImplementations.OnnxGptAsStored,
         });
 
         var ran = report.Implementations.Where(i => i.Status == ImplementationStatus.Ok).ToList();
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(ran.Select(i => i.Name), Is.EqualTo(new[] { "OnnxGpt", "OnnxGpt (batching off)" }));
+            Assert.That(ran.Select(i => i.Name), Is.EqualTo(new[] { "OnnxGpt", "OnnxGpt (batching off)", "OnnxGpt (graph as stored)" }));
             Assert.That(ran[1].TokenIds, Is.EqualTo(ran[0].TokenIds));
+            Assert.That(ran[2].TokenIds, Is.EqualTo(ran[0].TokenIds));
             Assert.That(ran[0].TokenIds, Has.Count.EqualTo(12));
         }
     }

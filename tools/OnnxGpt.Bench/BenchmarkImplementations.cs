@@ -41,6 +41,12 @@ public enum BenchmarkImplementations
     /// </summary>
     OnnxGptNoBatching = 64,
 
+    /// <summary>
+    /// OnnxGpt as <see cref="OnnxGpt"/> with <c>GptOptions.OptimizeGraph = false</c>: the graph as stored, without the
+    /// in-memory rewrite at load, so that the rewrite's gain is measured in turns with it. Not part of <see cref="All"/>.
+    /// </summary>
+    OnnxGptAsStored = 128,
+
     /// <summary>OnnxGpt, the two ONNX Runtime loops and GenAI (not the optional <see cref="LlamaSharp"/>).</summary>
     All = OnnxGpt | OrtNaive | OrtTight | GenAI,
 }

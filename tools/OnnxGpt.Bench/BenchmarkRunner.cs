@@ -333,6 +333,7 @@ public static class BenchmarkRunner
         yield return (BenchmarkImplementations.OnnxGpt, OnnxGptLoop.DisplayName, () => new OnnxGptLoop(folder, threads, provider, sessionConfig));
         yield return (BenchmarkImplementations.OnnxGptManaged, OnnxGptLoop.ManagedDisplayName, () => new OnnxGptLoop(folder, threads, provider, sessionConfig, managedRun: true));
         yield return (BenchmarkImplementations.OnnxGptNoBatching, OnnxGptLoop.NoBatchingDisplayName, () => new OnnxGptLoop(folder, threads, provider, sessionConfig, batching: false));
+        yield return (BenchmarkImplementations.OnnxGptAsStored, OnnxGptLoop.AsStoredDisplayName, () => new OnnxGptLoop(folder, threads, provider, sessionConfig, optimizeGraph: false));
         yield return (BenchmarkImplementations.OrtNaive, OrtNaiveLoop.DisplayName, () => new OrtNaiveLoop(folder, threads, sessionConfig));
         yield return (BenchmarkImplementations.OrtTight, OrtTightLoop.DisplayName, () => new OrtTightLoop(folder, threads, sessionConfig));
         foreach (var extra in tightConfigurations)

@@ -24,12 +24,14 @@ internal sealed class OnnxGptLoop : IGenerationLoop
 
     public const string NoBatchingDisplayName = "OnnxGpt (batching off)";
 
+    public const string AsStoredDisplayName = "OnnxGpt (graph as stored)";
+
     private readonly GptModel _model;
     private readonly GptGenerator _generator;
 
-    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null, IReadOnlyDictionary<string, string>? sessionConfig = null, bool managedRun = false, bool batching = true)
+    public OnnxGptLoop(ModelFolder folder, int? threads, string? provider = null, IReadOnlyDictionary<string, string>? sessionConfig = null, bool managedRun = false, bool batching = true, bool optimizeGraph = true)
     {
-        var options = new GptOptions { ModelPath = folder.Directory, Variant = folder.Variant, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null, EnableBatching = batching };
+        var options = new GptOptions { ModelPath = folder.Directory, Variant = folder.Variant, IntraOpNumThreads = threads, RequireExecutionProvider = provider is not null, EnableBatching = batching, OptimizeGraph = optimizeGraph };
         if (provider is not null || sessionConfig is { Count: > 0 })
         {
             var entry = new OnnxGpt.Providers.ExecutionProviderOptions(provider ?? OnnxGpt.Providers.ExecutionProviderOptions.Cpu);
@@ -43,7 +45,7 @@ internal sealed class OnnxGptLoop : IGenerationLoop
 
         _model = GptModel.Load(options, null, deviceCacheMemory: null, nativeRun: !managedRun);
         _generator = GptGenerator.Create(_model);
-        var name = managedRun ? ManagedDisplayName : batching ? DisplayName : NoBatchingDisplayName;
+        var name = managedRun ? ManagedDisplayName : !batching ? NoBatchingDisplayName : optimizeGraph ? DisplayName : AsStoredDisplayName;
         Name = provider is null ? name : $"{name} ({_model.ExecutionProvider})";
     }
 

@@ -21,7 +21,7 @@ internal static class BenchCommand
         var runs = NumberOption.Create<int>("--runs", 3, "Measured runs per implementation (medians are reported).", "N");
         var early = NumberOption.Create<int>("--early", "Position of the early per-token time. Default: 32.", "N");
         var late = NumberOption.Create<int>("--late", "Position of the late per-token time. Default: min(900, context - 32).", "N");
-        var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, onnxgpt-managed (OnnxGpt with its session runs through ONNX Runtime's managed API), onnxgpt-nobatch (OnnxGpt with EnableBatching = false), ort-naive, ort-tight, genai, llamasharp (llama.cpp on a GGUF written from the same weights; GPT-2 graphs). Default: all but llamasharp, onnxgpt-managed and onnxgpt-nobatch.", HelpName = "NAME" };
+        var implementations = new Option<string[]>("--implementation", "-i") { Description = "Implementations to run (repeatable): onnxgpt, onnxgpt-managed (OnnxGpt with its session runs through ONNX Runtime's managed API), onnxgpt-nobatch (OnnxGpt with EnableBatching = false), onnxgpt-asis (OnnxGpt with OptimizeGraph = false: the graph as stored), ort-naive, ort-tight, genai, llamasharp (llama.cpp on a GGUF written from the same weights; GPT-2 graphs). Default: all but llamasharp, onnxgpt-managed, onnxgpt-nobatch and onnxgpt-asis.", HelpName = "NAME" };
         var gguf = new Option<string[]>("--gguf") { Description = "GGUF weight types for llamasharp (repeatable, one row each): F32, Q8_0, Q4_0. Default: F32. Written from the folder's float32 model.onnx into gguf/model-TYPE.gguf when missing.", HelpName = "TYPE", AllowMultipleArgumentsPerToken = true };
         var threads = NumberOption.Create<int>("--threads", "ONNX Runtime intra-op threads for every implementation. Default: OnnxGpt's choice, one per core this process may use; 0: ONNX Runtime's own default.", "N");
         var provider = new Option<string?>("--execution-provider") { Description = "Run OnnxGpt on this provider (Cpu, Cuda, DirectML; required to load). The other implementations run on the CPU, so with a GPU provider only OnnxGpt runs unless --implementation says otherwise.", HelpName = "NAME" };
@@ -362,9 +362,10 @@ internal static class BenchCommand
                 "ORT-TIGHT" => BenchmarkImplementations.OrtTight,
                 "ONNXGPT-MANAGED" => BenchmarkImplementations.OnnxGptManaged,
                 "ONNXGPT-NOBATCH" => BenchmarkImplementations.OnnxGptNoBatching,
+                "ONNXGPT-ASIS" => BenchmarkImplementations.OnnxGptAsStored,
                 "GENAI" => BenchmarkImplementations.GenAI,
                 "LLAMASHARP" => BenchmarkImplementations.LlamaSharp,
-                _ => throw new CliUsageException($"Unknown --implementation '{name}'; use onnxgpt, onnxgpt-managed, onnxgpt-nobatch, ort-naive, ort-tight, genai or llamasharp."),
+                _ => throw new CliUsageException($"Unknown --implementation '{name}'; use onnxgpt, onnxgpt-managed, onnxgpt-nobatch, onnxgpt-asis, ort-naive, ort-tight, genai or llamasharp."),
             };
         }
 

@@ -53,6 +53,7 @@ internal sealed record InspectJson(
     string? Variant,
     IReadOnlyList<string> Variants,
     string GraphFormat,
+    IReadOnlyList<string> GraphRewrites,
     string Convention,
     int Layers,
     int? AttentionHeads,
@@ -80,6 +81,7 @@ internal sealed record InspectJson(
             i.Variant,
             i.Variants,
             i.GraphFormat,
+            i.GraphRewrites,
             i.CacheConvention.ToString(),
             i.LayerCount,
             i.AttentionHeads,
@@ -108,6 +110,7 @@ internal sealed record InspectJson(
         yield return ("variant", Or(Variant));
         yield return ("variants", Variants.Count == 0 ? "-" : string.Join(", ", Variants));
         yield return ("format", GraphFormat);
+        yield return ("rewritten at load", GraphRewrites.Count == 0 ? "-" : string.Join(", ", GraphRewrites));
         yield return ("cache convention", Convention);
         yield return ("layers", Or(Layers));
         yield return ("attention heads", Or(AttentionHeads));

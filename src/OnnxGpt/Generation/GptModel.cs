@@ -104,14 +104,16 @@ public sealed class GptModel : IGenerationModel, IDisposable
             Log.ConfigIgnored(logger, modelPath, warning);
         }
 
-        var (session, provider) = SessionFactory.Create(graphPath, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger, options.RequireExecutionProvider);
+        // The split layout's step graph runs one position at a time: trimming its logits would gain nothing.
+        var rewrite = options.OptimizeGraph && prefillGraphPath is null ? GraphRewriter.TryRewrite(graphPath, modelPath, logger) : null;
+        var (session, provider) = SessionFactory.Create(graphPath, rewrite?.Graph, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger, options.RequireExecutionProvider);
         InferenceSession? prefillSession = null;
         try
         {
             var layout = GraphLayout.Detect(session.InputMetadata, session.OutputMetadata, config, modelPath, session.OverridableInitializerMetadata);
             if (prefillGraphPath is not null)
             {
-                prefillSession = SessionFactory.Create(prefillGraphPath, modelPath, [options.ExecutionProviders.FirstOrDefault(p => ExecutionProviderOptions.Normalize(p.Name) == provider) ?? new ExecutionProviderOptions(provider)], options.IntraOpNumThreads, logger, requireFirst: true).Session;
+                prefillSession = SessionFactory.Create(prefillGraphPath, null, modelPath, [options.ExecutionProviders.FirstOrDefault(p => ExecutionProviderOptions.Normalize(p.Name) == provider) ?? new ExecutionProviderOptions(provider)], options.IntraOpNumThreads, logger, requireFirst: true).Session;
                 layout.CheckPrefillGraph(prefillSession.InputMetadata, prefillSession.OutputMetadata, modelPath);
             }
 
@@ -140,6 +142,7 @@ public sealed class GptModel : IGenerationModel, IDisposable
                 ModelPath = modelPath,
                 GraphPath = graphPath,
                 PrefillGraphPath = prefillGraphPath,
+                GraphRewrites = rewrite?.Applied ?? [],
                 Variant = folder.Variant,
                 Variants = folder.Variants,
                 GraphFormat = prefillGraphPath is not null ? "split decoder (decoder_model.onnx + decoder_with_past_model.onnx)"

@@ -40,6 +40,15 @@ public sealed class GptOptions
     public int? IntraOpNumThreads { get; set; }
 
     /// <summary>
+    /// Whether the graph is rewritten in memory at load where that changes no result, and the files are never touched.
+    /// Today that is one pass: a graph without <c>num_logits_to_keep</c> gets it (as <c>onnxgpt optimize</c>'s
+    /// LogitsToKeep fusion adds it), so that a prompt's run scores only its last position instead of every one (on
+    /// gpt2-124m the lm_head is 38.6M of its 124M weights per position). Skipped for the split layout, a merged graph,
+    /// and an inline graph file above 64 MiB. <see cref="Models.GptModelInfo.GraphRewrites"/> lists what was applied. Default true.
+    /// </summary>
+    public bool OptimizeGraph { get; set; } = true;
+
+    /// <summary>
     /// The engine that runs the model, by name (ignoring case): <see cref="GptBackend.OnnxGpt"/> (default), or a
     /// registered backend's <see cref="Hosting.IGptBackendFactory.Name"/> such as <see cref="GptBackend.GenAI"/> (needs OnnxGpt.GenAI).
     /// </summary>

@@ -27,6 +27,9 @@ public sealed class GptModelInfo
     /// <summary>The graph that runs the prompt in a split export (<c>decoder_model.onnx</c>); null otherwise.</summary>
     public string? PrefillGraphPath { get; init; }
 
+    /// <summary>The passes that rewrote the graph in memory at load (see <see cref="Generation.GptOptions.OptimizeGraph"/>), for example <c>LogitsToKeep</c>; empty when it runs as stored.</summary>
+    public IReadOnlyList<string> GraphRewrites { get; init; } = [];
+
     /// <summary>How the graph passes the cache from one step to the next.</summary>
     public required KvCacheConvention CacheConvention { get; init; }
 

@@ -8,8 +8,17 @@ namespace OnnxGpt.Providers;
 /// <summary>Creates the ONNX Runtime session on the first execution provider, in the user's order, that works here.</summary>
 internal static partial class SessionFactory
 {
+    /// <summary>The session, and the provider that serves it.</summary>
+    /// <param name="graphPath">The graph file.</param>
+    /// <param name="graph">The graph rewritten in memory (<see cref="Models.GraphRewriter"/>), loaded instead of the file; its external data is read beside <paramref name="graphPath"/>.</param>
+    /// <param name="modelPath">The model path as given, for messages.</param>
+    /// <param name="providers">The providers to try, in order.</param>
+    /// <param name="intraOpThreads">The model-wide thread count, or null.</param>
+    /// <param name="logger">Where a fallback is logged.</param>
+    /// <param name="requireFirst">Fail instead of falling back.</param>
     public static (InferenceSession Session, string Provider) Create(
         string graphPath,
+        byte[]? graph,
         string modelPath,
         IReadOnlyList<ExecutionProviderOptions> providers,
         int? intraOpThreads,
@@ -40,12 +49,17 @@ internal static partial class SessionFactory
 
                 if (appendFailure is null)
                 {
-                    if (name == ExecutionProviderOptions.Cpu)
+                    if (graph is not null && !provider.SessionConfigEntries.ContainsKey(ExternalDataFolderKey))
                     {
-                        return (CreateCpu(graphPath, modelPath, options!), name);
+                        options!.AddSessionConfigEntry(ExternalDataFolderKey, Path.GetDirectoryName(Path.GetFullPath(graphPath))!);
                     }
 
-                    return (new InferenceSession(graphPath, options!), name);
+                    if (name == ExecutionProviderOptions.Cpu)
+                    {
+                        return (CreateCpu(graphPath, graph, modelPath, options!), name);
+                    }
+
+                    return (Open(graphPath, graph, options!), name);
                 }
             }
             catch (OnnxRuntimeException ex)
@@ -162,11 +176,17 @@ internal static partial class SessionFactory
         return ex is DllNotFoundException ? $"a native library is missing ({message})" : message;
     }
 
-    private static InferenceSession CreateCpu(string graphPath, string modelPath, SessionOptions options)
+    /// <summary>Where ONNX Runtime reads external data for a graph loaded from bytes.</summary>
+    private const string ExternalDataFolderKey = "session.model_external_initializers_file_folder_path";
+
+    private static InferenceSession Open(string graphPath, byte[]? graph, SessionOptions options) =>
+        graph is null ? new InferenceSession(graphPath, options) : new InferenceSession(graph, options);
+
+    private static InferenceSession CreateCpu(string graphPath, byte[]? graph, string modelPath, SessionOptions options)
     {
         try
         {
-            return new InferenceSession(graphPath, options);
+            return Open(graphPath, graph, options);
         }
         catch (OnnxRuntimeException ex)
         {

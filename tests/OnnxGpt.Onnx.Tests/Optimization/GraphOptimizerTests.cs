@@ -74,7 +74,7 @@ public sealed class GraphOptimizerTests
     [Test]
     public async Task Greedy_batched_rows_of_different_lengths_give_the_same_64_ids()
     {
-        using var original = GptModel.Load(TinyShakespeare);
+        using var original = GptModel.Load(new GptOptions { ModelPath = TinyShakespeare, OptimizeGraph = false });
         using var optimized = GptModel.Load(_output);
         GptPrompt[] prompts = ["ROMEO:", "KING RICHARD III:\nNow is the winter of our discontent"];
         var greedy = new GenerationOptions { DoSample = false, MaxNewTokens = 64 };

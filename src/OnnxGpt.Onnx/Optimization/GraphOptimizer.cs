@@ -17,6 +17,49 @@ public static class GraphOptimizer
     /// <summary>The fusions, by name, in the order they run.</summary>
     public static IReadOnlyList<string> FusionNames => FusionRegistry.Names;
 
+    /// <summary>
+    /// Applies <paramref name="fusions"/> to the graph file at <paramref name="graphPath"/> in memory and writes
+    /// nothing: for a runtime that loads the result from bytes (OnnxGpt does, with LogitsToKeep, when it loads a
+    /// model). Weights held as external data stay in their files; new constants are inline.
+    /// </summary>
+    /// <param name="graphPath">The <c>.onnx</c> file.</param>
+    /// <param name="fusions">The fusions to apply, by name (see <see cref="FusionNames"/>); empty: every fusion that is on by default.</param>
+    /// <param name="cancellationToken">Stops between fusions.</param>
+    /// <returns>The rewritten bytes (null when nothing matched) and each fusion's count.</returns>
+    /// <exception cref="ArgumentException">The path is empty.</exception>
+    /// <exception cref="OptimizationException">The file is not an ONNX model, or a fusion name is unknown; the message says why.</exception>
+    public static GraphRewrite Rewrite(string graphPath, IEnumerable<string> fusions, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(graphPath);
+        ArgumentNullException.ThrowIfNull(fusions);
+        var selected = FusionRegistry.Select(fusions);
+        ModelProto model;
+        try
+        {
+            model = ModelQuantizer.ReadModel(graphPath);
+        }
+        catch (Exception ex) when (ex is QuantizationException or IOException or UnauthorizedAccessException)
+        {
+            throw new OptimizationException(ex.Message, ex);
+        }
+
+        var context = new GraphContext(model, Path.GetDirectoryName(Path.GetFullPath(graphPath))!);
+        var counts = new List<FusionCount>();
+        foreach (var fusion in selected)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            counts.Add(new FusionCount(fusion.Name, fusion.Apply(context)));
+        }
+
+        if (counts.All(c => c.Count == 0))
+        {
+            return new GraphRewrite { Fusions = counts };
+        }
+
+        context.Finish();
+        return new GraphRewrite { Graph = model.ToByteArray(), Fusions = counts };
+    }
+
     /// <summary>Optimizes the model <paramref name="options"/> names into its output folder.</summary>
     /// <param name="options">Source, output, variant and fusions.</param>
     /// <param name="cancellationToken">Stops between fusions and between tensors.</param>
