@@ -15,9 +15,9 @@ namespace OnnxGpt.Onnx.Tests.Optimization;
 [TestFixture]
 public sealed class AttentionFusionTests
 {
-    private const int Layers = 4;
-    private const int Heads = 8;
-    private const int HeadSize = 32;
+    private const int Layers = TinyShakespeareFeeds.Layers;
+    private const int Heads = TinyShakespeareFeeds.Heads;
+    private const int HeadSize = TinyShakespeareFeeds.HeadSize;
     private const float Tolerance = 1e-4f;
     private static readonly string TinyShakespeare = Path.Combine(AppContext.BaseDirectory, "models", "tiny-shakespeare");
     private static readonly int[] Prompt = [859, 26, 199, 41, 456, 322, 269, 275, 405, 259];
@@ -269,18 +269,8 @@ public sealed class AttentionFusionTests
             }
         }
 
-        var inputs = new List<NamedOnnxValue>
-        {
-            NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids.SelectMany(r => r.Select(i => (long)i)).ToArray(), [batch, sequence])),
-            NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(mask.SelectMany(r => r).ToArray(), [batch, total])),
-            NamedOnnxValue.CreateFromTensor("position_ids", new DenseTensor<long>(positions, [batch, sequence])),
-        };
-        for (var l = 0; l < Layers; l++)
-        {
-            inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{l}.key", new DenseTensor<float>(past[2 * l], [batch, Heads, pastLength, HeadSize])));
-            inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{l}.value", new DenseTensor<float>(past[(2 * l) + 1], [batch, Heads, pastLength, HeadSize])));
-        }
-
+        var cache = past.Select(p => new DenseTensor<float>(p, [batch, Heads, pastLength, HeadSize])).ToArray();
+        var inputs = TinyShakespeareFeeds.Create([.. ids.SelectMany(r => r.Select(i => (long)i))], batch, cache, [.. mask.SelectMany(r => r)], positions);
         using var results = session.Run(inputs);
         var byName = results.ToDictionary(r => r.Name, r => r.AsTensor<float>().ToArray());
         var present = Enumerable.Range(0, Layers).SelectMany(l => new[] { byName[$"present.{l}.key"], byName[$"present.{l}.value"] }).ToArray();

@@ -172,22 +172,12 @@ public sealed class GraphOptimizerTests
         }
     }
 
-    private static DenseTensor<float>[] EmptyCache() => [.. Enumerable.Range(0, 8).Select(_ => new DenseTensor<float>([1, 8, 0, 32]))];
+    private static DenseTensor<float>[] EmptyCache() => TinyShakespeareFeeds.EmptyCache();
 
     private static (float[] Logits, DenseTensor<float>[] Present) Run(InferenceSession session, long[] ids, int past, DenseTensor<float>[] cache)
     {
-        var inputs = new List<NamedOnnxValue>
-        {
-            NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids, [1, ids.Length])),
-            NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, past + ids.Length).ToArray(), [1, past + ids.Length])),
-            NamedOnnxValue.CreateFromTensor("position_ids", new DenseTensor<long>(Enumerable.Range(past, ids.Length).Select(i => (long)i).ToArray(), [1, ids.Length])),
-        };
-        for (var layer = 0; layer < 4; layer++)
-        {
-            inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{layer}.key", cache[2 * layer]));
-            inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{layer}.value", cache[(2 * layer) + 1]));
-        }
-
+        Assert.That(cache[0].Dimensions[2], Is.EqualTo(past));
+        var inputs = TinyShakespeareFeeds.Create(ids, batch: 1, cache);
         using var results = session.Run(inputs);
         var logits = results.Single(r => r.Name == "logits").AsTensor<float>();
         var vocabulary = logits.Dimensions[2];

@@ -183,18 +183,7 @@ public sealed class LogitsToKeepFusionTests
     /// <summary>The prompt's logits from an empty cache, with <c>num_logits_to_keep</c> fed when given.</summary>
     private static (long[] Shape, float[] Values) Run(InferenceSession session, long? keep)
     {
-        var inputs = new List<NamedOnnxValue>
-        {
-            NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(Ids, [1, Ids.Length])),
-            NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, Ids.Length).ToArray(), [1, Ids.Length])),
-            NamedOnnxValue.CreateFromTensor("position_ids", new DenseTensor<long>(Enumerable.Range(0, Ids.Length).Select(i => (long)i).ToArray(), [1, Ids.Length])),
-        };
-        for (var layer = 0; layer < 4; layer++)
-        {
-            inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{layer}.key", new DenseTensor<float>([1, 8, 0, 32])));
-            inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{layer}.value", new DenseTensor<float>([1, 8, 0, 32])));
-        }
-
+        var inputs = TinyShakespeareFeeds.Create(Ids, batch: 1, TinyShakespeareFeeds.EmptyCache());
         if (keep is { } value)
         {
             inputs.Add(NamedOnnxValue.CreateFromTensor("num_logits_to_keep", new DenseTensor<long>(new[] { value }, [])));
