@@ -44,12 +44,7 @@ public static class GraphOptimizer
         }
 
         var context = new GraphContext(model, Path.GetDirectoryName(Path.GetFullPath(graphPath))!);
-        var counts = new List<FusionCount>();
-        foreach (var fusion in selected)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            counts.Add(new FusionCount(fusion.Name, fusion.Apply(context)));
-        }
+        var counts = RunFusions(context, selected, cancellationToken);
 
         if (counts.All(c => c.Count == 0))
         {
@@ -96,12 +91,7 @@ public static class GraphOptimizer
         var context = new GraphContext(model, sourceGraphFolder);
         var before = GraphContext.CountOperators(context.Graph);
         var nodesBefore = context.Graph.Node.Count;
-        var counts = new List<FusionCount>();
-        foreach (var fusion in fusions)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            counts.Add(new FusionCount(fusion.Name, fusion.Apply(context)));
-        }
+        var counts = RunFusions(context, fusions, cancellationToken);
 
         context.Finish();
 
@@ -166,5 +156,18 @@ public static class GraphOptimizer
             OperatorsAfter = after,
             CopiedFiles = copied,
         };
+    }
+
+    /// <summary>Applies each fusion in order to the graph, checking for cancellation between them.</summary>
+    private static List<FusionCount> RunFusions(GraphContext context, IReadOnlyList<IGraphFusion> fusions, CancellationToken cancellationToken)
+    {
+        var counts = new List<FusionCount>(fusions.Count);
+        foreach (var fusion in fusions)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            counts.Add(new FusionCount(fusion.Name, fusion.Apply(context)));
+        }
+
+        return counts;
     }
 }
