@@ -51,6 +51,15 @@ internal sealed class GenerationRow
     /// <summary>The row's own session for its prompt before it joins the batch (a kept conversation's, or a fresh one for a chunked prompt).</summary>
     public DecoderSession? Session { get; set; }
 
+    /// <summary>The decoder has looked for the row's kept conversation (once, when it first admits it).</summary>
+    public bool Opened { get; set; }
+
+    /// <summary>The row's whole prompt has run and its first token was sampled (it runs, or it ended): it leaves the queue.</summary>
+    public bool Admitted { get; set; }
+
+    /// <summary>For a row of a decoder that samples natively: the token it chose at its last run.</summary>
+    public int ChosenToken { get; set; }
+
     /// <summary>Prompt tokens already run (the conversation's reused prefix, then each chunk).</summary>
     public int PrefilledTokens { get; set; }
 

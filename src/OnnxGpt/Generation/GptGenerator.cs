@@ -67,7 +67,6 @@ public sealed class GptGenerator : IGptGenerator
 
         // A caller with a synchronization context (a UI) must not run the model on its thread.
         await ThreadPoolSwitch.IfNeeded();
-        ResumeConversation(row);
         if (!_model.Runtime.Batches)
         {
             // Alone: the request drives its own engine on its own thread.
@@ -102,7 +101,6 @@ public sealed class GptGenerator : IGptGenerator
         }
         catch
         {
-            row.Session?.Dispose();
             row.State.Exited(cancellationToken);
             throw;
         }
@@ -331,33 +329,6 @@ public sealed class GptGenerator : IGptGenerator
         {
             Speculation = Speculation.SpeculativeDecoder.Create(_model, settings, promptIds.Count + maxNew),
         };
-    }
-
-    /// <summary>
-    /// Continues a kept conversation when the prompt starts with tokens its cache holds: the cache is cut back to the
-    /// shared prefix (at least one prompt token is always run, for the next token's scores), and the row runs only
-    /// the rest of its prompt on it.
-    /// </summary>
-    private void ResumeConversation(GenerationRow row)
-    {
-        if (row.ConversationId is not { } conversation || _model.Runtime.Conversations.Take(conversation) is not { } kept)
-        {
-            return;
-        }
-
-        var promptIds = row.State.PromptIds;
-        var shared = ConversationPrefix.Shared(kept.ProcessedIds, promptIds, kept.ProcessedIds.Length);
-
-        if (shared > 0 && kept.Capacity >= promptIds.Count + row.State.MaxNewTokens && kept.TryRewind(shared))
-        {
-            kept.Attach(row.CancellationToken);
-            row.State.ReusedPromptTokens = shared;
-            row.Session = kept;
-            row.PrefilledTokens = shared;
-            return;
-        }
-
-        kept.Dispose();
     }
 
     /// <summary>
