@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using OnnxGpt.Generation.Decoding;
 using OnnxGpt.Models;
 using OnnxGpt.Telemetry;
@@ -116,6 +117,38 @@ internal sealed class GenerationEngine : IDisposable
         finally
         {
             Publish();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="row"/> on the caller's thread, as this engine's only row: iterates whenever its reader has
+    /// read every token it was given, and rethrows the row's failure once its stream ends. A reader that stops early
+    /// leaves the row to the engine's disposal.
+    /// </summary>
+    public async IAsyncEnumerable<GeneratedToken> RunAloneAsync(GenerationRow row)
+    {
+        Add(row);
+        while (true)
+        {
+            while (row.Tokens.TryRead(out var token))
+            {
+                yield return token;
+
+                // A caller with a synchronization context (a UI) must not run the model on its thread.
+                await ThreadPoolSwitch.IfNeeded();
+            }
+
+            if (row.Tokens.Completion.IsCompleted)
+            {
+                break;
+            }
+
+            Iterate();
+        }
+
+        if (row.Failure is { } failure)
+        {
+            ExceptionDispatchInfo.Capture(failure).Throw();
         }
     }
 

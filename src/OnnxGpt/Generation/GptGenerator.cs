@@ -71,25 +71,12 @@ public sealed class GptGenerator : IGptGenerator
         {
             // Alone: the request drives its own engine on its own thread.
             using var engine = new GenerationEngine(_model, 1);
-            engine.Add(row);
-            while (true)
+            await foreach (var token in engine.RunAloneAsync(row).ConfigureAwait(false))
             {
-                while (row.Tokens.TryRead(out var token))
-                {
-                    LogIfFinished(token);
-                    yield return token;
-                    await ThreadPoolSwitch.IfNeeded();
-                }
-
-                if (row.Tokens.Completion.IsCompleted)
-                {
-                    break;
-                }
-
-                engine.Iterate();
+                LogIfFinished(token);
+                yield return token;
             }
 
-            ThrowIfFailed(row);
             yield break;
         }
 

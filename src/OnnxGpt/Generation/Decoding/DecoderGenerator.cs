@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using OnnxGpt.Models;
@@ -89,31 +88,14 @@ public sealed class DecoderGenerator : IGptGenerator
         var state = new SequenceState(_decoder, settings, request.PromptIds, maxNew, Stopwatch.GetTimestamp(), _decoder.SamplesNatively);
         var row = new GenerationRow(state, request.ConversationId, cancellationToken) { Request = request };
         using var engine = new GenerationEngine(_decoder, 1);
-        engine.Add(row);
-        while (true)
+        await foreach (var token in engine.RunAloneAsync(row).ConfigureAwait(false))
         {
-            while (row.Tokens.TryRead(out var token))
+            if (token.Result is { } result && _logger.IsEnabled(LogLevel.Debug))
             {
-                if (token.Result is { } result && _logger.IsEnabled(LogLevel.Debug))
-                {
-                    Log.GenerationFinished(_logger, result.FinishReason.ToString(), result.PromptTokenCount, result.GeneratedTokenCount, result.TokensPerSecond);
-                }
-
-                yield return token;
-                await ThreadPoolSwitch.IfNeeded();
+                Log.GenerationFinished(_logger, result.FinishReason.ToString(), result.PromptTokenCount, result.GeneratedTokenCount, result.TokensPerSecond);
             }
 
-            if (row.Tokens.Completion.IsCompleted)
-            {
-                break;
-            }
-
-            engine.Iterate();
-        }
-
-        if (row.Failure is { } failure)
-        {
-            ExceptionDispatchInfo.Capture(failure).Throw();
+            yield return token;
         }
     }
 }
