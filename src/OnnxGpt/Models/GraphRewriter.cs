@@ -57,6 +57,7 @@ internal static class GraphRewriter
 
         if (rewrite.Graph is not { } graph)
         {
+            Log.GraphNotRewritten(logger, modelPath, $"no pass matched: {string.Join(", ", LoadFusions)} needs a 'logits' output made by a MatMul with a constant weight, in a graph that does not take num_logits_to_keep yet");
             return null;
         }
 

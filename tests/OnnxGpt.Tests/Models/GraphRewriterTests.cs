@@ -108,6 +108,26 @@ public sealed class GraphRewriterTests
         Assert.Throws<ModelLoadException>(() => GptModel.Load(temp.Path).Dispose());
     }
 
+    [Test]
+    public void A_graph_no_pass_matches_is_loaded_as_it_is_and_the_log_says_why()
+    {
+        using var logs = new ListLoggerProvider();
+        var logger = logs.CreateLogger("test");
+        using var temp = new TempDirectory();
+        var once = GraphRewriter.TryRewrite(Path.Combine(TestPaths.TinyShakespeare, "model.onnx"), "tiny", logger);
+        File.WriteAllBytes(temp.File("model.onnx"), once!.Value.Graph);
+
+        var twice = GraphRewriter.TryRewrite(temp.File("model.onnx"), "again", logger);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(twice, Is.Null);
+            Assert.That(
+                logs.Messages.Select(m => m.Text),
+                Has.Some.EqualTo("again: the graph is loaded as it is (no pass matched: LogitsToKeep needs a 'logits' output made by a MatMul with a constant weight, in a graph that does not take num_logits_to_keep yet)."));
+        }
+    }
+
     private static async Task<(IReadOnlyList<int>[] Single, IReadOnlyList<int>[] Batch, IReadOnlyList<int> Lookup)> Run(GptModel model, bool cached)
     {
         var generator = GptGenerator.Create(model);
