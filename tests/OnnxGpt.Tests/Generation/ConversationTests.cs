@@ -52,6 +52,30 @@ public sealed class ConversationTests
     }
 
     [Test]
+    public async Task A_batch_row_with_a_conversation_id_continues_that_conversation_beside_a_fresh_row()
+    {
+        using var model = GptModel.Load(TestPaths.TinyShakespeare);
+        var generator = GptGenerator.Create(model);
+        var turn = new GenerationOptions { DoSample = false, MaxNewTokens = 12, ConversationId = "batch-1" };
+        var plain = new GenerationOptions { DoSample = false, MaxNewTokens = 12 };
+        var first = await generator.GenerateAsync(History, turn);
+        var secondPrompt = History + first.Text + "\n\nAll:\n";
+
+        var batch = await generator.GenerateBatchAsync([secondPrompt, "ROMEO:"], [turn, plain]);
+        var fresh = await generator.GenerateAsync(secondPrompt, plain);
+        var other = await generator.GenerateAsync("ROMEO:", plain);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(batch[0].ReusedPromptTokenCount, Is.EqualTo(first.PromptTokenCount + first.TokenIds.Count - 1));
+            Assert.That(batch[0].TokenIds, Is.EqualTo(fresh.TokenIds));
+            Assert.That(batch[1].ReusedPromptTokenCount, Is.Zero);
+            Assert.That(batch[1].TokenIds, Is.EqualTo(other.TokenIds));
+            Assert.That(model.CacheStatistics.Conversations, Is.EqualTo(1));
+        }
+    }
+
+    [Test]
     public async Task A_different_prompt_or_an_evicted_conversation_starts_afresh()
     {
         using var model = GptModel.Load(new GptOptions { ModelPath = TestPaths.TinyShakespeare, MaxKeptConversations = 1 });
