@@ -11,7 +11,7 @@ namespace OnnxGpt.Onnx.Optimization;
 /// Runtime, transformers.js, onnxruntime-genai) gets the graph's old outputs.
 /// </summary>
 /// <remarks>
-/// Matches the MatMul that produces <c>logits</c> (through per-position operators after it: Cast, and Add, Mul, Div
+/// Matches the MatMul that produces <c>logits</c> (through per-position operators after it: Cast, Identity, and Add, Mul, Div
 /// or Sub with a constant, and Tanh) with a constant weight; the lm_head forms of <see cref="LmHeadFusion"/> (a
 /// FusedMatMul, or a Concat of them over one input) as well. A graph whose logits come out of a subgraph (Optimum's
 /// merged layout) or through a reshape, or that imports an ONNX opset before 10 (Slice with attributes), is left as it is.
@@ -91,7 +91,7 @@ internal sealed class LogitsToKeepFusion : IGraphFusion
     private static bool IsPerPosition(GraphContext graph, NodeProto node, out string through)
     {
         through = "";
-        if (node.Input.Count == 1 && node.OpType is "Cast" or "Tanh" && node.Domain.Length == 0)
+        if (node.Input.Count == 1 && node.OpType is "Cast" or "Tanh" or "Identity" && node.Domain.Length == 0)
         {
             through = node.Input[0];
             return true;

@@ -44,6 +44,30 @@ public sealed class GraphRewriterTests
         }
     }
 
+    [TestCase("llama3", null)]
+    [TestCase("gemma3", null)]
+    [TestCase("qwen3", null)]
+    [TestCase("qwen3", "fp16")]
+    [TestCase("qwen3", "q4")]
+    [TestCase("qwen3", "external")]
+    public async Task A_hub_folders_graph_is_rewritten_through_its_identity_cast_or_int4_lm_head_and_keeps_its_ids(string hub, string? variant)
+    {
+        var folder = TestPaths.Hub(hub);
+        using var plain = GptModel.Load(new GptOptions { ModelPath = folder, Variant = variant, OptimizeGraph = false });
+        using var rewritten = GptModel.Load(new GptOptions { ModelPath = folder, Variant = variant });
+
+        var (expected, expectedBatch, expectedLookup) = await Run(plain, cached: true);
+        var (actual, actualBatch, actualLookup) = await Run(rewritten, cached: true);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rewritten.Info.GraphRewrites, Is.EqualTo(new[] { "LogitsToKeep" }));
+            Assert.That(actual, Is.EqualTo(expected));
+            Assert.That(actualBatch, Is.EqualTo(expectedBatch));
+            Assert.That(actualLookup, Is.EqualTo(expectedLookup));
+        }
+    }
+
     [TestCase("gpt2-tiny-merged")]
     [TestCase("gpt2-tiny-split")]
     public async Task A_merged_or_split_graph_loads_as_it_is_and_keeps_its_ids(string fixture)
