@@ -27,14 +27,22 @@ internal static class GraphRewriter
     internal static (byte[] Graph, IReadOnlyList<string> Applied)? TryRewrite(string graphPath, string modelPath, ILogger logger, long maxInlineGraphBytes)
     {
         long length;
+        string? linked;
         try
         {
             length = new FileInfo(graphPath).Length;
+            linked = LinkedAway(graphPath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // ONNX Runtime then reports what is wrong with the file.
             Log.GraphNotRewritten(logger, modelPath, ex.Message);
+            return null;
+        }
+
+        if (linked is not null)
+        {
+            Log.GraphNotRewritten(logger, modelPath, $"'{linked}' links outside the graph's folder (a Hugging Face cache snapshot), and ONNX Runtime reads the external data of a graph loaded from bytes only inside that folder");
             return null;
         }
 
@@ -64,5 +72,32 @@ internal static class GraphRewriter
         IReadOnlyList<string> applied = [.. rewrite.Fusions.Where(f => f.Count > 0).Select(f => f.Name)];
         Log.GraphRewritten(logger, modelPath, string.Join(", ", applied));
         return (graph, applied);
+    }
+
+    /// <summary>
+    /// The name of a file beside the graph that may be its external data (its name starts with the graph's, as
+    /// <c>model.onnx_data</c> does for <c>model.onnx</c>) and is a link into another folder, or null. ONNX Runtime
+    /// resolves links when it checks that a graph's external data lies inside the folder it was given.
+    /// </summary>
+    private static string? LinkedAway(string graphPath)
+    {
+        var full = Path.GetFullPath(graphPath);
+        var folder = Path.GetDirectoryName(full)!;
+        var stem = Path.GetFileNameWithoutExtension(full);
+        foreach (var file in Directory.EnumerateFiles(folder, stem + "*"))
+        {
+            if (string.Equals(file, full, StringComparison.Ordinal) || new FileInfo(file).LinkTarget is null)
+            {
+                continue;
+            }
+
+            if (File.ResolveLinkTarget(file, returnFinalTarget: true) is { } target
+                && !string.Equals(Path.GetDirectoryName(target.FullName), folder, StringComparison.Ordinal))
+            {
+                return Path.GetFileName(file);
+            }
+        }
+
+        return null;
     }
 }

@@ -151,6 +151,24 @@ public sealed class GraphOptimizerTests
     }
 
     [Test]
+    public void LogitsToKeep_reaches_the_lm_head_through_an_identity_on_the_logits()
+    {
+        // The hub fixtures' graphs end in logits = Identity(MatMul(hidden, Transpose(embed))).
+        var graph = Path.Combine(AppContext.BaseDirectory, "fixtures", "hub", "llama3", "onnx", "model.onnx");
+
+        var rewrite = GraphOptimizer.Rewrite(graph, ["LogitsToKeep"]);
+        var model = Protos.ModelProto.Parser.ParseFrom(rewrite.Graph);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rewrite.Fusions.Single().Count, Is.EqualTo(1));
+            Assert.That(model.Graph.Input.Select(i => i.Name), Does.Contain("num_logits_to_keep"));
+            Assert.That(model.Graph.Node.Select(n => n.OpType).Where(t => t is "Neg" or "Reshape" or "Slice"), Is.EqualTo(new[] { "Neg", "Reshape", "Slice" }));
+            Assert.That(model.Graph.Node.Single(n => n.OpType == "MatMul" && n.Output[0] == "logits32").Input[0], Does.StartWith("logits_to_keep_hidden"));
+        }
+    }
+
+    [Test]
     public void A_graph_no_fusion_matches_is_written_byte_for_byte_unchanged()
     {
         var source = Path.Combine(AppContext.BaseDirectory, "fixtures", "hub", "llama3");
@@ -158,10 +176,18 @@ public sealed class GraphOptimizerTests
         try
         {
             // A tiny seeded graph (no norms, no GELU) with a Shape and an Identity nothing reads: those stay too.
-            var result = GraphOptimizer.Optimize(new OptimizeOptions { ModelPath = source, OutputDirectory = folder });
+            // Every default fusion but LogitsToKeep, which matches its lm_head (see the next test).
+            var options = new OptimizeOptions { ModelPath = source, OutputDirectory = folder };
+            foreach (var name in FusionRegistry.Names.Where(n => !FusionRegistry.OptIn.Contains(n) && n != "LogitsToKeep"))
+            {
+                options.Fusions.Add(name);
+            }
+
+            var result = GraphOptimizer.Optimize(options);
             using (Assert.EnterMultipleScope())
             {
                 Assert.That(result.Fusions.Select(f => f.Count), Is.All.Zero);
+                Assert.That(result.Fusions.Select(f => f.Name), Does.Not.Contain("LogitsToKeep"));
                 Assert.That((result.NodesBefore, result.NodesAfter), Is.EqualTo((12, 12)));
                 Assert.That(File.ReadAllBytes(result.GraphPath), Is.EqualTo(File.ReadAllBytes(Path.Combine(source, "onnx", "model.onnx"))));
             }

@@ -68,6 +68,39 @@ public sealed class GraphRewriterTests
         }
     }
 
+    [Test]
+    public async Task A_snapshot_whose_external_data_links_into_blobs_is_loaded_as_stored_and_keeps_its_ids()
+    {
+        // A Hugging Face cache: snapshots/rev/onnx/* link to ../../../blobs/*, which ONNX Runtime refuses for bytes.
+        var hub = TestPaths.Hub("qwen3");
+        using var cache = new TempDirectory();
+        var blobs = Directory.CreateDirectory(cache.File("blobs")).FullName;
+        var snapshot = Directory.CreateDirectory(Path.Combine(cache.Path, "snapshots", "rev", "onnx")).Parent!.FullName;
+        File.Copy(Path.Combine(hub, "config.json"), Path.Combine(snapshot, "config.json"));
+        foreach (var file in new[] { "model_external.onnx", "model_external.onnx_data" })
+        {
+            File.Copy(Path.Combine(hub, "onnx", file), Path.Combine(blobs, "sha-" + file));
+            File.CreateSymbolicLink(Path.Combine(snapshot, "onnx", file), Path.Combine("..", "..", "..", "blobs", "sha-" + file));
+        }
+
+        using var logs = new ListLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+        using var linked = GptModel.Load(new GptOptions { ModelPath = snapshot, Variant = "external" }, factory);
+        using var local = GptModel.Load(new GptOptions { ModelPath = hub, Variant = "external" });
+        var (expected, _, _) = await Run(local, cached: true);
+        var (actual, _, _) = await Run(linked, cached: true);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(linked.Info.GraphRewrites, Is.Empty);
+            Assert.That(local.Info.GraphRewrites, Is.EqualTo(new[] { "LogitsToKeep" }));
+            Assert.That(actual, Is.EqualTo(expected));
+            Assert.That(
+                logs.Messages.Where(m => m.EventId.Id == 11).Select(m => m.Text),
+                Has.Some.EqualTo($"{snapshot}: the graph is loaded as it is ('model_external.onnx_data' links outside the graph's folder (a Hugging Face cache snapshot), and ONNX Runtime reads the external data of a graph loaded from bytes only inside that folder)."));
+        }
+    }
+
     [TestCase("gpt2-tiny-merged")]
     [TestCase("gpt2-tiny-split")]
     public async Task A_merged_or_split_graph_loads_as_it_is_and_keeps_its_ids(string fixture)
