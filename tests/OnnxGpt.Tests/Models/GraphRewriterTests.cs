@@ -74,14 +74,7 @@ public sealed class GraphRewriterTests
         // A Hugging Face cache: snapshots/rev/onnx/* link to ../../../blobs/*, which ONNX Runtime refuses for bytes.
         var hub = TestPaths.Hub("qwen3");
         using var cache = new TempDirectory();
-        var blobs = Directory.CreateDirectory(cache.File("blobs")).FullName;
-        var snapshot = Directory.CreateDirectory(Path.Combine(cache.Path, "snapshots", "rev", "onnx")).Parent!.FullName;
-        File.Copy(Path.Combine(hub, "config.json"), Path.Combine(snapshot, "config.json"));
-        foreach (var file in new[] { "model_external.onnx", "model_external.onnx_data" })
-        {
-            File.Copy(Path.Combine(hub, "onnx", file), Path.Combine(blobs, "sha-" + file));
-            File.CreateSymbolicLink(Path.Combine(snapshot, "onnx", file), Path.Combine("..", "..", "..", "blobs", "sha-" + file));
-        }
+        var snapshot = HubCacheSnapshot.CreateExternal(cache, hub);
 
         using var logs = new ListLoggerProvider();
         using var factory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));

@@ -58,14 +58,7 @@ public sealed class HubGreedyTests
         // Hugging Face's cache: snapshots/<revision>/onnx/* are links to content-addressed files in blobs/.
         var hub = TestPaths.Hub("qwen3");
         using var cache = new TempDirectory();
-        var blobs = Directory.CreateDirectory(cache.File("blobs")).FullName;
-        var snapshot = Directory.CreateDirectory(Path.Combine(cache.Path, "snapshots", "rev", "onnx")).Parent!.FullName;
-        File.Copy(Path.Combine(hub, "config.json"), Path.Combine(snapshot, "config.json"));
-        foreach (var file in new[] { "model_external.onnx", "model_external.onnx_data" })
-        {
-            File.Copy(Path.Combine(hub, "onnx", file), Path.Combine(blobs, "sha-" + file));
-            File.CreateSymbolicLink(Path.Combine(snapshot, "onnx", file), Path.Combine("..", "..", "..", "blobs", "sha-" + file));
-        }
+        var snapshot = HubCacheSnapshot.CreateExternal(cache, hub);
 
         await AssertGreedy(Read("qwen3").Single(c => c.DType == "fp32"), new GptOptions { ModelPath = snapshot, Variant = "external" }, "external");
     }
