@@ -106,18 +106,21 @@ public sealed class GptModel : IGenerationModel, IDisposable
 
         // The split layout's step graph runs one position at a time: trimming its logits would gain nothing.
         var rewrite = options.OptimizeGraph && prefillGraphPath is null ? GraphRewriter.TryRewrite(graphPath, modelPath, logger) : null;
+        (InferenceSession Session, string Provider) Open(byte[]? graph) =>
+            SessionFactory.Create(graphPath, graph, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger, options.RequireExecutionProvider);
+
         InferenceSession session;
         string provider;
         try
         {
-            (session, provider) = SessionFactory.Create(graphPath, rewrite?.Graph, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger, options.RequireExecutionProvider);
+            (session, provider) = Open(rewrite?.Graph);
         }
         catch (Exception ex) when (rewrite is not null && ex is ModelLoadException or ExecutionProviderException)
         {
             // ONNX Runtime checks some things only for a graph loaded from bytes (where its external data lies): the file as stored then loads, or names its own problem.
             Log.GraphNotRewritten(logger, modelPath, $"ONNX Runtime did not load the rewritten graph: {ex.Message}");
             rewrite = null;
-            (session, provider) = SessionFactory.Create(graphPath, null, modelPath, [.. options.ExecutionProviders], options.IntraOpNumThreads, logger, options.RequireExecutionProvider);
+            (session, provider) = Open(null);
         }
 
         InferenceSession? prefillSession = null;
