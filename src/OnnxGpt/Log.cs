@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "{ModelPath}: the graph was rewritten in memory at load ({Passes}).")]
     public static partial void GraphRewritten(ILogger logger, string modelPath, string passes);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "{ModelPath}: conversation '{ConversationId}' could not keep its cache ({Reason}); its next turn runs its whole prompt.")]
+    public static partial void ConversationNotKept(ILogger logger, string modelPath, string conversationId, string reason);
 }

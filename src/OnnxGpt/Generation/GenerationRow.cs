@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using OnnxGpt.Generation.Decoding;
 
 namespace OnnxGpt.Generation;
 
@@ -42,32 +41,14 @@ internal sealed class GenerationRow
     /// <summary>The scores after the prompt, for a <see cref="DistributionOnly"/> row.</summary>
     public float[]? DistributionLogits { get; set; }
 
-    /// <summary>For a row of a <see cref="GptDecoder"/>: the request as the decoder sees it.</summary>
-    public DecoderRequest? Request { get; init; }
-
-    /// <summary>For a row of a <see cref="GptDecoder"/>: its sequence (its cache), opened when the row is admitted.</summary>
-    public DecoderSequence? Sequence { get; set; }
-
-    /// <summary>The row's own session for its prompt before it joins the batch (a kept conversation's, or a fresh one for a chunked prompt).</summary>
-    public DecoderSession? Session { get; set; }
-
-    /// <summary>The decoder has looked for the row's kept conversation (once, when it first admits it).</summary>
-    public bool Opened { get; set; }
+    /// <summary>What the row's <see cref="RowDecoder"/> keeps for it (where its cache is), set when the row is built for that decoder or when it first admits the row; only that decoder reads it.</summary>
+    public RowDecoder.RowCache? Cache { get; set; }
 
     /// <summary>The row's whole prompt has run and its first token was sampled (it runs, or it ended): it leaves the queue.</summary>
     public bool Admitted { get; set; }
 
-    /// <summary>For a row of a decoder that samples natively: the token it chose at its last run.</summary>
-    public int ChosenToken { get; set; }
-
     /// <summary>Prompt tokens already run (the conversation's reused prefix, then each chunk).</summary>
     public int PrefilledTokens { get; set; }
-
-    /// <summary>The session holding the row's KV cache now (its own, its prefill group's or the running batch).</summary>
-    public DecoderSession? Home { get; set; }
-
-    /// <summary>The row's index in <see cref="Home"/>.</summary>
-    public int Slot { get; set; }
 
     /// <summary>The row's speculative decoding (prompt lookup or a draft model), or null; the engine disposes it when the row ends.</summary>
     public Speculation.SpeculativeDecoder? Speculation { get; init; }

@@ -188,7 +188,7 @@ public sealed class GptModel : IGenerationModel, IDisposable
             {
                 Threading = SessionFactory.Threading(options.ExecutionProviders.FirstOrDefault(p => ExecutionProviderOptions.Normalize(p.Name) == provider) ?? new ExecutionProviderOptions(provider), options.IntraOpNumThreads),
             };
-            model.Runtime = new ModelRuntime(model, session, layout, prefillSession, ModelRuntime.CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath), nativeRun);
+            model.Runtime = new ModelRuntime(model, session, layout, prefillSession, ModelRuntime.CreateCacheMemory(session, provider, options, deviceCacheMemory, logger, modelPath), logger, nativeRun);
             GenAIInstruments.TrackCachePool(model, modelPath, () => model.Runtime.CachePool.RentedBytes + model.Runtime.CachePool.IdleBytes);
             try
             {

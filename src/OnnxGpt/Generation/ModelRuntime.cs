@@ -24,9 +24,10 @@ internal sealed unsafe class ModelRuntime
     private bool _disposed;
     private GenerationScheduler? _scheduler;
 
-    public ModelRuntime(GptModel model, InferenceSession session, GraphLayout layout, InferenceSession? prefillSession, CacheMemory cacheMemory, bool nativeRun = true)
+    public ModelRuntime(GptModel model, InferenceSession session, GraphLayout layout, InferenceSession? prefillSession, CacheMemory cacheMemory, ILogger logger, bool nativeRun = true)
     {
         _model = model;
+        Logger = logger;
         PrefillSession = prefillSession;
         if (prefillSession is not null)
         {
@@ -48,6 +49,9 @@ internal sealed unsafe class ModelRuntime
     }
 
     public InferenceSession Session { get; }
+
+    /// <summary>The model's logger, for what the generation loop's decoder reports.</summary>
+    public ILogger Logger { get; }
 
     public GraphLayout Layout { get; }
 

@@ -78,4 +78,9 @@ internal abstract class RowDecoder
     public virtual void Settle(bool idle)
     {
     }
+
+    /// <summary>What a decoder keeps in a row (<see cref="GenerationRow.Cache"/>): each implementation derives its own, so the row carries no backend's fields.</summary>
+    internal abstract class RowCache
+    {
+    }
 }

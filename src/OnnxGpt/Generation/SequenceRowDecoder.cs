@@ -17,17 +17,18 @@ internal sealed class SequenceRowDecoder(GptDecoder decoder) : RowDecoder
         for (var i = 0; i < pending.Count && budget > 0 && free > 0; i++)
         {
             var row = pending[i];
-            var prompt = row.Request!.Prompt;
+            var place = Of(row);
+            var prompt = place.Request.Prompt;
             try
             {
-                if (row.Sequence is null)
+                if (place.Sequence is null)
                 {
-                    Open(row);
+                    Open(row, place);
                 }
 
                 decoder.ThrowIfDisposed();
                 var end = row.PrefilledTokens + Math.Min(prompt.Length - row.PrefilledTokens, budget);
-                row.Sequence!.Append(prompt.AsSpan(row.PrefilledTokens, end - row.PrefilledTokens));
+                place.Sequence!.Append(prompt.AsSpan(row.PrefilledTokens, end - row.PrefilledTokens));
                 budget -= end - row.PrefilledTokens;
                 row.PrefilledTokens = end;
                 if (end < prompt.Length)
@@ -37,7 +38,7 @@ internal sealed class SequenceRowDecoder(GptDecoder decoder) : RowDecoder
 
                 if (decoder.SamplesNatively)
                 {
-                    row.ChosenToken = row.Sequence.GenerateNext();
+                    place.ChosenToken = place.Sequence.GenerateNext();
                 }
             }
             catch (Exception ex)
@@ -62,10 +63,11 @@ internal sealed class SequenceRowDecoder(GptDecoder decoder) : RowDecoder
             {
                 // A disposed decoder ends its running requests before their next run.
                 decoder.ThrowIfDisposed();
-                var sequence = row.Sequence!;
+                var place = Of(row);
+                var sequence = place.Sequence!;
                 if (decoder.SamplesNatively)
                 {
-                    row.ChosenToken = sequence.GenerateNext();
+                    place.ChosenToken = sequence.GenerateNext();
                 }
                 else
                 {
@@ -83,13 +85,14 @@ internal sealed class SequenceRowDecoder(GptDecoder decoder) : RowDecoder
     }
 
     /// <inheritdoc />
-    public override Span<float> Logits(GenerationRow row) => row.Sequence!.Logits;
+    public override Span<float> Logits(GenerationRow row) => Of(row).Sequence!.Logits;
 
     /// <inheritdoc />
     public override bool TryGetChosen(GenerationRow row, out int token, out bool done)
     {
-        token = row.ChosenToken;
-        done = decoder.SamplesNatively && row.Sequence!.IsDone;
+        var place = Of(row);
+        token = place.ChosenToken;
+        done = decoder.SamplesNatively && place.Sequence!.IsDone;
         return decoder.SamplesNatively;
     }
 
@@ -99,14 +102,15 @@ internal sealed class SequenceRowDecoder(GptDecoder decoder) : RowDecoder
     /// <summary>A finished row's sequence is kept for its conversation's next turn, when the decoder allows it and the request was not cancelled.</summary>
     public override void Keep(GenerationRow row, int running)
     {
-        if (row.Sequence is not { } sequence || row.ConversationId is not { } conversation || !sequence.CanKeep || row.CancellationToken.IsCancellationRequested)
+        var place = Of(row);
+        if (place.Sequence is not { } sequence || row.ConversationId is not { } conversation || !sequence.CanKeep || row.CancellationToken.IsCancellationRequested)
         {
             return;
         }
 
         sequence.Detach();
         sequence.HeldIds = row.State.Sequence.ToArray();
-        row.Sequence = null;
+        place.Sequence = null;
         decoder.ExitSequence();
         decoder.Conversations.Put(conversation, sequence);
     }
@@ -114,9 +118,10 @@ internal sealed class SequenceRowDecoder(GptDecoder decoder) : RowDecoder
     /// <inheritdoc />
     public override void Release(GenerationRow row)
     {
-        if (row.Sequence is { } sequence)
+        var place = Of(row);
+        if (place.Sequence is { } sequence)
         {
-            row.Sequence = null;
+            place.Sequence = null;
             sequence.Dispose();
             decoder.ExitSequence();
         }
@@ -127,10 +132,10 @@ internal sealed class SequenceRowDecoder(GptDecoder decoder) : RowDecoder
     /// least one prompt token is always run, for the next token's scores), when the decoder can continue it; else a
     /// fresh one (the kept one, if any, is disposed).
     /// </summary>
-    private void Open(GenerationRow row)
+    private void Open(GenerationRow row, Place place)
     {
         decoder.ThrowIfDisposed();
-        var request = row.Request!;
+        var request = place.Request;
         var prompt = request.Prompt;
         DecoderSequence? sequence = null;
         if (request.ConversationId is { } conversation && decoder.Conversations.Take(conversation) is { } kept)
@@ -159,7 +164,24 @@ internal sealed class SequenceRowDecoder(GptDecoder decoder) : RowDecoder
             throw;
         }
 
-        row.Sequence = sequence;
+        place.Sequence = sequence;
         sequence.Attach(request);
+    }
+
+    /// <summary>What a row of this decoder starts with: <paramref name="request"/>, the request as the <see cref="GptDecoder"/> sees it.</summary>
+    public static RowCache For(DecoderRequest request) => new Place(request);
+
+    private static Place Of(GenerationRow row) => (Place)row.Cache!;
+
+    /// <summary>A row's request as the decoder sees it, and its sequence (its cache) once the row is admitted.</summary>
+    private sealed class Place(DecoderRequest request) : RowCache
+    {
+        public DecoderRequest Request { get; } = request;
+
+        /// <summary>The row's sequence, opened when the row is admitted.</summary>
+        public DecoderSequence? Sequence { get; set; }
+
+        /// <summary>For a decoder that samples natively: the token it chose at its last run.</summary>
+        public int ChosenToken { get; set; }
     }
 }

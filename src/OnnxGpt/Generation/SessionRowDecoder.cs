@@ -57,9 +57,9 @@ internal sealed class SessionRowDecoder : RowDecoder
         var longWaiting = false;
         foreach (var row in pending)
         {
-            if (!row.Opened)
+            if (row.Cache is null)
             {
-                row.Opened = true;
+                row.Cache = new Place();
                 Resume(row);
             }
 
@@ -78,7 +78,7 @@ internal sealed class SessionRowDecoder : RowDecoder
                 continue;
             }
 
-            if (row.Session is not null)
+            if (Of(row).Session is not null)
             {
                 if (remaining > shortBudget)
                 {
@@ -170,18 +170,19 @@ internal sealed class SessionRowDecoder : RowDecoder
     /// <inheritdoc />
     public override void Join(GenerationRow row, int running)
     {
-        var home = row.Home!;
+        var place = Of(row);
+        var home = place.Home!;
         if (_batch is null && running == 1 && home.Rows == 1)
         {
             // The first row's own session becomes the batch: nothing is copied.
             home.Attach(CancellationToken.None);
             _batch = home;
         }
-        else if (!_dirty && _batch is not null && _batch.Rows == running - 1 && _batch.TryAppendRow(new RowSource(home, row.Slot, home.RowLength(row.Slot))))
+        else if (!_dirty && _batch is not null && _batch.Rows == running - 1 && _batch.TryAppendRow(new RowSource(home, place.Slot, home.RowLength(place.Slot))))
         {
             // Joined after the running rows, right-aligned: only its own positions were copied.
-            row.Home = _batch;
-            row.Slot = _batch.Rows - 1;
+            place.Home = _batch;
+            place.Slot = _batch.Rows - 1;
             Spend(home);
         }
         else
@@ -194,7 +195,7 @@ internal sealed class SessionRowDecoder : RowDecoder
     /// <inheritdoc />
     public override void Drop(GenerationRow row)
     {
-        if (row.Home is { } home)
+        if (row.Cache is Place { Home: { } home })
         {
             Spend(home);
         }
@@ -245,7 +246,11 @@ internal sealed class SessionRowDecoder : RowDecoder
     }
 
     /// <inheritdoc />
-    public override Span<float> Logits(GenerationRow row) => row.Home!.Logits.AsSpan(row.Slot * _vocabulary, _vocabulary);
+    public override Span<float> Logits(GenerationRow row)
+    {
+        var place = Of(row);
+        return place.Home!.Logits.AsSpan(place.Slot * _vocabulary, _vocabulary);
+    }
 
     /// <summary>
     /// Takes the rows that ended out of the running batch. Each leaves by moving the batch's last row into its slot (one
@@ -275,7 +280,7 @@ internal sealed class SessionRowDecoder : RowDecoder
                 if (j != last)
                 {
                     running[j] = running[last];
-                    running[j].Slot = j;
+                    Of(running[j]).Slot = j;
                 }
 
                 running.RemoveAt(last);
@@ -303,7 +308,7 @@ internal sealed class SessionRowDecoder : RowDecoder
         catch (Exception ex) when (ex is GptException or InvalidOperationException or OutOfMemoryException)
         {
             // The result stands; the conversation's next turn runs its whole prompt.
-            GC.KeepAlive(ex);
+            Log.ConversationNotKept(_model.Runtime.Logger, _model.Info.ModelPath, conversation, ex.Message);
         }
     }
 
@@ -311,8 +316,11 @@ internal sealed class SessionRowDecoder : RowDecoder
     public override void Release(GenerationRow row)
     {
         // A row that ended before its prompt finished still holds its own session.
-        row.Session?.Dispose();
-        row.Session = null;
+        if (row.Cache is Place place)
+        {
+            place.Session?.Dispose();
+            place.Session = null;
+        }
     }
 
     /// <summary>Releases the batch when no row runs (so that an idle model rents no cache) and the prefill sessions no row needs.</summary>
@@ -344,7 +352,7 @@ internal sealed class SessionRowDecoder : RowDecoder
         {
             kept.Attach(row.CancellationToken);
             row.State.ReusedPromptTokens = shared;
-            row.Session = kept;
+            Of(row).Session = kept;
             row.PrefilledTokens = shared;
             return;
         }
@@ -388,26 +396,27 @@ internal sealed class SessionRowDecoder : RowDecoder
     private bool RunChunk(GenerationRow row, int end, GenerationEngine engine)
     {
         var prompt = row.State.PromptIds;
+        var place = Of(row);
         try
         {
-            row.Session ??= new DecoderSession(_model, SessionCapacity(row), row.CancellationToken);
-            row.Session.PrefillRange(prompt, row.PrefilledTokens, end);
+            place.Session ??= new DecoderSession(_model, SessionCapacity(row), row.CancellationToken);
+            place.Session.PrefillRange(prompt, row.PrefilledTokens, end);
             row.PrefilledTokens = end;
             if (end < prompt.Count)
             {
                 return false;
             }
 
-            row.Home = row.Session;
-            row.Slot = 0;
-            row.Session = null;
+            place.Home = place.Session;
+            place.Slot = 0;
+            place.Session = null;
             return true;
         }
         catch (Exception ex)
         {
             engine.Fail(row, ex);
-            row.Session?.Dispose();
-            row.Session = null;
+            place.Session?.Dispose();
+            place.Session = null;
             return false;
         }
     }
@@ -441,8 +450,9 @@ internal sealed class SessionRowDecoder : RowDecoder
 
             for (var r = 0; r < _group.Count; r++)
             {
-                _group[r].Home = session;
-                _group[r].Slot = r;
+                var place = Of(_group[r]);
+                place.Home = session;
+                place.Slot = r;
                 _group[r].PrefilledTokens = _group[r].State.PromptIds.Count;
                 _ready.Add(_group[r]);
             }
@@ -491,7 +501,8 @@ internal sealed class SessionRowDecoder : RowDecoder
 
     private DecoderSession Export(GenerationRow row, int running)
     {
-        var home = row.Home!;
+        var place = Of(row);
+        var home = place.Home!;
         var sequence = row.State.Sequence;
         if (home.Rows == 1 && (!ReferenceEquals(home, _batch) || running == 1))
         {
@@ -501,17 +512,17 @@ internal sealed class SessionRowDecoder : RowDecoder
                 _batch = null;
             }
 
-            row.Home = null;
+            place.Home = null;
             _spent.Remove(home);
             home.SetProcessedIds(sequence);
             return home;
         }
 
-        var length = home.RowLength(row.Slot);
+        var length = home.RowLength(place.Slot);
         var kept = new DecoderSession(_model, ConversationCapacity(length + 1), CancellationToken.None);
         try
         {
-            kept.Rebuild([new RowSource(home, row.Slot, length)], length);
+            kept.Rebuild([new RowSource(home, place.Slot, length)], length);
             kept.SetProcessedIds(sequence);
             return kept;
         }
@@ -530,9 +541,9 @@ internal sealed class SessionRowDecoder : RowDecoder
         var longest = 0;
         for (var j = 0; j < count; j++)
         {
-            var row = running[j];
-            var length = row.Home!.RowLength(row.Slot);
-            _sources[j] = new RowSource(row.Home, row.Slot, length);
+            var place = Of(running[j]);
+            var length = place.Home!.RowLength(place.Slot);
+            _sources[j] = new RowSource(place.Home, place.Slot, length);
             longest = Math.Max(longest, length);
         }
 
@@ -563,8 +574,9 @@ internal sealed class SessionRowDecoder : RowDecoder
         _batch = batch;
         for (var j = 0; j < count; j++)
         {
-            running[j].Home = batch;
-            running[j].Slot = j;
+            var place = Of(running[j]);
+            place.Home = batch;
+            place.Slot = j;
         }
 
         _dirty = false;
@@ -602,4 +614,22 @@ internal sealed class SessionRowDecoder : RowDecoder
 
     private int ConversationCapacity(int needed) =>
         _model.Info.ContextLength == int.MaxValue ? needed : Math.Max(needed, _model.Info.ContextLength);
+
+    /// <summary>The session holding <paramref name="row"/>'s cache and its slot there (for tests).</summary>
+    internal static (DecoderSession? Home, int Slot) Where(GenerationRow row) => row.Cache is Place place ? (place.Home, place.Slot) : (null, 0);
+
+    private static Place Of(GenerationRow row) => (Place)row.Cache!;
+
+    /// <summary>Where a row's KV cache is: its own session while its prompt runs (a kept conversation's, or a fresh one for a chunked prompt), then a slot of its prefill group's or the running batch's session.</summary>
+    private sealed class Place : RowCache
+    {
+        /// <summary>The row's own session for its prompt, before it joins the batch.</summary>
+        public DecoderSession? Session { get; set; }
+
+        /// <summary>The session holding the row's cache now (its own, its prefill group's or the running batch).</summary>
+        public DecoderSession? Home { get; set; }
+
+        /// <summary>The row's index in <see cref="Home"/>.</summary>
+        public int Slot { get; set; }
+    }
 }

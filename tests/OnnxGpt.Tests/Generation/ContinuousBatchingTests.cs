@@ -136,7 +136,8 @@ public sealed class ContinuousBatchingTests
         }
 
         engine.Iterate();
-        var unpadded = shorter.Home!.RowLength(shorter.Slot) == shorter.Home.Length;
+        var (home, slot) = SessionRowDecoder.Where(shorter);
+        var unpadded = home!.RowLength(slot) == home.Length;
         while (engine.Count > 0)
         {
             engine.Iterate();

@@ -86,7 +86,7 @@ public sealed class DecoderGenerator : IGptGenerator
         // A caller with a synchronization context (a UI) must not run the model on its thread.
         await ThreadPoolSwitch.IfNeeded();
         var state = new SequenceState(_decoder, settings, request.PromptIds, maxNew, Stopwatch.GetTimestamp(), _decoder.SamplesNatively);
-        var row = new GenerationRow(state, request.ConversationId, cancellationToken) { Request = request };
+        var row = new GenerationRow(state, request.ConversationId, cancellationToken) { Cache = SequenceRowDecoder.For(request) };
         using var engine = new GenerationEngine(_decoder, 1);
         await foreach (var token in engine.RunAloneAsync(row).ConfigureAwait(false))
         {
